@@ -1,0 +1,72 @@
+// Nothing half-written is ever visible: every file Lighter produces is written to a temp name in
+// the same directory, fsynced, checked, renamed into place, and the directory fsynced.
+import { createWriteStream, promises as fs } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+
+const TEMP_MARK = '.lighter-partial-';
+
+export function tempPathFor(finalPath: string): string {
+  return join(dirname(finalPath), `${TEMP_MARK}${basename(finalPath)}.${randomBytes(6).toString('hex')}`);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Writes a stream to `finalPath` atomically. `verify` runs on the complete temp file before the
+ * rename and may throw to reject it; the temp file is removed on any failure.
+ */
+export async function writeFileAtomic(
+  finalPath: string,
+  data: Readable | Uint8Array | string,
+  verify?: (tempPath: string) => Promise<void>,
+): Promise<void> {
+  const tmp = tempPathFor(finalPath);
+  try {
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      const fh = await fs.open(tmp, 'wx');
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } else {
+      const out = createWriteStream(tmp, { flags: 'wx' });
+      await pipeline(data, out);
+      const fh = await fs.open(tmp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    if (verify) await verify(tmp);
+    await fs.rename(tmp, finalPath);
+    await fsyncDir(dirname(finalPath));
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Removes temp files a killed process left behind in `dir` (not recursive). Returns how many. */
+export async function sweepPartials(dir: string): Promise<number> {
+  let n = 0;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (name.startsWith(TEMP_MARK)) {
+      await fs.rm(join(dir, name), { recursive: true, force: true });
+      n++;
+    }
+  }
+  return n;
+}
