@@ -1,0 +1,23 @@
+// An image signature: what Lighter knows about an image without its bytes. Small enough to keep in
+// the inventory for every image a device has, and enough to rank candidate bases for a target.
+export interface FileFingerprint {
+  /** path inside the layer, as in the tar header (no leading "./") */
+  path: string;
+  size: number;
+  /** "sha256:<hex>" of the file's content; absent for non-regular entries */
+  hash?: string;
+}
+
+export interface LayerFingerprint {
+  diffID: string;
+  /** uncompressed tar size */
+  size: number;
+  files: FileFingerprint[];
+}
+
+export interface ImageSignature {
+  version: 1;
+  configDigest: string;
+  repoTags: string[];
+  layers: LayerFingerprint[];
+}
