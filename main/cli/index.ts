@@ -11,6 +11,8 @@ const COMMANDS: Array<() => Promise<{ commands: Command[] }>> = [
   () => import('./commands/bundle.js'),
   // inventory and planning
   () => import('./commands/db.js'),
+  // the app without Electron: loopback bridge + renderer in a browser
+  () => import('./commands/console.js'),
 ];
 
 async function loadCommands(): Promise<Command[]> {
