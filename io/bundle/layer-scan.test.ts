@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream';
-import { pack, type Headers } from 'tar-stream';
+import { pack, type Header } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { BundleError } from '../../core/bundle/errors.js';
 import { sha256 } from '../digest.js';
 import { scanLayer } from './layer-scan.js';
 
-function tar(entries: Array<Headers & { body?: string }>): Readable {
+function tar(entries: Array<Partial<Header> & { name: string; body?: string }>): Readable {
   const p = pack();
-  for (const { body, ...h } of entries) p.entry(h, body ?? '');
+  for (const { body, ...h } of entries) p.entry(h as Header, body ?? '');
   p.finalize();
   return p as unknown as Readable;
 }
@@ -26,7 +26,7 @@ describe('scanLayer', () => {
     ['hardlink absolute', [{ name: 'h', type: 'link', linkname: '/etc/shadow' }], /absolute/],
     ['through symlink', [{ name: 'l', type: 'symlink', linkname: '/etc' }, { name: 'l/passwd', body: 'x' }], /through symlink/],
     ['hardlink through symlink', [{ name: 'l', type: 'symlink', linkname: '/' }, { name: 'h', type: 'link', linkname: 'l/etc/shadow' }], /through symlink/],
-  ] as Array<[string, Array<Headers & { body?: string }>, RegExp]>)('refuses %s', async (_name, entries, why) => {
+  ] as Array<[string, Array<Partial<Header> & { name: string; body?: string }>, RegExp]>)('refuses %s', async (_name, entries, why) => {
     const err = await scanLayer(tar(entries)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BundleError);
     expect((err as BundleError).code).toBe('unsafe-entry');
