@@ -1,3 +1,221 @@
-import type { Command } from '../command.js';
+// `lighter db ...` (the inventory) and `lighter plan` (what each device needs, and the bundles to build).
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { formatImageName } from '../../../core/deployment/image-name.js';
+import { lintManifest } from '../../../core/deployment/lint.js';
+import { parseManifest } from '../../../core/deployment/manifest.js';
+import { rewriteForDevice } from '../../../core/deployment/rewrite.js';
+import { plan, type Plan } from '../../../core/plan/plan.js';
+import { assertDigest } from '../../../io/digest.js';
+import { writeFileAtomic } from '../../../io/atomic-file.js';
+import { parseDeviceList } from '../../inventory/import-devices.js';
+import { defaultDbPath } from '../../inventory/location.js';
+import { backupTo, moveAside, openInventory, type Db } from '../../inventory/open.js';
+import { imageNameFromRef } from '../../inventory/source-ref.js';
+import { Inventory, resolveActor } from '../../inventory/store.js';
+import { UsageError, type Command } from '../command.js';
 
-export const commands: Command[] = [];
+const COMMON = {
+  db: { type: 'string' },
+  user: { type: 'string' },
+} as const;
+
+function parse<O extends ParseArgsConfig['options']>(args: string[], options: O, positionals = 0) {
+  let r;
+  try {
+    r = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: positionals > 0, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (r.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${r.positionals.length}`);
+  return r as unknown as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+}
+
+async function withInventory<T>(values: Record<string, unknown>, fn: (inv: Inventory, file: string) => Promise<T> | T, create = false): Promise<T> {
+  const file = (values.db as string | undefined) ?? defaultDbPath();
+  // The default location is created on first use; an explicit --db must exist unless this is init.
+  const db: Db = await openInventory(file, { create: create || values.db === undefined });
+  try {
+    return await fn(new Inventory(db, resolveActor(values.user as string | undefined)), file);
+  } finally {
+    db.close();
+  }
+}
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+const init: Command = {
+  name: 'db init',
+  summary: 'create (or migrate) the inventory database',
+  usage: `usage: lighter db init [--db FILE] [--reinit]
+  Creates the inventory (default: ${defaultDbPath()}; LIGHTER_DATA_DIR overrides the directory),
+  or brings an existing one to the current schema after backing it up.
+  --reinit   move a damaged database aside (FILE.damaged-<time>) and start an empty one`,
+  async run(args) {
+    const { values } = parse(args, { reinit: { type: 'boolean' } });
+    const file = (values.db as string | undefined) ?? defaultDbPath();
+    if (values.reinit && existsSync(file)) out(`moved the old database to ${moveAside(file)}`);
+    await withInventory(values, (inv) => {
+      inv.db.prepare("INSERT INTO audit_log (at, actor, action, target) VALUES (?, ?, 'db-init', ?)").run(new Date().toISOString(), inv.actor, file);
+      out(`inventory ready at ${file} (schema v${inv.db.pragma('user_version', { simple: true })})`);
+    }, true);
+  },
+};
+
+const restore: Command = {
+  name: 'db restore',
+  summary: 'replace the inventory with a backup (the current file is kept aside)',
+  usage: `usage: lighter db restore [--db FILE] BACKUP
+  Checks BACKUP, moves the current database (and its -wal/-shm) to FILE.damaged-<time>, and puts a
+  copy of BACKUP in its place. Backups are made before every migration (FILE.backup-v<N>-<time>).`,
+  async run(args) {
+    const { values, positionals } = parse(args, {}, 1);
+    const file = (values.db as string | undefined) ?? defaultDbPath();
+    const backup = positionals[0]!;
+    if (!existsSync(backup)) throw new Error(`backup ${backup} does not exist`);
+    const src = new Database(backup, { readonly: true, fileMustExist: true });
+    try {
+      const check = src.pragma('integrity_check', { simple: true });
+      if (check !== 'ok') throw new Error(`backup ${backup} is damaged too (${String(check)})`);
+      mkdirSync(join(file, '..'), { recursive: true });
+      if (existsSync(file)) out(`moved the current database to ${moveAside(file)}`);
+      await backupTo(src, file);
+    } catch (err) {
+      if ((err as Error).message.includes('file is not a database')) throw new Error(`backup ${backup} is not a database`);
+      throw err;
+    } finally {
+      src.close();
+    }
+    await withInventory({ ...values, db: file }, (inv) => {
+      inv.db.prepare("INSERT INTO audit_log (at, actor, action, target, details_json) VALUES (?, ?, 'db-restore', ?, ?)").run(new Date().toISOString(), inv.actor, file, JSON.stringify({ backup }));
+    });
+    out(`restored ${file} from ${backup}`);
+  },
+};
+
+const importDevices: Command = {
+  name: 'db import-devices',
+  summary: 'add or update devices from `az iot hub device-identity list` / `az iot hub query` JSON',
+  usage: `usage: lighter db import-devices [--db FILE] [--hub NAME] [--group-tag PATH] [--user NAME] FILE
+  FILE is the JSON array az prints ("-" reads stdin). The group comes from tags.<PATH> (default
+  "group"); vessel, site and displayName from tags of those names.`,
+  async run(args) {
+    const { values, positionals } = parse(args, { hub: { type: 'string' }, 'group-tag': { type: 'string' } }, 1);
+    const src = positionals[0]!;
+    let text: string;
+    try {
+      text = readFileSync(src === '-' ? 0 : src, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read ${src}: ${(err as Error).message}`);
+    }
+    const devices = parseDeviceList(text, { groupTag: values['group-tag'] as string | undefined, hub: (values.hub as string | undefined) ?? null });
+    await withInventory(values, (inv) => {
+      const r = inv.importDevices(devices, 'file', src);
+      out(`${r.added.length} added, ${r.updated.length} updated, ${r.unchanged.length} unchanged`);
+    });
+  },
+};
+
+const recordImage: Command = {
+  name: 'db record-image',
+  summary: 'record that a device has an image',
+  usage: `usage: lighter db record-image [--db FILE] [--user NAME] --device ID [--name NAME] [--digest sha256:...] REF
+  REF in skopeo syntax (docker://host/repo:tag, docker-daemon:repo:tag, docker-archive:/x.tar:repo:tag)
+  or a plain image name. --name gives the name when REF has none (oci:, bare archives); --digest the
+  image's config digest (its image ID) when known.`,
+  async run(args) {
+    const { values, positionals } = parse(args, { device: { type: 'string' }, name: { type: 'string' }, digest: { type: 'string' } }, 1);
+    if (!values.device) throw new UsageError('--device is required');
+    const ref = positionals[0]!;
+    const name = (values.name as string | undefined) ?? imageNameFromRef(ref);
+    if (!name) throw new UsageError(`${ref} names no image; give one with --name repo:tag`);
+    const configDigest = values.digest ? assertDigest(values.digest as string, '--digest') : null;
+    await withInventory(values, (inv) => {
+      const r = inv.recordImage(values.device as string, { name, configDigest, sourceRef: ref });
+      out(`${r.changed ? 'recorded' : 'already recorded'}: ${values.device} has ${r.image.repository}:${r.image.tag}${r.image.config_digest ? ` (${r.image.config_digest})` : ''}`);
+    });
+  },
+};
+
+const status: Command = {
+  name: 'db status',
+  summary: 'summary of the inventory: devices, images, deployments, transfers',
+  usage: 'usage: lighter db status [--db FILE] [--json]',
+  async run(args) {
+    const { values } = parse(args, { json: { type: 'boolean' } });
+    await withInventory(values, (inv, file) => {
+      const s = inv.status();
+      if (values.json) return out(JSON.stringify({ database: file, ...s }, null, 2));
+      const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+      out(`database      ${file}`);
+      out(`devices       ${s.devices}${s.groups.length ? ` (${s.groups.map((g) => `${g.group ?? 'no group'}: ${g.devices}`).join(', ')})` : ''}`);
+      out(`images        ${s.images}; on devices: ${kv(s.deviceImages)}`);
+      out(`bundles       ${s.bundles}`);
+      out(`deployments   ${kv(s.deployments)}`);
+      out(`transfers     ${kv(s.transfers)}`);
+      out(`last sync     ${s.lastSync ? `${s.lastSync.at} ${s.lastSync.summary}` : 'never'}`);
+    });
+  },
+};
+
+function printPlan(p: Plan, lint: Map<string, string[]>): void {
+  const bytes = (n: number | null) => (n === null ? 'size unknown' : n >= 1 << 20 ? `~${(n / (1 << 20)).toFixed(1)} MiB` : `~${Math.ceil(n / 1024)} KiB`);
+  for (const d of p.devices) {
+    out(`device ${d.deviceId}`);
+    for (const i of d.images) {
+      const what = `  ${i.status.padEnd(10)} ${i.image} (${i.modules.join(', ')})`;
+      out(i.status === 'missing' ? `${what} <- ${i.base ? i.base.ref : 'full image'}, ${bytes(i.estimatedBytes)}` : what);
+    }
+    for (const issue of lint.get(d.deviceId) ?? []) out(`  LINT ${issue}`);
+  }
+  out(`bundles to build: ${p.bundles.length}`);
+  for (const b of p.bundles) out(`  ${b.base ? b.base.ref : '(full image)'} -> ${b.target.ref}  ${bytes(b.estimatedBytes)}  for ${b.devices.join(', ')}`);
+}
+
+const planCmd: Command = {
+  name: 'plan',
+  summary: 'plan a deployment: per device the needed, present and missing images, and the bundles to build',
+  usage: `usage: lighter plan [--db FILE] --manifest FILE (--devices ID,... | --group G) [--json]
+                    [--local-registry HOST:PORT] [--out DIR]
+  --local-registry  the registry on each device the rewritten manifest pulls from (default localhost:5000)
+  --out DIR         write each device's rewritten manifest to DIR/<device>.json`,
+  async run(args) {
+    const { values } = parse(args, {
+      manifest: { type: 'string' },
+      devices: { type: 'string' },
+      group: { type: 'string' },
+      json: { type: 'boolean' },
+      'local-registry': { type: 'string' },
+      out: { type: 'string' },
+    });
+    if (!values.manifest) throw new UsageError('--manifest is required');
+    if (!values.devices === !values.group) throw new UsageError('give exactly one of --devices and --group');
+    let text: string;
+    try {
+      text = readFileSync(values.manifest as string, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read manifest ${values.manifest}: ${(err as Error).message}`);
+    }
+    const manifest = parseManifest(text);
+    const localRegistry = (values['local-registry'] as string | undefined) ?? 'localhost:5000';
+    const rewritten = rewriteForDevice(manifest, { localRegistry });
+    const issues = lintManifest(rewritten.content).map((i) => i.message);
+    await withInventory(values, async (inv) => {
+      const ids = values.group ? inv.devicesInGroup(values.group as string).map((d) => d.id) : (values.devices as string).split(',').filter(Boolean);
+      const devices = ids.map((id) => inv.planDevice(id));
+      const p = plan({ modules: manifest.modules, devices, lookup: (n) => inv.knownImage(formatImageName(n)) });
+      // Every device gets the same rewrite today (one local registry setting for the run).
+      const lint = new Map(ids.map((id) => [id, issues]));
+      if (values.out) {
+        mkdirSync(values.out as string, { recursive: true });
+        for (const id of ids) await writeFileAtomic(join(values.out as string, `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), `${JSON.stringify(rewritten.content, null, 2)}\n`);
+      }
+      if (values.json) out(JSON.stringify({ ...p, lint: issues, localRegistry, images: rewritten.images }, null, 2));
+      else printPlan(p, lint);
+    });
+  },
+};
+
+export const commands: Command[] = [init, restore, importDevices, recordImage, status, planCmd];

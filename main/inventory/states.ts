@@ -1,0 +1,53 @@
+// The legal moves of every stateful entity. A move not listed here is refused with
+// IllegalTransitionError; `null` is "no row yet". docs/inventory.md draws the same tables.
+export const DEVICE_IMAGE_MOVES = {
+  // an image reaches a device through a bundle (in_transit) or is observed there (present)
+  null: ['in_transit', 'present'],
+  in_transit: ['applied', 'failed', 'present'],
+  // a failed transfer may be retried, or the image may turn up by other means
+  failed: ['in_transit', 'present'],
+  // applied = the edge module rebuilt it; present = confirmed by a later report
+  applied: ['present'],
+  present: [],
+} as const;
+
+export const DEPLOYMENT_MOVES = {
+  draft: ['planned', 'cancelled'],
+  planned: ['transferring', 'ready', 'cancelled'],
+  transferring: ['ready', 'cancelled'],
+  ready: ['pushed', 'cancelled'],
+  pushed: [],
+  cancelled: [],
+} as const;
+
+export const TRANSFER_MOVES = {
+  queued: ['running', 'cancelled'],
+  running: ['succeeded', 'failed', 'cancelled'],
+  failed: ['queued', 'cancelled'],
+  succeeded: [],
+  cancelled: [],
+} as const;
+
+export const BUNDLE_MOVES = {
+  built: ['verified', 'rejected'],
+  verified: [],
+  rejected: [],
+} as const;
+
+type Moves = Record<string, readonly string[]>;
+export type DeviceImageState = Exclude<keyof typeof DEVICE_IMAGE_MOVES, 'null'>;
+export type DeploymentState = keyof typeof DEPLOYMENT_MOVES;
+export type TransferState = keyof typeof TRANSFER_MOVES;
+export type BundleState = keyof typeof BUNDLE_MOVES;
+
+export class IllegalTransitionError extends Error {
+  override name = 'IllegalTransitionError';
+}
+
+export function checkMove(moves: Moves, what: string, from: string | null, to: string): void {
+  const allowed = moves[String(from)] ?? [];
+  if (!allowed.includes(to)) {
+    const options = allowed.length ? allowed.join(', ') : 'nothing (final state)';
+    throw new IllegalTransitionError(`${what} cannot move from ${from ?? '(none)'} to ${to}; from ${from ?? '(none)'} it may move to ${options}`);
+  }
+}

@@ -1,0 +1,465 @@
+// The inventory service: every write is one transaction that also records who did it (audit log)
+// and, for state changes, the move (state history). Reads serve the planner and the dashboards.
+import { userInfo } from 'node:os';
+import { parseImageName, repositoryOf } from '../../core/deployment/image-name.js';
+import { parseManifest } from '../../core/deployment/manifest.js';
+import type { ImageSignature } from '../../core/signature/types.js';
+import type { KnownImage, PlanDevice } from '../../core/plan/plan.js';
+import type { Db } from './open.js';
+import {
+  BUNDLE_MOVES,
+  checkMove,
+  DEPLOYMENT_MOVES,
+  DEVICE_IMAGE_MOVES,
+  TRANSFER_MOVES,
+  type DeploymentState,
+  type DeviceImageState,
+  type TransferState,
+} from './states.js';
+
+export class UnknownEntityError extends Error {
+  override name = 'UnknownEntityError';
+}
+
+/** Who acts: --user, else LIGHTER_USER, else the OS account. */
+export function resolveActor(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const who = flag || env.LIGHTER_USER || userInfo().username;
+  if (!who) throw new Error('cannot tell who is acting; pass --user NAME or set LIGHTER_USER');
+  return who;
+}
+
+export interface DeviceInput {
+  id: string;
+  displayName: string | null;
+  vessel: string | null;
+  site: string | null;
+  group: string | null;
+  tags: Record<string, unknown>;
+  hub: string | null;
+  isEdge: boolean;
+  connectionState: string | null;
+  lastSeen: string | null;
+}
+
+export interface DeviceRow {
+  id: string;
+  display_name: string | null;
+  vessel: string | null;
+  site: string | null;
+  device_group: string | null;
+  tags_json: string;
+  hub: string | null;
+  is_edge: number;
+  connection_state: string | null;
+  last_seen: string | null;
+}
+
+export interface ImageInput {
+  /** a Docker image name, "registry/path:tag" */
+  name: string;
+  configDigest?: string | null;
+  size?: number | null;
+  signature?: ImageSignature | null;
+  /** where it was read from, in skopeo syntax */
+  sourceRef?: string | null;
+}
+
+export interface ImageRow {
+  id: number;
+  repository: string;
+  tag: string;
+  config_digest: string;
+  size: number | null;
+  signature_json: string | null;
+  source_ref: string | null;
+}
+
+const now = () => new Date().toISOString();
+
+export class Inventory {
+  constructor(
+    readonly db: Db,
+    readonly actor: string,
+  ) {}
+
+  private audit(action: string, target: string | null, details: unknown = {}): void {
+    this.db.prepare('INSERT INTO audit_log (at, actor, action, target, details_json) VALUES (?, ?, ?, ?, ?)').run(now(), this.actor, action, target, JSON.stringify(details));
+  }
+
+  private history(entity: string, id: string | number, from: string | null, to: string, reason: string | null = null): void {
+    this.db
+      .prepare('INSERT INTO state_history (at, entity, entity_id, from_state, to_state, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(now(), entity, String(id), from, to, this.actor, reason);
+  }
+
+  // ---- devices ----
+
+  device(id: string): DeviceRow {
+    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    if (!row) throw new UnknownEntityError(`unknown device ${JSON.stringify(id)}: not in the inventory (add it with \`lighter db import-devices\`)`);
+    return row;
+  }
+
+  devicesInGroup(group: string): DeviceRow[] {
+    const rows = this.db.prepare('SELECT * FROM devices WHERE device_group = ? ORDER BY id').all(group) as DeviceRow[];
+    if (rows.length === 0) throw new UnknownEntityError(`no devices in group ${JSON.stringify(group)}`);
+    return rows;
+  }
+
+  /** Adds or updates devices in one transaction and records the import in the sync history. */
+  importDevices(devices: DeviceInput[], source: 'iothub' | 'file', label: string): { added: string[]; updated: string[]; unchanged: string[] } {
+    const result = { added: [] as string[], updated: [] as string[], unchanged: [] as string[] };
+    const changes: Array<{ device: string; fields: Record<string, [unknown, unknown]> }> = [];
+    const get = this.db.prepare('SELECT * FROM devices WHERE id = ?');
+    const insert = this.db.prepare(
+      `INSERT INTO devices (id, display_name, vessel, site, device_group, tags_json, hub, is_edge, connection_state, last_seen, created_at, updated_at)
+       VALUES (@id, @display_name, @vessel, @site, @device_group, @tags_json, @hub, @is_edge, @connection_state, @last_seen, @at, @at)`,
+    );
+    const update = this.db.prepare(
+      `UPDATE devices SET display_name = @display_name, vessel = @vessel, site = @site, device_group = @device_group, tags_json = @tags_json,
+       hub = @hub, is_edge = @is_edge, connection_state = @connection_state, last_seen = @last_seen, updated_at = @at WHERE id = @id`,
+    );
+    this.db.transaction(() => {
+      for (const d of devices) {
+        const row = {
+          id: d.id,
+          display_name: d.displayName,
+          vessel: d.vessel,
+          site: d.site,
+          device_group: d.group,
+          tags_json: JSON.stringify(d.tags),
+          // A hub name from an earlier import is kept when this file does not say.
+          hub: d.hub,
+          is_edge: d.isEdge ? 1 : 0,
+          connection_state: d.connectionState,
+          last_seen: d.lastSeen,
+        };
+        const old = get.get(d.id) as DeviceRow | undefined;
+        if (!old) {
+          insert.run({ ...row, at: now() });
+          result.added.push(d.id);
+          continue;
+        }
+        if (row.hub === null) row.hub = old.hub;
+        const fields: Record<string, [unknown, unknown]> = {};
+        for (const [k, v] of Object.entries(row)) if ((old as unknown as Record<string, unknown>)[k] !== v) fields[k] = [(old as unknown as Record<string, unknown>)[k], v];
+        if (Object.keys(fields).length === 0) {
+          result.unchanged.push(d.id);
+          continue;
+        }
+        update.run({ ...row, at: now() });
+        result.updated.push(d.id);
+        changes.push({ device: d.id, fields });
+      }
+      const summary = `${label}: ${result.added.length} added, ${result.updated.length} updated, ${result.unchanged.length} unchanged`;
+      this.db
+        .prepare('INSERT INTO sync_history (at, source, summary, changes_json, conflicts_json) VALUES (?, ?, ?, ?, ?)')
+        .run(now(), source, summary, JSON.stringify([...result.added.map((device) => ({ device, added: true })), ...changes]), '[]');
+      this.audit('import-devices', label, { added: result.added.length, updated: result.updated.length });
+    })();
+    return result;
+  }
+
+  // ---- images ----
+
+  /** Finds or records an image; a digest learnt later fills in a row recorded by tag alone. */
+  upsertImage(input: ImageInput): ImageRow {
+    const n = parseImageName(input.name);
+    const repository = repositoryOf(n);
+    const tag = n.tag ?? '';
+    const digest = input.configDigest ?? '';
+    const find = this.db.prepare('SELECT * FROM images WHERE repository = ? AND tag = ? AND config_digest = ?');
+    let row = find.get(repository, tag, digest) as ImageRow | undefined;
+    if (!row && digest) {
+      const untyped = find.get(repository, tag, '') as ImageRow | undefined;
+      if (untyped) {
+        this.db.prepare('UPDATE images SET config_digest = ? WHERE id = ?').run(digest, untyped.id);
+        row = { ...untyped, config_digest: digest };
+      }
+    }
+    if (!row && !digest) {
+      row = this.db.prepare('SELECT * FROM images WHERE repository = ? AND tag = ? ORDER BY id DESC LIMIT 1').get(repository, tag) as ImageRow | undefined;
+    }
+    if (!row) {
+      this.db
+        .prepare('INSERT INTO images (repository, tag, config_digest, size, signature_json, source_ref, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(repository, tag, digest, input.size ?? null, input.signature ? JSON.stringify(input.signature) : null, input.sourceRef ?? null, now());
+      return find.get(repository, tag, digest) as ImageRow;
+    }
+    if (input.signature || input.size != null || input.sourceRef) {
+      this.db
+        .prepare('UPDATE images SET signature_json = COALESCE(?, signature_json), size = COALESCE(?, size), source_ref = COALESCE(?, source_ref) WHERE id = ?')
+        .run(input.signature ? JSON.stringify(input.signature) : null, input.size ?? null, input.sourceRef ?? null, row.id);
+    }
+    return this.db.prepare('SELECT * FROM images WHERE id = ?').get(row.id) as ImageRow;
+  }
+
+  /** Moves the state of an image on a device (see DEVICE_IMAGE_MOVES). */
+  setDeviceImage(
+    deviceId: string,
+    image: ImageInput,
+    to: DeviceImageState,
+    via: { bundleId?: string | null; channel?: 'usb' | 'upload' | 'registry' | 'reported' | null; reason?: string } = {},
+  ): ImageRow {
+    return this.db.transaction(() => {
+      this.device(deviceId);
+      const img = this.upsertImage(image);
+      const cur = this.db.prepare('SELECT state FROM device_images WHERE device_id = ? AND image_id = ?').get(deviceId, img.id) as { state: DeviceImageState } | undefined;
+      const from = cur?.state ?? null;
+      const what = `image ${img.repository}:${img.tag} on device ${deviceId}`;
+      checkMove(DEVICE_IMAGE_MOVES, what, from, to);
+      if (via.bundleId) this.bundle(via.bundleId);
+      this.db
+        .prepare(
+          `INSERT INTO device_images (device_id, image_id, state, bundle_id, channel, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (device_id, image_id) DO UPDATE SET state = excluded.state, bundle_id = COALESCE(excluded.bundle_id, bundle_id),
+           channel = COALESCE(excluded.channel, channel), updated_at = excluded.updated_at`,
+        )
+        .run(deviceId, img.id, to, via.bundleId ?? null, via.channel ?? null, now());
+      this.history('device_image', `${deviceId}/${img.id}`, from, to, via.reason ?? null);
+      this.audit('device-image', deviceId, { image: `${img.repository}:${img.tag}`, configDigest: img.config_digest || null, from, to });
+      return img;
+    })();
+  }
+
+  /** "This device has this image", from a report or a person: present unless it already is. */
+  recordImage(deviceId: string, image: ImageInput, channel: 'registry' | 'reported' = 'reported'): { image: ImageRow; changed: boolean } {
+    return this.db.transaction(() => {
+      this.device(deviceId);
+      const img = this.upsertImage(image);
+      const cur = this.db.prepare('SELECT state FROM device_images WHERE device_id = ? AND image_id = ?').get(deviceId, img.id) as { state: string } | undefined;
+      if (cur?.state === 'present') return { image: img, changed: false };
+      return { image: this.setDeviceImage(deviceId, image, 'present', { channel }), changed: true };
+    })();
+  }
+
+  imagesOnDevice(deviceId: string): Array<ImageRow & { state: DeviceImageState; bundle_id: string | null; channel: string | null; updated_at: string }> {
+    this.device(deviceId);
+    return this.db
+      .prepare('SELECT i.*, di.state, di.bundle_id, di.channel, di.updated_at FROM device_images di JOIN images i ON i.id = di.image_id WHERE di.device_id = ? ORDER BY i.repository, i.tag')
+      .all(deviceId) as never;
+  }
+
+  devicesWithImage(name: string, states: DeviceImageState[] = ['present', 'applied']): Array<{ device_id: string; state: string; tag: string; config_digest: string }> {
+    const n = parseImageName(name);
+    return this.db
+      .prepare(
+        `SELECT di.device_id, di.state, i.tag, i.config_digest FROM device_images di JOIN images i ON i.id = di.image_id
+         WHERE i.repository = ? AND i.tag = ? AND di.state IN (${states.map(() => '?').join(', ')}) ORDER BY di.device_id`,
+      )
+      .all(repositoryOf(n), n.tag ?? '', ...states) as never;
+  }
+
+  // ---- what the planner needs ----
+
+  knownImage(name: string): KnownImage | undefined {
+    const n = parseImageName(name);
+    const row = this.db
+      .prepare("SELECT * FROM images WHERE repository = ? AND tag = ? ORDER BY (config_digest = '') ASC, (signature_json IS NULL) ASC, id DESC LIMIT 1")
+      .get(repositoryOf(n), n.tag ?? '') as ImageRow | undefined;
+    return row ? toKnown(row) : undefined;
+  }
+
+  planDevice(deviceId: string): PlanDevice {
+    return { id: deviceId, images: this.imagesOnDevice(deviceId).map((r) => ({ image: toKnown(r), state: r.state })) };
+  }
+
+  // ---- bundles ----
+
+  bundle(id: string): { id: string; state: string } {
+    const row = this.db.prepare('SELECT id, state FROM bundles WHERE id = ?').get(id) as { id: string; state: string } | undefined;
+    if (!row) throw new UnknownEntityError(`unknown bundle ${JSON.stringify(id)}`);
+    return row;
+  }
+
+  recordBundle(b: { id: string; version: number; size: number; sha256: string; entries: Array<{ base: ImageInput | null; target: ImageInput }> }): void {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO bundles (id, version, size, sha256, state, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(b.id, b.version, b.size, b.sha256, 'built', now());
+      b.entries.forEach((e, i) => {
+        const base = e.base ? this.upsertImage(e.base).id : null;
+        this.db.prepare('INSERT INTO bundle_entries (bundle_id, position, base_image_id, target_image_id) VALUES (?, ?, ?, ?)').run(b.id, i, base, this.upsertImage(e.target).id);
+      });
+      this.history('bundle', b.id, null, 'built');
+      this.audit('bundle-recorded', b.id, { version: b.version, size: b.size });
+    })();
+  }
+
+  setBundleState(id: string, to: 'verified' | 'rejected', reason?: string): void {
+    this.db.transaction(() => {
+      const from = this.bundle(id).state;
+      checkMove(BUNDLE_MOVES, `bundle ${id}`, from, to);
+      this.db.prepare('UPDATE bundles SET state = ?, verified_at = CASE WHEN ? = \'verified\' THEN ? ELSE verified_at END WHERE id = ?').run(to, to, now(), id);
+      this.history('bundle', id, from, to, reason ?? null);
+      this.audit(`bundle-${to}`, id);
+    })();
+  }
+
+  // ---- transfers ----
+
+  createTransfer(bundleId: string, deviceId: string, channel: 'usb' | 'upload', bytesTotal: number | null = null): number {
+    return this.db.transaction(() => {
+      this.bundle(bundleId);
+      this.device(deviceId);
+      const at = now();
+      const id = Number(
+        this.db
+          .prepare('INSERT INTO transfers (bundle_id, device_id, channel, state, bytes_total, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(bundleId, deviceId, channel, 'queued', bytesTotal, at, at).lastInsertRowid,
+      );
+      this.history('transfer', id, null, 'queued');
+      this.audit('transfer-created', String(id), { bundleId, deviceId, channel });
+      return id;
+    })();
+  }
+
+  setTransferState(id: number, to: TransferState, detail: { error?: string } = {}): void {
+    this.db.transaction(() => {
+      const row = this.db.prepare('SELECT state FROM transfers WHERE id = ?').get(id) as { state: TransferState } | undefined;
+      if (!row) throw new UnknownEntityError(`unknown transfer ${id}`);
+      checkMove(TRANSFER_MOVES, `transfer ${id}`, row.state, to);
+      if (to === 'failed' && !detail.error) throw new Error(`transfer ${id}: a failure needs its error message`);
+      const finished = to === 'succeeded' || to === 'failed' || to === 'cancelled' ? now() : null;
+      this.db
+        .prepare(
+          `UPDATE transfers SET state = ?, attempts = attempts + ?, last_error = COALESCE(?, last_error), finished_at = ?, updated_at = ? WHERE id = ?`,
+        )
+        .run(to, to === 'running' ? 1 : 0, detail.error ?? null, finished, now(), id);
+      this.history('transfer', id, row.state, to, detail.error ?? null);
+      this.audit(`transfer-${to}`, String(id), detail);
+    })();
+  }
+
+  transferProgress(id: number, bytesDone: number): void {
+    const r = this.db.prepare("UPDATE transfers SET bytes_done = ?, updated_at = ? WHERE id = ? AND state = 'running'").run(bytesDone, now(), id);
+    if (r.changes !== 1) throw new Error(`transfer ${id} is not running; progress not recorded`);
+  }
+
+  transfersPerDay(): Array<{ day: string; succeeded: number; failed: number }> {
+    return this.db
+      .prepare(
+        `SELECT substr(finished_at, 1, 10) AS day, SUM(state = 'succeeded') AS succeeded, SUM(state = 'failed') AS failed
+         FROM transfers WHERE finished_at IS NOT NULL AND state IN ('succeeded', 'failed') GROUP BY day ORDER BY day`,
+      )
+      .all() as never;
+  }
+
+  // ---- deployments ----
+
+  createDeployment(d: { name: string; manifestJson: string; orderedBy: { name: string; email: string }; devices: string[] }): number {
+    parseManifest(d.manifestJson);
+    if (!/^[^@\s]+@[^@\s]+$/.test(d.orderedBy.email)) throw new Error(`invalid email ${JSON.stringify(d.orderedBy.email)} for whoever ordered the deployment`);
+    return this.db.transaction(() => {
+      for (const id of d.devices) this.device(id);
+      const at = now();
+      const id = Number(
+        this.db
+          .prepare('INSERT INTO deployments (name, manifest_json, ordered_by_name, ordered_by_email, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(d.name, d.manifestJson, d.orderedBy.name, d.orderedBy.email, 'draft', at, at).lastInsertRowid,
+      );
+      for (const dev of d.devices) this.db.prepare('INSERT INTO deployment_devices (deployment_id, device_id) VALUES (?, ?)').run(id, dev);
+      this.history('deployment', id, null, 'draft');
+      this.audit('deployment-created', d.name, { devices: d.devices, orderedBy: d.orderedBy });
+      return id;
+    })();
+  }
+
+  private deploymentRow(id: number): { id: number; name: string; manifest_json: string; state: DeploymentState; ordered_by_name: string; ordered_by_email: string } {
+    const row = this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as never;
+    if (!row) throw new UnknownEntityError(`unknown deployment ${id}`);
+    return row;
+  }
+
+  /**
+   * The manifest gate: per device of the deployment, the images its manifest needs that are not
+   * confirmed there (present, or applied by a bundle). Ready only when every list is empty.
+   */
+  deploymentGate(id: number): { ready: boolean; devices: Array<{ deviceId: string; missing: string[] }> } {
+    const dep = this.deploymentRow(id);
+    const manifest = parseManifest(dep.manifest_json);
+    const devices = (this.db.prepare('SELECT device_id FROM deployment_devices WHERE deployment_id = ? ORDER BY device_id').all(id) as Array<{ device_id: string }>).map((r) => {
+      const held = this.planDevice(r.device_id).images.filter((h) => h.state === 'present' || h.state === 'applied');
+      const missing = [...new Set(manifest.modules.map((m) => m.image))].filter((image) => {
+        const want = this.knownImage(image) ?? { repository: repositoryOf(parseImageName(image)), tag: parseImageName(image).tag, configDigest: null };
+        return !held.some((h) =>
+          h.image.configDigest && want.configDigest ? h.image.configDigest === want.configDigest : h.image.repository === want.repository && h.image.tag === want.tag,
+        );
+      });
+      return { deviceId: r.device_id, missing };
+    });
+    return { ready: devices.every((d) => d.missing.length === 0), devices };
+  }
+
+  setDeploymentState(id: number, to: DeploymentState, reason?: string): void {
+    this.db.transaction(() => {
+      const dep = this.deploymentRow(id);
+      checkMove(DEPLOYMENT_MOVES, `deployment ${dep.name}`, dep.state, to);
+      if (to === 'ready' || to === 'pushed') {
+        const gate = this.deploymentGate(id);
+        if (!gate.ready) {
+          const first = gate.devices.find((d) => d.missing.length > 0)!;
+          throw new Error(`deployment ${dep.name} is not ready: device ${first.deviceId} does not have ${first.missing.join(', ')} yet`);
+        }
+      }
+      this.db.prepare('UPDATE deployments SET state = ?, updated_at = ? WHERE id = ?').run(to, now(), id);
+      if (to === 'pushed') this.db.prepare('UPDATE deployment_devices SET pushed_at = ? WHERE deployment_id = ?').run(now(), id);
+      this.history('deployment', id, dep.state, to, reason ?? null);
+      this.audit(`deployment-${to}`, dep.name);
+    })();
+  }
+
+  deploymentStatus(id: number): { name: string; state: DeploymentState; orderedBy: { name: string; email: string }; gate: ReturnType<Inventory['deploymentGate']>; history: Array<{ at: string; from_state: string | null; to_state: string; actor: string }> } {
+    const dep = this.deploymentRow(id);
+    return {
+      name: dep.name,
+      state: dep.state,
+      orderedBy: { name: dep.ordered_by_name, email: dep.ordered_by_email },
+      gate: this.deploymentGate(id),
+      history: this.db.prepare("SELECT at, from_state, to_state, actor FROM state_history WHERE entity = 'deployment' AND entity_id = ? ORDER BY id").all(String(id)) as never,
+    };
+  }
+
+  deploymentsByOrderer(): Array<{ ordered_by_name: string; ordered_by_email: string; total: number; pushed: number; open: number }> {
+    return this.db
+      .prepare(
+        `SELECT ordered_by_name, ordered_by_email, COUNT(*) AS total, SUM(state = 'pushed') AS pushed,
+         SUM(state NOT IN ('pushed', 'cancelled')) AS open FROM deployments GROUP BY ordered_by_email, ordered_by_name ORDER BY ordered_by_name, ordered_by_email`,
+      )
+      .all() as never;
+  }
+
+  // ---- overview ----
+
+  status(): {
+    devices: number;
+    groups: Array<{ group: string | null; devices: number }>;
+    images: number;
+    deviceImages: Record<string, number>;
+    bundles: number;
+    deployments: Record<string, number>;
+    transfers: Record<string, number>;
+    lastSync: { at: string; summary: string } | null;
+  } {
+    const count = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    const byState = (table: string) =>
+      Object.fromEntries((this.db.prepare(`SELECT state, COUNT(*) AS n FROM ${table} GROUP BY state ORDER BY state`).all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n]));
+    return {
+      devices: count('SELECT COUNT(*) AS n FROM devices'),
+      groups: this.db.prepare('SELECT device_group AS "group", COUNT(*) AS devices FROM devices GROUP BY device_group ORDER BY device_group').all() as never,
+      images: count('SELECT COUNT(*) AS n FROM images'),
+      deviceImages: byState('device_images'),
+      bundles: count('SELECT COUNT(*) AS n FROM bundles'),
+      deployments: byState('deployments'),
+      transfers: byState('transfers'),
+      lastSync: (this.db.prepare('SELECT at, summary FROM sync_history ORDER BY id DESC LIMIT 1').get() as { at: string; summary: string } | undefined) ?? null,
+    };
+  }
+}
+
+function toKnown(r: ImageRow): KnownImage {
+  return {
+    repository: r.repository,
+    tag: r.tag || null,
+    configDigest: r.config_digest || null,
+    signature: r.signature_json ? (JSON.parse(r.signature_json) as ImageSignature) : null,
+  };
+}
