@@ -7,7 +7,9 @@ import { extract } from 'tar-stream';
 import { LayerSafety } from '../../core/bundle/layer-safety.js';
 import type { FileFingerprint } from '../../core/signature/types.js';
 
-export async function scanLayer(tar: Readable): Promise<FileFingerprint[]> {
+export async function scanLayer(tar: Readable): Promise<{ files: FileFingerprint[]; tarSize: number }> {
+  let tarSize = 0;
+  tar.on('data', (c: Buffer) => (tarSize += c.length));
   const files: FileFingerprint[] = [];
   const safety = new LayerSafety();
   const ex = extract();
@@ -37,5 +39,5 @@ export async function scanLayer(tar: Readable): Promise<FileFingerprint[]> {
     });
   });
   await pipeline(tar, ex);
-  return files;
+  return { files, tarSize };
 }
