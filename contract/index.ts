@@ -1,0 +1,26 @@
+// The IPC contract: one interface per bridge namespace, shared by main (which parses every request
+// with REQUESTS before a service sees it), the preload and the renderer. The renderer and preload
+// import channels.js and types only, so zod stays out of their bundles.
+import type { z } from 'zod';
+import { appRequests, type AppApi } from './app.js';
+import type { MethodOf, Namespace } from './channels.js';
+import { inventoryRequests, type InventoryApi } from './inventory.js';
+
+export * from './channels.js';
+export type * from './app.js';
+export type * from './inventory.js';
+export { appRequests, inventoryRequests };
+
+export interface LighterApi {
+  app: AppApi;
+  inventory: InventoryApi;
+}
+
+export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } = {
+  app: appRequests,
+  inventory: inventoryRequests,
+};
+
+// Compile-time check that every interface has exactly the methods METHODS lists.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, inventory: true };

@@ -1,0 +1,52 @@
+// The one place that builds the app's services and registers them as bridge handlers (like Podman
+// Desktop's plugin/index.ts). The loopback bridge and the Electron shell both start here, so the
+// two faces serve exactly the same contract.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AppInfo } from '../contract/index.js';
+import { Handlers } from './bridge/handlers.js';
+import { dataDir, defaultDbPath } from './inventory/location.js';
+import { openInventory } from './inventory/open.js';
+import { Inventory, resolveActor } from './inventory/store.js';
+import { InventoryViews } from './inventory/views.js';
+
+/** The repository (or packaged app) root: the nearest folder above this module with package.json. */
+export function appRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`cannot find Lighter's package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+  return dir;
+}
+
+/** Where the built renderer lives (renderer/dist, made by `npm run build`). */
+export function rendererDir(): string {
+  return join(appRoot(), 'renderer', 'dist');
+}
+
+export interface ServiceOptions {
+  /** the inventory database; default: the app's data directory, created on first use */
+  database?: string;
+  shell: AppInfo['shell'];
+}
+
+export interface Services {
+  handlers: Handlers;
+  close(): void;
+}
+
+export async function buildServices(options: ServiceOptions): Promise<Services> {
+  const database = options.database ?? defaultDbPath();
+  const db = await openInventory(database, { create: options.database === undefined });
+  const inventory = new Inventory(db, resolveActor());
+  const pkg = JSON.parse(readFileSync(join(appRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
+  const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: options.database ? dirname(database) : dataDir(), database, shell: options.shell };
+
+  const handlers = new Handlers()
+    .register('app', { info: async () => info })
+    .register('inventory', new InventoryViews(inventory));
+  return { handlers, close: () => db.close() };
+}
