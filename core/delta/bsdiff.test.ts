@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { BlockHashMatcher, SuffixMatcher, type Matcher } from './matcher.js';
+import { roundTrip } from './testing.js';
+
+function rng(seed: number) {
+  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+}
+function randomBytes(n: number, r: () => number, alphabet = 256): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * alphabet);
+  return b;
+}
+/** Random edits: byte changes, insertions, deletions, moved blocks. */
+function mutate(old: Uint8Array, r: () => number, edits: number): Uint8Array {
+  let b = Array.from(old);
+  for (let k = 0; k < edits; k++) {
+    const at = Math.floor(r() * (b.length + 1));
+    const kind = Math.floor(r() * 4);
+    if (kind === 0 && b.length) b[Math.min(at, b.length - 1)] = Math.floor(r() * 256);
+    if (kind === 1) b.splice(at, 0, ...randomBytes(1 + Math.floor(r() * 50), r));
+    if (kind === 2) b.splice(at, 1 + Math.floor(r() * 50));
+    if (kind === 3) b = [...b.slice(at), ...b.slice(0, at)];
+  }
+  return Uint8Array.from(b);
+}
+
+const matchers: Array<[string, (old: Uint8Array) => Matcher]> = [
+  ['suffix array', (old) => new SuffixMatcher(old)],
+  ['block hash', (old) => new BlockHashMatcher(old)],
+];
+
+describe.each(matchers)('bsdiff with %s matcher', (_name, make) => {
+  const check = async (old: Uint8Array, nw: Uint8Array, window?: number) => {
+    const { rebuilt, out } = await roundTrip(old, nw, make(old), window);
+    expect(Buffer.from(rebuilt).equals(Buffer.from(nw))).toBe(true);
+    return out;
+  };
+
+  it('handles empty inputs', async () => {
+    await check(new Uint8Array(0), new Uint8Array(0));
+    await check(new Uint8Array(0), Uint8Array.of(1, 2, 3));
+    await check(Uint8Array.of(1, 2, 3), new Uint8Array(0));
+  });
+
+  it('encodes identical inputs as a single all-zero difference', async () => {
+    const old = randomBytes(100_000, rng(1));
+    const out = await check(old, old);
+    expect(out.extra.length).toBe(0);
+    expect(out.diff.length).toBeLessThan(16);
+  });
+
+  it('encodes completely different inputs as (mostly) literal bytes', async () => {
+    const old = randomBytes(50_000, rng(2));
+    const nw = randomBytes(50_000, rng(3));
+    const out = await check(old, nw);
+    expect(out.extra.length + out.diff.length).toBeGreaterThan(45_000);
+  });
+
+  it('costs a few bytes for a one-byte change', async () => {
+    const old = randomBytes(200_000, rng(4));
+    const nw = old.slice();
+    nw[123_456] ^= 0x55;
+    const out = await check(old, nw);
+    expect(out.extra.length + out.diff.length + out.ctrl.length).toBeLessThan(32);
+  });
+
+  it('survives long repeats without going quadratic', async () => {
+    const old = new Uint8Array(1 << 20).fill(0x61);
+    const nw = new Uint8Array((1 << 20) + 3000).fill(0x61);
+    nw.set([1, 2, 3], 500_000);
+    const t = Date.now();
+    await check(old, nw);
+    const pattern = new Uint8Array(1 << 20);
+    for (let i = 0; i < pattern.length; i++) pattern[i] = (i % 7) * 13;
+    await check(pattern, mutate(pattern, rng(5), 5));
+    expect(Date.now() - t).toBeLessThan(20_000);
+  });
+
+  it('works across windows of the new bytes (input larger than a window)', async () => {
+    const r = rng(6);
+    const old = randomBytes(300_000, r);
+    const nw = mutate(old, r, 30);
+    const out = await check(old, nw, 65_536);
+    expect(out.extra.length).toBeLessThan(10_000);
+  });
+
+  it('round-trips random mutations exactly', async () => {
+    const r = rng(8);
+    for (let trial = 0; trial < 40; trial++) {
+      const old = randomBytes(Math.floor(r() * 20_000), r, trial % 2 ? 4 : 256);
+      await check(old, mutate(old, r, Math.floor(r() * 20)), trial % 3 === 0 ? 4096 : undefined);
+    }
+  });
+});

@@ -1,0 +1,362 @@
+// Builds a patch that rebuilds every target layer from base layers (DESIGN.md, "Delta engine").
+// Layers the device has cost nothing; a changed layer becomes a layer program (ops.ts) working
+// per tar entry: identical content anywhere in the base is copied by reference, the same path or
+// a similar name gets a bsdiff delta, the rest is literal. Headers are XORed against the matched
+// base header so that only changed fields (mtime, size, checksum) remain. Deterministic: the
+// same inputs give the same bytes, whatever the worker timing.
+import { BlockHashMatcher } from './matcher.js';
+import { diffRange, newDiffOutput } from './bsdiff.js';
+import { ByteWriter, type ByteSource } from './bytes.js';
+import type { Differ, DiffResult } from './differ.js';
+import type { PatchHeader, PatchLayer, SectionInfo, SectionName } from './format.js';
+import { OP } from './ops.js';
+import { readTarLayout, type TarEntry } from '../tar/reader.js';
+
+export interface IncrementalHash {
+  update(b: Uint8Array): void;
+  digest(): string;
+}
+
+/** A compressed section being written; finish() returns where it landed in the patch. */
+export interface SectionWriter {
+  write(b: Uint8Array): Promise<void>;
+  finish(): Promise<SectionInfo>;
+}
+
+export interface BuildEnv {
+  openSection(name: SectionName): SectionWriter;
+  hash(): IncrementalHash;
+  differ: Differ;
+  onProgress?(done: number, total: number): void;
+}
+
+export interface ImageLayers {
+  configDigest: string;
+  diffIDs: string[];
+  /** Uncompressed layer tars, one per diffID. */
+  layers: ByteSource[];
+}
+
+export interface TargetImage extends ImageLayers {
+  configBytes: Uint8Array;
+  repoTags: string[];
+}
+
+/** Files up to this size are diffed whole with a suffix array (on a worker); larger ones in windows. */
+export const WHOLE_DIFF_LIMIT = 32 << 20;
+/** New-file window for large diffs: bounds memory to the old file + one window. */
+const WINDOW = 64 << 20;
+/** Old files beyond this are not loaded for diffing (build memory bound); their content goes literal. */
+const MAX_DELTA_OLD = 1280 << 20;
+const CHUNK = 1 << 20;
+/** Diff jobs in flight, so both workers stay busy while the writer waits for the oldest. */
+const IN_FLIGHT = 6;
+
+interface BaseFile {
+  layer: number;
+  entry: TarEntry;
+  hash?: string;
+}
+
+const norm = (p: string) => p.replace(/^\.\//, '').replace(/\/+$/, '');
+const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+const hasContent = (e: TarEntry) => e.size > 0 && (e.type === '0' || e.type === '7');
+
+class BaseIndex {
+  readonly byPath = new Map<string, BaseFile>();
+  readonly byName = new Map<string, BaseFile[]>();
+  readonly bySize = new Map<number, BaseFile[]>();
+  constructor(
+    readonly layers: ByteSource[],
+    private readonly env: BuildEnv,
+  ) {}
+
+  static async build(layers: ByteSource[], env: BuildEnv): Promise<BaseIndex> {
+    const index = new BaseIndex(layers, env);
+    for (let i = 0; i < layers.length; i++) {
+      for (const entry of (await readTarLayout(layers[i]!)).entries) {
+        const f: BaseFile = { layer: i, entry };
+        const path = norm(entry.path);
+        index.byPath.set(path, f); // later layers shadow earlier ones, as in the image
+        if (!hasContent(entry)) continue;
+        const name = baseName(path);
+        index.byName.set(name, [...(index.byName.get(name) ?? []), f]);
+        index.bySize.set(entry.size, [...(index.bySize.get(entry.size) ?? []), f]);
+      }
+    }
+    return index;
+  }
+
+  async hashOf(src: ByteSource, offset: number, size: number): Promise<string> {
+    const h = this.env.hash();
+    for (let o = 0; o < size; o += CHUNK) h.update(await src.read(offset + o, Math.min(CHUNK, size - o)));
+    return h.digest();
+  }
+
+  /** A base file with exactly this content, preferring `prefer`. */
+  async identical(src: ByteSource, e: TarEntry, prefer?: BaseFile): Promise<BaseFile | undefined> {
+    const candidates = this.bySize.get(e.size);
+    if (!candidates) return undefined;
+    const want = await this.hashOf(src, e.dataOffset, e.size);
+    const ordered = prefer && candidates.includes(prefer) ? [prefer, ...candidates.filter((c) => c !== prefer)] : candidates;
+    for (const c of ordered) {
+      c.hash ??= await this.hashOf(this.layers[c.layer]!, c.entry.dataOffset, c.entry.size);
+      if (c.hash === want) return c;
+    }
+    return undefined;
+  }
+
+  /** The base file to diff against: same path, else same file name with the closest size. */
+  similar(e: TarEntry, samePath?: BaseFile): BaseFile | undefined {
+    if (samePath && hasContent(samePath.entry)) return samePath;
+    let best: BaseFile | undefined;
+    for (const c of this.byName.get(baseName(norm(e.path))) ?? []) {
+      const ratio = c.entry.size / e.size;
+      if (ratio < 0.5 || ratio > 2) continue;
+      if (!best || Math.abs(c.entry.size - e.size) < Math.abs(best.entry.size - e.size)) best = c;
+    }
+    return best;
+  }
+}
+
+type Sections = Record<SectionName, SectionWriter>;
+
+class LayerEncoder {
+  readonly ops = new ByteWriter(1 << 16);
+  constructor(
+    readonly s: Sections,
+    readonly base: BaseIndex,
+    readonly src: ByteSource,
+  ) {}
+
+  async flushOps(): Promise<void> {
+    if (this.ops.length >= 1 << 16) await this.s.ops.write(this.ops.take());
+  }
+
+  /** Copies target bytes [offset, offset+len) into a section, chunk by chunk. */
+  async pipe(section: SectionWriter, offset: number, len: number): Promise<void> {
+    for (let o = 0; o < len; o += CHUNK) await section.write(await this.src.read(offset + o, Math.min(CHUNK, len - o)));
+  }
+
+  /** Target bytes as ZERO runs and LIT pieces (padding, trailers). */
+  async zerosOrLiteral(offset: number, len: number): Promise<void> {
+    for (let o = 0; o < len; o += CHUNK) {
+      const b = await this.src.read(offset + o, Math.min(CHUNK, len - o));
+      let i = 0;
+      while (i < b.length) {
+        let j = i;
+        if (b[i] === 0) {
+          while (j < b.length && b[j] === 0) j++;
+          this.ops.byte(OP.ZERO);
+          this.ops.uvar(j - i);
+        } else {
+          while (j < b.length && b[j] !== 0) j++;
+          this.ops.byte(OP.LIT);
+          this.ops.uvar(j - i);
+          await this.s.lit.write(b.subarray(i, j));
+        }
+        i = j;
+      }
+    }
+  }
+
+  async header(e: TarEntry, ref: BaseFile | undefined): Promise<void> {
+    const len = e.dataOffset - e.start;
+    const bytes = await this.src.read(e.start, len);
+    if (ref && ref.entry.dataOffset - ref.entry.start === len) {
+      const old = await this.base.layers[ref.layer]!.read(ref.entry.start, len);
+      const x = new Uint8Array(len);
+      for (let i = 0; i < len; i++) x[i] = bytes[i]! ^ old[i]!;
+      this.ops.byte(OP.HDR);
+      this.ops.uvar(ref.layer + 1);
+      this.ops.uvar(ref.entry.start);
+      this.ops.uvar(len);
+      await this.s.hdr.write(x);
+    } else {
+      this.ops.byte(OP.HDR);
+      this.ops.uvar(0);
+      this.ops.uvar(len);
+      await this.s.hdr.write(bytes);
+    }
+  }
+
+  async writeDiff(r: DiffResult): Promise<void> {
+    await this.s.ctrl.write(r.ctrl);
+    await this.s.diff.write(r.diff);
+    await this.s.lit.write(r.extra);
+  }
+
+  /** A delta too large to diff whole: the old file in memory, the new one window by window. */
+  async largeDelta(ref: BaseFile, e: TarEntry): Promise<void> {
+    const old = await this.base.layers[ref.layer]!.read(ref.entry.dataOffset, ref.entry.size);
+    const matcher = new BlockHashMatcher(old);
+    let state = { oldCursor: 0, lastOffset: 0 };
+    for (let w = 0; w < e.size; w += WINDOW) {
+      const nw = await this.src.read(e.dataOffset + w, Math.min(WINDOW, e.size - w));
+      const out = newDiffOutput();
+      state = diffRange(old, matcher, nw, out, state, w);
+      await this.writeDiff({ ctrl: out.ctrl.take(), diff: out.diff.take(), extra: out.extra.take() });
+    }
+  }
+}
+
+/**
+ * Prepares one entry: decides how its content is encoded and starts any diff job. The returned
+ * function writes the entry, and is called strictly in entry order.
+ */
+async function prepareEntry(enc: LayerEncoder, env: BuildEnv, e: TarEntry): Promise<() => Promise<void>> {
+  const samePath = enc.base.byPath.get(norm(e.path));
+  const padding = async () => enc.zerosOrLiteral(e.dataOffset + e.size, e.end - e.dataOffset - e.size);
+  const literal = (ref: BaseFile | undefined) => async () => {
+    await enc.header(e, ref);
+    if (e.size > 0) {
+      enc.ops.byte(OP.LIT);
+      enc.ops.uvar(e.size);
+      await enc.pipe(enc.s.lit, e.dataOffset, e.size);
+    }
+    await padding();
+  };
+  if (!hasContent(e)) return literal(samePath);
+
+  const same = await enc.base.identical(enc.src, e, samePath);
+  if (same) {
+    return async () => {
+      await enc.header(e, samePath ?? same);
+      enc.ops.byte(OP.COPY);
+      enc.ops.uvar(same.layer);
+      enc.ops.uvar(same.entry.dataOffset);
+      enc.ops.uvar(e.size);
+      await padding();
+    };
+  }
+  const ref = enc.base.similar(e, samePath);
+  if (!ref || ref.entry.size > MAX_DELTA_OLD) return literal(samePath);
+  const deltaOp = () => {
+    enc.ops.byte(OP.DELTA);
+    enc.ops.uvar(ref.layer);
+    enc.ops.uvar(ref.entry.dataOffset);
+    enc.ops.uvar(ref.entry.size);
+    enc.ops.uvar(e.size);
+  };
+  if (ref.entry.size > WHOLE_DIFF_LIMIT || e.size > WHOLE_DIFF_LIMIT) {
+    return async () => {
+      await enc.header(e, samePath ?? ref);
+      deltaOp();
+      await enc.largeDelta(ref, e);
+      await padding();
+    };
+  }
+  const [old, nw] = await Promise.all([enc.base.layers[ref.layer]!.read(ref.entry.dataOffset, ref.entry.size), enc.src.read(e.dataOffset, e.size)]);
+  // Copies: the sources may hand out views of a shared read-ahead buffer.
+  const job = env.differ.diff(old.slice(), nw.slice());
+  job.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
+  return async () => {
+    const result = await job;
+    await enc.header(e, samePath ?? ref);
+    deltaOp();
+    await enc.writeDiff(result);
+    await padding();
+  };
+}
+
+async function encodeLayer(target: ByteSource, base: BaseIndex, env: BuildEnv, progress: (n: number) => void): Promise<Record<SectionName, SectionInfo>> {
+  const s: Sections = {
+    ops: env.openSection('ops'),
+    hdr: env.openSection('hdr'),
+    ctrl: env.openSection('ctrl'),
+    diff: env.openSection('diff'),
+    lit: env.openSection('lit'),
+  };
+  const enc = new LayerEncoder(s, base, target);
+  const layout = await readTarLayout(target);
+  const queue: Array<{ entry: TarEntry; write: Promise<() => Promise<void>> }> = [];
+  const drainOne = async () => {
+    const next = queue.shift()!;
+    await (await next.write)();
+    await enc.flushOps();
+    progress(next.entry.end - next.entry.start);
+  };
+  for (const entry of layout.entries) {
+    const write = prepareEntry(enc, env, entry);
+    write.catch(() => undefined);
+    queue.push({ entry, write });
+    while (queue.length > IN_FLIGHT) await drainOne();
+  }
+  while (queue.length) await drainOne();
+  await enc.zerosOrLiteral(layout.trailerOffset, layout.size - layout.trailerOffset);
+  progress(layout.size - layout.trailerOffset);
+  enc.ops.byte(OP.END);
+  await s.ops.write(enc.ops.take());
+  return {
+    ops: await s.ops.finish(),
+    hdr: await s.hdr.finish(),
+    ctrl: await s.ctrl.finish(),
+    diff: await s.diff.finish(),
+    lit: await s.lit.finish(),
+  };
+}
+
+/**
+ * Builds the patch header and writes every changed layer's sections through `env`.
+ * `knownDiffIDs`: layers the device has in other images (they cost nothing either).
+ */
+export async function buildPatch(base: ImageLayers, target: TargetImage, env: BuildEnv, knownDiffIDs: Iterable<string> = []): Promise<PatchHeader> {
+  if (target.diffIDs.length !== target.layers.length || base.diffIDs.length !== base.layers.length) throw new Error('each layer needs exactly one diffID');
+  const known = new Set(knownDiffIDs);
+  const total = target.layers.reduce((n, l) => n + l.size, 0);
+  let done = 0;
+  const progress = (n: number) => {
+    done += n;
+    env.onProgress?.(done, total);
+  };
+  let index: BaseIndex | undefined;
+  const encoded = new Map<string, PatchLayer>();
+  const layers: PatchLayer[] = [];
+  for (let i = 0; i < target.layers.length; i++) {
+    const diffID = target.diffIDs[i]!;
+    const size = target.layers[i]!.size;
+    const inBase = base.diffIDs.indexOf(diffID);
+    const again = encoded.get(diffID);
+    let layer: PatchLayer;
+    if (inBase >= 0) layer = { from: 'base', diffID, size, index: inBase };
+    else if (known.has(diffID)) layer = { from: 'known', diffID, size };
+    else if (again) layer = again;
+    else {
+      index ??= await BaseIndex.build(base.layers, env);
+      layer = { from: 'patch', diffID, size, sections: await encodeLayer(target.layers[i]!, index, env, progress) };
+      encoded.set(diffID, layer);
+      layers.push(layer);
+      continue;
+    }
+    progress(size);
+    layers.push(layer);
+  }
+  return {
+    base: { configDigest: base.configDigest, diffIDs: base.diffIDs },
+    target: { configDigest: target.configDigest, config: toBase64(target.configBytes), repoTags: target.repoTags },
+    layers,
+  };
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+export function toBase64(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 3) {
+    const n = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
+    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + (i + 1 < b.length ? B64[(n >> 6) & 63]! : '=') + (i + 2 < b.length ? B64[n & 63]! : '=');
+  }
+  return s;
+}
+
+export function fromBase64(s: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new Error('invalid base64');
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i += 4) {
+    const v = [0, 1, 2, 3].map((k) => (s[i + k] === '=' ? 0 : B64.indexOf(s[i + k]!)));
+    const n = (v[0]! << 18) | (v[1]! << 12) | (v[2]! << 6) | v[3]!;
+    out.push(n >> 16);
+    if (s[i + 2] !== '=') out.push((n >> 8) & 255);
+    if (s[i + 3] !== '=') out.push(n & 255);
+  }
+  return Uint8Array.from(out);
+}

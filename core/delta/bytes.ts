@@ -1,0 +1,170 @@
+// Byte plumbing shared by the builder and the applier: random-access sources, a growable buffer,
+// LEB128 varints, and a pull reader over a chunked stream. Pure: I/O arrives as ByteSource.
+
+/** Random access to an immutable run of bytes (a layer tar spooled to disk, a blob, a buffer). */
+export interface ByteSource {
+  readonly size: number;
+  /** Exactly `length` bytes at `offset`; rejects if the range is outside the source. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+export function bufferSource(bytes: Uint8Array): ByteSource {
+  return {
+    size: bytes.length,
+    read: async (offset, length) => {
+      if (offset < 0 || length < 0 || offset + length > bytes.length) throw new RangeError(`read ${offset}+${length} outside ${bytes.length} bytes`);
+      return bytes.subarray(offset, offset + length);
+    },
+  };
+}
+
+/** Growable byte buffer with varint writers. */
+export class ByteWriter {
+  private buf: Uint8Array;
+  length = 0;
+  constructor(initial = 1024) {
+    this.buf = new Uint8Array(initial);
+  }
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.length + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.length++] = b;
+  }
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  /** Unsigned LEB128 for 0 ≤ n ≤ 2^53. */
+  uvar(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`varint out of range: ${n}`);
+    this.reserve(8);
+    while (n >= 0x80) {
+      this.buf[this.length++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.length++] = n;
+  }
+  /** Zigzag-encoded signed varint. */
+  svar(n: number): void {
+    this.uvar(n < 0 ? -2 * n - 1 : 2 * n);
+  }
+  /** The bytes written so far (a view, valid until the next write). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+  /** Takes the written bytes and empties the writer. */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.length);
+    this.length = 0;
+    return out;
+  }
+}
+
+export class CorruptPatchError extends Error {
+  override name = 'CorruptPatchError';
+}
+
+/**
+ * Pulls exact byte counts and varints from a chunked async stream (a decompressed patch section).
+ * Fails with CorruptPatchError when the stream ends early.
+ */
+export class ChunkReader {
+  private chunk: Uint8Array = new Uint8Array(0);
+  private pos = 0;
+  private done = false;
+  constructor(
+    private readonly it: AsyncIterator<Uint8Array>,
+    private readonly what: string,
+  ) {}
+
+  private async fill(): Promise<boolean> {
+    while (this.pos >= this.chunk.length) {
+      if (this.done) return false;
+      const r = await this.it.next();
+      if (r.done) {
+        this.done = true;
+        return false;
+      }
+      this.chunk = r.value;
+      this.pos = 0;
+    }
+    return true;
+  }
+
+  async byte(): Promise<number> {
+    if (this.pos >= this.chunk.length && !(await this.fill())) throw new CorruptPatchError(`${this.what} ends early`);
+    return this.chunk[this.pos++]!;
+  }
+
+  async uvar(): Promise<number> {
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = await this.byte();
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 0x80;
+    }
+    throw new CorruptPatchError(`${this.what} has an overlong varint`);
+  }
+
+  async svar(): Promise<number> {
+    const z = await this.uvar();
+    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+  }
+
+  /** Up to `max` bytes (at least 1), as a view valid until the next call. */
+  async some(max: number): Promise<Uint8Array> {
+    if (this.pos >= this.chunk.length && !(await this.fill())) throw new CorruptPatchError(`${this.what} ends early`);
+    const n = Math.min(max, this.chunk.length - this.pos);
+    const out = this.chunk.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  /** Exactly n bytes, copied. */
+  async exact(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let off = 0;
+    while (off < n) {
+      const part = await this.some(n - off);
+      out.set(part, off);
+      off += part.length;
+    }
+    return out;
+  }
+
+  /** True when the stream has no more bytes. */
+  async atEnd(): Promise<boolean> {
+    return !(await this.fill());
+  }
+}
+
+/** Sequential reader over a ByteSource with read-ahead, for scanning tar headers. */
+export class SourceCursor {
+  private buf: Uint8Array = new Uint8Array(0);
+  private bufStart = 0;
+  constructor(
+    readonly source: ByteSource,
+    private readonly readAhead = 1 << 20,
+  ) {}
+  /** Exactly `length` bytes at `offset` (must be inside the source). */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (offset >= this.bufStart && offset + length <= this.bufStart + this.buf.length) {
+      return this.buf.subarray(offset - this.bufStart, offset - this.bufStart + length);
+    }
+    if (length >= this.readAhead) return this.source.read(offset, length);
+    const n = Math.min(this.source.size - offset, Math.max(length, this.readAhead));
+    this.buf = await this.source.read(offset, n);
+    this.bufStart = offset;
+    return this.buf.subarray(0, length);
+  }
+}

@@ -1,0 +1,108 @@
+// The patch file's framing and header (docs/patch-format.md):
+//   "LGTPATCH" | u32 BE version | u32 BE header length | header JSON | 32-byte sha256 of the JSON
+//   | section bytes (offsets in the header are relative to the end of this prefix)
+// Every length is bounded and checked before anything is read or allocated from it.
+import { z } from 'zod';
+
+export const MAGIC = 'LGTPATCH';
+export const FORMAT_VERSION = 1;
+export const PREFIX_BYTES = 16;
+export const HEADER_DIGEST_BYTES = 32;
+export const MAX_HEADER_BYTES = 16 << 20;
+/** Largest layer or decompressed section we accept: 64 GiB. */
+const MAX_BYTES = 64 * 2 ** 30;
+
+export const SECTION_NAMES = ['ops', 'hdr', 'ctrl', 'diff', 'lit'] as const;
+export type SectionName = (typeof SECTION_NAMES)[number];
+
+const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+const size = z.number().int().min(0).max(MAX_BYTES);
+
+const section = z.object({
+  /** Offset of the compressed bytes after the prefix and header. */
+  offset: size,
+  /** Compressed length. */
+  length: size,
+  /** Decompressed length (the decompressor stops with an error beyond it). */
+  rawLength: size,
+  sha256: digest,
+});
+export type SectionInfo = z.infer<typeof section>;
+
+const layer = z.discriminatedUnion('from', [
+  /** Identical to base layer `index`. */
+  z.object({ from: z.literal('base'), diffID: digest, size, index: z.number().int().min(0) }),
+  /** The device already has it (from another image); the patch does not carry it. */
+  z.object({ from: z.literal('known'), diffID: digest, size }),
+  z.object({
+    from: z.literal('patch'),
+    diffID: digest,
+    size,
+    sections: z.object({ ops: section, hdr: section, ctrl: section, diff: section, lit: section }),
+  }),
+]);
+export type PatchLayer = z.infer<typeof layer>;
+
+export const patchHeader = z
+  .object({
+    base: z.object({ configDigest: digest, diffIDs: z.array(digest).max(1000) }),
+    target: z.object({
+      configDigest: digest,
+      /** The target image config, base64 (its sha256 is configDigest). */
+      config: z.string().max(8 << 20),
+      repoTags: z.array(z.string().max(512)).max(100),
+    }),
+    layers: z.array(layer).max(1000),
+  })
+  .superRefine((h, ctx) => {
+    for (const l of h.layers) {
+      if (l.from === 'base' && l.index >= h.base.diffIDs.length) ctx.addIssue({ code: 'custom', message: `layer refers to base layer ${l.index} of ${h.base.diffIDs.length}` });
+    }
+  });
+export type PatchHeader = z.infer<typeof patchHeader>;
+
+export class PatchFormatError extends Error {
+  override name = 'PatchFormatError';
+}
+
+export function encodePrefix(headerJson: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PREFIX_BYTES);
+  out.set(new TextEncoder().encode(MAGIC));
+  const dv = new DataView(out.buffer);
+  dv.setUint32(8, FORMAT_VERSION);
+  dv.setUint32(12, headerJson.length);
+  return out;
+}
+
+/** Validates the fixed prefix; returns the header JSON length. */
+export function decodePrefix(prefix: Uint8Array): number {
+  if (prefix.length < PREFIX_BYTES || new TextDecoder().decode(prefix.subarray(0, 8)) !== MAGIC) throw new PatchFormatError('not a Lighter patch (bad magic)');
+  const dv = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  const version = dv.getUint32(8);
+  if (version !== FORMAT_VERSION) throw new PatchFormatError(`unsupported patch format version ${version} (this build reads ${FORMAT_VERSION})`);
+  const len = dv.getUint32(12);
+  if (len === 0 || len > MAX_HEADER_BYTES) throw new PatchFormatError(`patch header length ${len} out of bounds`);
+  return len;
+}
+
+/** Parses and validates header JSON; checks sections lie inside `dataBytes` and do not overlap oddly. */
+export function parseHeader(json: Uint8Array, dataBytes: number): PatchHeader {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
+  } catch {
+    throw new PatchFormatError('patch header is not valid JSON');
+  }
+  const parsed = patchHeader.safeParse(raw);
+  if (!parsed.success) throw new PatchFormatError(`patch header is invalid: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
+  let end = 0;
+  for (const l of parsed.data.layers) {
+    if (l.from !== 'patch') continue;
+    for (const name of SECTION_NAMES) {
+      const s = l.sections[name];
+      end = Math.max(end, s.offset + s.length);
+    }
+  }
+  if (end !== dataBytes) throw new PatchFormatError(`patch is ${dataBytes < end ? 'truncated' : 'longer than its header says'}: sections need ${end} bytes, file has ${dataBytes}`);
+  return parsed.data;
+}

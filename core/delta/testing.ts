@@ -1,0 +1,48 @@
+// Helpers shared by the delta engine's unit tests: run one diff through the real apply path.
+import { applyLayer } from './apply.js';
+import { diffRange, newDiffOutput, type DiffOutput } from './bsdiff.js';
+import { bufferSource, ByteWriter, ChunkReader } from './bytes.js';
+import type { Matcher } from './matcher.js';
+import { OP } from './ops.js';
+
+/** Feeds bytes in small uneven chunks, as a decompressor would. */
+export function chunked(b: Uint8Array, what: string, size = 7777): ChunkReader {
+  async function* gen() {
+    for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+  }
+  return new ChunkReader(gen(), what);
+}
+
+export async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const p of it) parts.push(p);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Diffs old→new (optionally in windows) and rebuilds new from old + the diff via applyLayer. */
+export async function roundTrip(old: Uint8Array, nw: Uint8Array, matcher: Matcher, window = nw.length || 1): Promise<{ rebuilt: Uint8Array; out: DiffOutput }> {
+  const out = newDiffOutput();
+  let state = { oldCursor: 0, lastOffset: 0 };
+  for (let w = 0; w < nw.length; w += window) state = diffRange(old, matcher, nw.subarray(w, w + window), out, state, w);
+  const ops = new ByteWriter();
+  ops.byte(OP.DELTA);
+  ops.uvar(0);
+  ops.uvar(0);
+  ops.uvar(old.length);
+  ops.uvar(nw.length);
+  ops.byte(OP.END);
+  const streams = {
+    ops: chunked(ops.take(), 'ops'),
+    hdr: chunked(new Uint8Array(0), 'hdr'),
+    ctrl: chunked(out.ctrl.view(), 'ctrl'),
+    diff: chunked(out.diff.view(), 'diff'),
+    lit: chunked(out.extra.view(), 'lit'),
+  };
+  return { rebuilt: await collect(applyLayer(streams, [bufferSource(old)], nw.length)), out };
+}
