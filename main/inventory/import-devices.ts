@@ -65,6 +65,7 @@ export function parseDeviceList(text: string, options: ImportOptions = {}): Devi
       group: tagAt(tags, options.groupTag ?? 'group'),
       tags,
       hub: options.hub ?? null,
+      localRegistry: tagAt(tags, 'localRegistry'),
       isEdge: t.capabilities?.iotEdge === true,
       connectionState: t.connectionState ?? null,
       lastSeen: lastSeen(t.lastActivityTime, `device list entry ${i}`),

@@ -137,6 +137,14 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  {
+    version: 2,
+    description: 'per-device local registry, so each device can get its own rewritten manifest',
+    sql: `
+-- host[:port] of the registry on the device the rewritten manifest pulls from; NULL = the default.
+ALTER TABLE devices ADD COLUMN local_registry TEXT;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

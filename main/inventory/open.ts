@@ -29,7 +29,7 @@ function damaged(file: string, detail: string): InventoryDamagedError {
   const backups = listBackups(file);
   const restore = backups.length > 0 ? `restore a backup with \`lighter db restore --db ${file} ${backups[0]}\` (backups: ${backups.join(', ')})` : 'there is no backup';
   return new InventoryDamagedError(
-    `inventory database ${file} is damaged (${detail}); ${restore}, or start empty with \`lighter db init --db ${file} --reinit\` (keeps the damaged file as ${basename(file)}.damaged-<time>)`,
+    `inventory database ${file} is damaged (${detail.replace(/\s+/g, ' ').trim()}); ${restore}, or start empty with \`lighter db init --db ${file} --reinit\` (keeps the damaged file as ${basename(file)}.damaged-<time>)`,
   );
 }
 
@@ -79,14 +79,16 @@ export async function openInventory(file: string, options: OpenOptions = {}): Pr
   const db = new Database(file);
   try {
     checkIntegrity(db, file);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    // Checked before any pragma that writes (journal_mode rewrites the header): a file from a newer
+    // Lighter is left exactly as it was.
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > latest) {
       throw new Error(`inventory database ${file} has schema v${version}, newer than this Lighter knows (v${latest}); use a newer Lighter`);
     }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
     if (version < latest) {
       if (version > 0) await backupTo(db, `${file}.backup-v${version}-${stamp()}`);
       for (const m of migrations.slice(version)) {

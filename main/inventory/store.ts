@@ -36,6 +36,8 @@ export interface DeviceInput {
   group: string | null;
   tags: Record<string, unknown>;
   hub: string | null;
+  /** host[:port] of the device's own registry, when not the fleet default */
+  localRegistry: string | null;
   isEdge: boolean;
   connectionState: string | null;
   lastSeen: string | null;
@@ -49,6 +51,7 @@ export interface DeviceRow {
   device_group: string | null;
   tags_json: string;
   hub: string | null;
+  local_registry: string | null;
   is_edge: number;
   connection_state: string | null;
   last_seen: string | null;
@@ -112,12 +115,12 @@ export class Inventory {
     const changes: Array<{ device: string; fields: Record<string, [unknown, unknown]> }> = [];
     const get = this.db.prepare('SELECT * FROM devices WHERE id = ?');
     const insert = this.db.prepare(
-      `INSERT INTO devices (id, display_name, vessel, site, device_group, tags_json, hub, is_edge, connection_state, last_seen, created_at, updated_at)
-       VALUES (@id, @display_name, @vessel, @site, @device_group, @tags_json, @hub, @is_edge, @connection_state, @last_seen, @at, @at)`,
+      `INSERT INTO devices (id, display_name, vessel, site, device_group, tags_json, hub, local_registry, is_edge, connection_state, last_seen, created_at, updated_at)
+       VALUES (@id, @display_name, @vessel, @site, @device_group, @tags_json, @hub, @local_registry, @is_edge, @connection_state, @last_seen, @at, @at)`,
     );
     const update = this.db.prepare(
       `UPDATE devices SET display_name = @display_name, vessel = @vessel, site = @site, device_group = @device_group, tags_json = @tags_json,
-       hub = @hub, is_edge = @is_edge, connection_state = @connection_state, last_seen = @last_seen, updated_at = @at WHERE id = @id`,
+       hub = @hub, local_registry = @local_registry, is_edge = @is_edge, connection_state = @connection_state, last_seen = @last_seen, updated_at = @at WHERE id = @id`,
     );
     this.db.transaction(() => {
       for (const d of devices) {
@@ -130,6 +133,7 @@ export class Inventory {
           tags_json: JSON.stringify(d.tags),
           // A hub name from an earlier import is kept when this file does not say.
           hub: d.hub,
+          local_registry: d.localRegistry,
           is_edge: d.isEdge ? 1 : 0,
           connection_state: d.connectionState,
           last_seen: d.lastSeen,

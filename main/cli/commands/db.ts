@@ -100,7 +100,7 @@ const importDevices: Command = {
   summary: 'add or update devices from `az iot hub device-identity list` / `az iot hub query` JSON',
   usage: `usage: lighter db import-devices [--db FILE] [--hub NAME] [--group-tag PATH] [--user NAME] FILE
   FILE is the JSON array az prints ("-" reads stdin). The group comes from tags.<PATH> (default
-  "group"); vessel, site and displayName from tags of those names.`,
+  "group"); vessel, site, displayName and localRegistry (host:port) from tags of those names.`,
   async run(args) {
     const { values, positionals } = parse(args, { hub: { type: 'string' }, 'group-tag': { type: 'string' } }, 1);
     const src = positionals[0]!;
@@ -179,7 +179,8 @@ const planCmd: Command = {
   summary: 'plan a deployment: per device the needed, present and missing images, and the bundles to build',
   usage: `usage: lighter plan [--db FILE] --manifest FILE (--devices ID,... | --group G) [--json]
                     [--local-registry HOST:PORT] [--out DIR]
-  --local-registry  the registry on each device the rewritten manifest pulls from (default localhost:5000)
+  --local-registry  the registry on the device the rewritten manifest pulls from, for devices whose
+                    inventory entry names none (default localhost:5000)
   --out DIR         write each device's rewritten manifest to DIR/<device>.json`,
   async run(args) {
     const { values } = parse(args, {
@@ -199,21 +200,21 @@ const planCmd: Command = {
       throw new Error(`cannot read manifest ${values.manifest}: ${(err as Error).message}`);
     }
     const manifest = parseManifest(text);
-    const localRegistry = (values['local-registry'] as string | undefined) ?? 'localhost:5000';
-    const rewritten = rewriteForDevice(manifest, { localRegistry });
-    const issues = lintManifest(rewritten.content).map((i) => i.message);
+    const fallbackRegistry = (values['local-registry'] as string | undefined) ?? 'localhost:5000';
     await withInventory(values, async (inv) => {
-      const ids = values.group ? inv.devicesInGroup(values.group as string).map((d) => d.id) : (values.devices as string).split(',').filter(Boolean);
-      const devices = ids.map((id) => inv.planDevice(id));
-      const p = plan({ modules: manifest.modules, devices, lookup: (n) => inv.knownImage(formatImageName(n)) });
-      // Every device gets the same rewrite today (one local registry setting for the run).
-      const lint = new Map(ids.map((id) => [id, issues]));
+      const rows = values.group ? inv.devicesInGroup(values.group as string) : (values.devices as string).split(',').filter(Boolean).map((id) => inv.device(id));
+      const p = plan({ modules: manifest.modules, devices: rows.map((d) => inv.planDevice(d.id)), lookup: (n) => inv.knownImage(formatImageName(n)) });
+      const manifests = rows.map((d) => {
+        const localRegistry = d.local_registry ?? fallbackRegistry;
+        const rewritten = rewriteForDevice(manifest, { localRegistry });
+        return { deviceId: d.id, localRegistry, content: rewritten.content, lint: lintManifest(rewritten.content).map((i) => i.message) };
+      });
       if (values.out) {
         mkdirSync(values.out as string, { recursive: true });
-        for (const id of ids) await writeFileAtomic(join(values.out as string, `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), `${JSON.stringify(rewritten.content, null, 2)}\n`);
+        for (const m of manifests) await writeFileAtomic(join(values.out as string, `${m.deviceId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), `${JSON.stringify(m.content, null, 2)}\n`);
       }
-      if (values.json) out(JSON.stringify({ ...p, lint: issues, localRegistry, images: rewritten.images }, null, 2));
-      else printPlan(p, lint);
+      if (values.json) out(JSON.stringify({ ...p, manifests: manifests.map(({ content: _c, ...m }) => m) }, null, 2));
+      else printPlan(p, new Map(manifests.map((m) => [m.deviceId, m.lint])));
     });
   },
 };
