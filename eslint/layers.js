@@ -33,7 +33,8 @@ export default {
       create(context) {
         const file = context.filename;
         const from = layerOf(file);
-        if (!from || from === 'test' || /\.test\.tsx?$/.test(file)) return {};
+        // Tests and build configs (vite.config.ts bundles a layer, it is not part of it) are exempt.
+        if (!from || from === 'test' || /\.test\.tsx?$/.test(file) || /(^|[\\/])vite\.config\.ts$/.test(file)) return {};
         const rule = LAYERS[from];
         const check = (node, spec) => {
           if (typeof spec !== 'string') return;

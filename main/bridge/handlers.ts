@@ -3,6 +3,7 @@
 // contract's schema before the service sees it. Failures come back as a BridgeFailure with a code
 // the transports turn into an HTTP status.
 import type { ZodError, ZodTypeAny } from 'zod';
+import type { BridgeReply } from '../../contract/client.js';
 import { METHODS, REQUESTS, type BridgeErrorCode, type LighterApi, type Namespace } from '../../contract/index.js';
 
 export class BridgeError extends Error {
@@ -60,6 +61,16 @@ export class Handlers {
       // Services throw errors whose message is meant for the user; the first line is the reason.
       const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
       throw new BridgeError('failed', `${channel}: ${message}`);
+    }
+  }
+
+  /** invoke() as a reply envelope, for transports that cannot carry a status (Electron IPC). */
+  async reply(channel: string, request: unknown): Promise<BridgeReply> {
+    try {
+      return { result: (await this.invoke(channel, request)) ?? null };
+    } catch (err) {
+      const e = err as BridgeError;
+      return { error: { code: e.code, message: e.message } };
     }
   }
 }

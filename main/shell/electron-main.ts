@@ -1,0 +1,52 @@
+// The desktop shell: one sandboxed window on the built renderer, the contract over IPC, services
+// built by main/services.ts exactly as `lighter console` builds them.
+import { app, BrowserWindow, session } from 'electron';
+import { join } from 'node:path';
+import { buildServices, appRoot, rendererDir, type Services } from '../services.js';
+import { registerIpc } from './ipc.js';
+import { denyAllPermissions, lockDown, trustedPage } from './security.js';
+
+const indexHtml = join(rendererDir(), 'index.html');
+const trusted = trustedPage(indexHtml);
+let services: Services | null = null;
+
+function createWindow(): void {
+  const win = new BrowserWindow({
+    width: 1400,
+    height: 900,
+    minWidth: 960,
+    minHeight: 600,
+    show: false,
+    title: 'Lighter',
+    backgroundColor: '#f4f6f9',
+    webPreferences: {
+      preload: join(appRoot(), 'dist', 'preload', 'preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInSubFrames: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      webviewTag: false,
+      navigateOnDragDrop: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  void win.loadFile(indexHtml);
+}
+
+app.enableSandbox();
+app.on('web-contents-created', (_event, contents) => lockDown(contents, trusted));
+app.on('window-all-closed', () => app.quit());
+app.on('will-quit', () => services?.close());
+app.on('activate', () => {
+  if (BrowserWindow.getAllWindows().length === 0) createWindow();
+});
+
+await app.whenReady();
+denyAllPermissions(session.defaultSession);
+services = await buildServices({ shell: 'electron' });
+registerIpc(services.handlers, trusted);
+createWindow();

@@ -1,0 +1,86 @@
+// The slice of Electron's API the shell and preload use, declared here because the `electron`
+// package cannot be installed on machines without GitHub access: versions whose engines accept
+// Node 20 (<= 40) download the binary in a postinstall that fails `npm ci` offline, and later ones
+// need Node 22. Signatures follow Electron 40's electron.d.ts.
+declare module 'electron' {
+  interface Event {
+    preventDefault(): void;
+  }
+
+  interface WebFrameMain {
+    readonly url: string;
+    readonly parent: WebFrameMain | null;
+  }
+
+  interface Session {
+    setPermissionRequestHandler(handler: ((webContents: WebContents, permission: string, callback: (granted: boolean) => void) => void) | null): void;
+    setPermissionCheckHandler(handler: ((webContents: WebContents | null, permission: string) => boolean) | null): void;
+    setDevicePermissionHandler(handler: ((details: { deviceType: string; origin: string }) => boolean) | null): void;
+  }
+
+  interface WebContents {
+    readonly session: Session;
+    on(event: 'will-navigate' | 'will-redirect', listener: (event: Event, url: string) => void): this;
+    on(event: 'will-attach-webview', listener: (event: Event) => void): this;
+    setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' } | { action: 'allow' }): void;
+  }
+
+  interface IpcMainInvokeEvent {
+    readonly sender: WebContents;
+    readonly senderFrame: WebFrameMain | null;
+  }
+
+  interface WebPreferences {
+    preload?: string;
+    contextIsolation?: boolean;
+    sandbox?: boolean;
+    nodeIntegration?: boolean;
+    nodeIntegrationInSubFrames?: boolean;
+    nodeIntegrationInWorker?: boolean;
+    webSecurity?: boolean;
+    allowRunningInsecureContent?: boolean;
+    webviewTag?: boolean;
+    navigateOnDragDrop?: boolean;
+    spellcheck?: boolean;
+  }
+
+  export class BrowserWindow {
+    constructor(options: { width?: number; height?: number; minWidth?: number; minHeight?: number; show?: boolean; title?: string; backgroundColor?: string; webPreferences?: WebPreferences });
+    readonly webContents: WebContents;
+    loadFile(path: string): Promise<void>;
+    once(event: 'ready-to-show', listener: () => void): this;
+    show(): void;
+    static getAllWindows(): BrowserWindow[];
+  }
+
+  export const app: {
+    readonly isPackaged: boolean;
+    whenReady(): Promise<void>;
+    enableSandbox(): void;
+    quit(): void;
+    on(event: 'window-all-closed' | 'activate' | 'will-quit', listener: () => void): void;
+    on(event: 'web-contents-created', listener: (event: Event, contents: WebContents) => void): void;
+  };
+
+  export const ipcMain: {
+    handle(channel: string, listener: (event: IpcMainInvokeEvent, ...args: unknown[]) => unknown): void;
+  };
+
+  export const safeStorage: {
+    isEncryptionAvailable(): boolean;
+    /** Linux only: "basic_text" means no keyring, i.e. a hard-coded key */
+    getSelectedStorageBackend(): 'basic_text' | 'gnome_libsecret' | 'kwallet' | 'kwallet5' | 'kwallet6' | 'unknown';
+    encryptString(plainText: string): Buffer;
+    decryptString(encrypted: Buffer): string;
+  };
+
+  export const session: { readonly defaultSession: Session };
+
+  export const contextBridge: {
+    exposeInMainWorld(apiKey: string, api: unknown): void;
+  };
+
+  export const ipcRenderer: {
+    invoke(channel: string, ...args: unknown[]): Promise<unknown>;
+  };
+}

@@ -1,0 +1,11 @@
+// The typed bridge, nothing else: exposes the contract as window.lighter, each method forwarding to
+// main over one IPC channel. Sandboxed preloads cannot load our modules at run time, so this file is
+// bundled (with the contract's method list) into dist/preload/preload.cjs.
+import { contextBridge, ipcRenderer } from 'electron';
+import { IPC_PREFIX } from '../contract/channels.js';
+import { apiFrom, type BridgeReply } from '../contract/client.js';
+
+contextBridge.exposeInMainWorld(
+  'lighter',
+  apiFrom((channel, request) => ipcRenderer.invoke(IPC_PREFIX + channel, request) as Promise<BridgeReply>),
+);

@@ -1,0 +1,153 @@
+// Deployments: every deployment set with its state and who ordered it; the selected one shows its
+// images and, per target device, how many of them are confirmed on board (the manifest gate).
+import { useEffect } from 'react';
+import type { DeploymentState } from '../../../contract/index.js';
+import { useSession } from '../../app/session.js';
+import { relativeTime, timestamp } from '../../ui/format.js';
+import { Badge, Cmd, Empty, ErrorBanner, Section } from '../../ui/parts.js';
+import { useDeployment, useDeployments } from './store.js';
+
+const STATES: DeploymentState[] = ['draft', 'planned', 'transferring', 'ready', 'pushed', 'cancelled'];
+
+function DeploymentDetailPanel() {
+  const { data: d, error } = useDeployment();
+  if (error) return <ErrorBanner error={error} />;
+  if (!d) return null;
+  return (
+    <Section title={`Deployment ${d.name}`} actions={<Badge state={d.state} />}>
+      <div className="split">
+        <div>
+          <h3>Images</h3>
+          <table className="grid compact">
+            <thead>
+              <tr>
+                <th>Module</th>
+                <th>Image</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.images.map((i) => (
+                <tr key={i.module}>
+                  <td>{i.module}</td>
+                  <td className="mono">{i.image}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <div>
+          <h3>Target devices</h3>
+          <table className="grid compact">
+            <thead>
+              <tr>
+                <th>Device</th>
+                <th>Images on board</th>
+                <th>Manifest</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.targets.map((t) => {
+                const ready = t.imagesPresent === t.imagesNeeded;
+                return (
+                  <tr key={t.deviceId}>
+                    <td>
+                      {t.displayName ?? t.deviceId}
+                      {t.displayName && <div className="mono muted">{t.deviceId}</div>}
+                    </td>
+                    <td>
+                      <div className="meter" title={`${t.imagesPresent} of ${t.imagesNeeded}`}>
+                        <div className={`meter-fill${ready ? ' meter-ok' : ''}`} style={{ width: `${t.imagesNeeded ? (100 * t.imagesPresent) / t.imagesNeeded : 100}%` }} />
+                      </div>
+                      <span className="muted">
+                        {t.imagesPresent} / {t.imagesNeeded}
+                      </span>
+                    </td>
+                    <td>{t.pushedAt ? <Badge state="pushed" /> : ready ? <Badge state="ready" /> : <Badge state="waiting" />}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      </div>
+    </Section>
+  );
+}
+
+export function DeploymentsView() {
+  const refreshes = useSession((s) => s.refreshes);
+  const list = useDeployments();
+  const detail = useDeployment();
+  useEffect(() => {
+    void list.load();
+    if (detail.params.id !== null) void detail.load();
+    // reload on mount and on refresh only
+  }, [refreshes]);
+
+  return (
+    <div className="page">
+      <ErrorBanner error={list.error} />
+      <Section
+        title="Deployments"
+        actions={
+          <label className="filter">
+            <span>State</span>
+            <select aria-label="Deployment state" value={list.params.state} onChange={(e) => void list.load({ state: e.target.value as DeploymentState | '' })}>
+              <option value="">All</option>
+              {STATES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+        }
+      >
+        {list.data && list.data.length === 0 ? (
+          list.params.state ? (
+            <Empty title={`No ${list.params.state} deployments`} />
+          ) : (
+            <Empty title="No deployments yet">
+              A deployment starts from an IoT Edge deployment manifest; <Cmd>lighter plan --manifest FILE --group GROUP</Cmd> shows what
+              each device needs and the bundles to build.
+            </Empty>
+          )
+        ) : (
+          list.data && (
+            <table className="grid">
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>State</th>
+                  <th>Ordered by</th>
+                  <th className="num">Devices</th>
+                  <th>Created</th>
+                  <th>Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.data.map((d) => (
+                  <tr key={d.id} className={`clickable${detail.params.id === d.id ? ' selected' : ''}`} onClick={() => void detail.load({ id: d.id })}>
+                    <td className="primary">{d.name}</td>
+                    <td>
+                      <Badge state={d.state} />
+                    </td>
+                    <td>
+                      {d.orderedBy.name} <span className="muted">&lt;{d.orderedBy.email}&gt;</span>
+                    </td>
+                    <td className="num">
+                      {d.devicesPushed} / {d.devices} pushed
+                    </td>
+                    <td>{timestamp(d.createdAt)}</td>
+                    <td>{relativeTime(d.updatedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        )}
+      </Section>
+      <DeploymentDetailPanel />
+    </div>
+  );
+}

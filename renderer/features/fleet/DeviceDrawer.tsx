@@ -1,0 +1,114 @@
+// The selected device: identity, tags, the images Lighter knows it has (and how they got there),
+// its deployments and transfers.
+import { bytes, orDash, relativeTime, shortDigest, timestamp } from '../../ui/format.js';
+import { Badge, Empty, ErrorBanner } from '../../ui/parts.js';
+import { useDevice } from './store.js';
+
+export function DeviceDrawer({ onClose }: { onClose(): void }) {
+  const { data: d, error, loading } = useDevice();
+  return (
+    <aside className="drawer" aria-label="Device detail">
+      <header className="drawer-head">
+        <div>
+          <h2>{d?.displayName ?? d?.id ?? 'Device'}</h2>
+          {d && <div className="mono muted">{d.id}</div>}
+        </div>
+        <button className="icon-button" onClick={onClose} aria-label="Close">
+          ×
+        </button>
+      </header>
+      <ErrorBanner error={error} />
+      {loading && !d && <div className="muted pad">Loading…</div>}
+      {d && (
+        <div className="drawer-body">
+          <dl className="facts">
+            <dt>Vessel</dt>
+            <dd>{orDash(d.vessel)}</dd>
+            <dt>Site</dt>
+            <dd>{orDash(d.site)}</dd>
+            <dt>Group</dt>
+            <dd>{orDash(d.group)}</dd>
+            <dt>Hub</dt>
+            <dd>{orDash(d.hub)}</dd>
+            <dt>Connection</dt>
+            <dd>{d.connectionState ? <Badge state={d.connectionState} /> : '—'}</dd>
+            <dt>Last seen</dt>
+            <dd title={d.lastSeen ?? ''}>{relativeTime(d.lastSeen)}</dd>
+          </dl>
+          {Object.keys(d.tags).length > 0 && (
+            <div className="tags">
+              {Object.entries(d.tags).map(([k, v]) => (
+                <span key={k} className="tag">
+                  {k}={typeof v === 'string' ? v : JSON.stringify(v)}
+                </span>
+              ))}
+            </div>
+          )}
+          <h3>Images</h3>
+          {d.imageList.length === 0 ? (
+            <Empty title="No images known on this device">
+              Record one with <code className="cmd">lighter db record-image --device {d.id} REF</code>, or sync the device twins.
+            </Empty>
+          ) : (
+            <table className="grid compact">
+              <thead>
+                <tr>
+                  <th>Image</th>
+                  <th>ID</th>
+                  <th>Size</th>
+                  <th>State</th>
+                  <th>Via</th>
+                  <th>Updated</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.imageList.map((i) => (
+                  <tr key={`${i.repository}:${i.tag}@${i.configDigest}`}>
+                    <td className="mono">
+                      {i.repository}
+                      {i.tag && <span className="muted">:{i.tag}</span>}
+                    </td>
+                    <td className="mono" title={i.configDigest}>
+                      {shortDigest(i.configDigest)}
+                    </td>
+                    <td className="num">{bytes(i.size)}</td>
+                    <td>
+                      <Badge state={i.state} />
+                    </td>
+                    <td>{i.channel ?? '—'}</td>
+                    <td>{timestamp(i.updatedAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <h3>Deployments</h3>
+          {d.deployments.length === 0 ? (
+            <p className="muted">Not targeted by any deployment.</p>
+          ) : (
+            <ul className="plain">
+              {d.deployments.map((dep) => (
+                <li key={dep.id}>
+                  {dep.name} <Badge state={dep.state} /> {dep.pushedAt && <span className="muted">pushed {timestamp(dep.pushedAt)}</span>}
+                </li>
+              ))}
+            </ul>
+          )}
+          <h3>Transfers</h3>
+          {d.transfers.length === 0 ? (
+            <p className="muted">No bundle has been sent to this device.</p>
+          ) : (
+            <ul className="plain">
+              {d.transfers.map((t) => (
+                <li key={t.id}>
+                  #{t.id} <span className="mono">{shortDigest(t.bundleId)}</span> by {t.channel} <Badge state={t.state} />
+                  {t.lastError && <div className="error-text">{t.lastError}</div>}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </aside>
+  );
+}

@@ -1,0 +1,79 @@
+// Small presentational pieces every screen uses: state badges, empty and error states, stat tiles,
+// and a shell command shown as something to copy.
+import type { ReactNode } from 'react';
+
+const TONE: Record<string, 'ok' | 'info' | 'warn' | 'bad' | 'muted'> = {
+  present: 'ok',
+  applied: 'ok',
+  succeeded: 'ok',
+  pushed: 'ok',
+  ready: 'ok',
+  verified: 'ok',
+  connected: 'ok',
+  in_transit: 'info',
+  running: 'info',
+  transferring: 'info',
+  planned: 'info',
+  queued: 'muted',
+  draft: 'muted',
+  cancelled: 'muted',
+  disconnected: 'warn',
+  failed: 'bad',
+  rejected: 'bad',
+};
+
+const LABEL: Record<string, string> = { in_transit: 'in transit' };
+
+export function Badge({ state, count }: { state: string; count?: number }) {
+  const tone = TONE[state.toLowerCase()] ?? 'muted';
+  return (
+    <span className={`badge badge-${tone}`} data-state={state}>
+      {count !== undefined && <b>{count}</b>}
+      {LABEL[state] ?? state.toLowerCase()}
+    </span>
+  );
+}
+
+export function Cmd({ children }: { children: string }) {
+  return <code className="cmd">{children}</code>;
+}
+
+export function Empty({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="empty" role="status">
+      <h3>{title}</h3>
+      {children && <p>{children}</p>}
+    </div>
+  );
+}
+
+export function ErrorBanner({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <div className="error-banner" role="alert">
+      {error}
+    </div>
+  );
+}
+
+export function Stat({ label, value, sub, tone }: { label: string; value: ReactNode; sub?: ReactNode; tone?: 'bad' | 'info' }) {
+  return (
+    <div className={`stat${tone ? ` stat-${tone}` : ''}`}>
+      <div className="stat-label">{label}</div>
+      <div className="stat-value">{value}</div>
+      {sub !== undefined && <div className="stat-sub">{sub}</div>}
+    </div>
+  );
+}
+
+export function Section({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
+  return (
+    <section className="section">
+      <header className="section-head">
+        <h2>{title}</h2>
+        {actions && <div className="section-actions">{actions}</div>}
+      </header>
+      {children}
+    </section>
+  );
+}
