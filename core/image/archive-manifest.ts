@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isDigest, type Descriptor } from './descriptor.js';
 import { MediaType } from './media-types.js';
 import { parseJson, validate } from './manifest.js';
+import { familiarTag, parseDockerName } from './reference.js';
 
 const archiveEntry = z.object({
   Config: z.string().min(1),
@@ -23,10 +24,20 @@ export function parseArchiveManifest(bytes: Uint8Array): ArchiveImage[] {
   return list.map((e) => ({ config: e.Config, repoTags: e.RepoTags ?? [], layers: e.Layers }));
 }
 
+function normaliseTag(t: string): string {
+  try {
+    return familiarTag(parseDockerName(t));
+  } catch {
+    return t;
+  }
+}
+
 /** Picks the image for `tag` ("name:tag"), or the only image when no tag is asked for. */
 export function selectArchiveImage(images: ArchiveImage[], tag?: string): ArchiveImage {
   if (tag) {
-    const img = images.find((i) => i.repoTags.includes(tag));
+    // skopeo records docker.io/name:tag, docker records name:tag: compare normalised names
+    const want = normaliseTag(tag);
+    const img = images.find((i) => i.repoTags.some((t) => normaliseTag(t) === want));
     if (!img) throw new Error(`archive has no image tagged ${tag} (tags: ${images.flatMap((i) => i.repoTags).join(', ') || 'none'})`);
     return img;
   }
