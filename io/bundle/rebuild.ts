@@ -1,0 +1,82 @@
+// What build and apply share around the delta engine: the empty image a full-image patch starts
+// from, and rebuilding a patch's layers from a base image with the base layers spooled to disk.
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { BundleError } from '../../core/bundle/errors.js';
+import type { BundleEntry } from '../../core/bundle/manifest.js';
+import type { ByteSource } from '../../core/delta/bytes.js';
+import { DigestMismatchError, sha256 } from '../digest.js';
+import { spool, type FileSource } from '../delta/file-source.js';
+import type { PatchFile } from '../delta/patch.js';
+import type { ImageInfo, ImageSource } from '../image/transport.js';
+
+const EMPTY_CONFIG = new TextEncoder().encode('{}');
+
+/** The image a device with nothing starts from: no layers. A full-image patch is built against it. */
+export function emptyImage(): ImageSource {
+  const info: ImageInfo = {
+    reference: 'empty',
+    configDigest: sha256(EMPTY_CONFIG),
+    configBytes: EMPTY_CONFIG,
+    layers: [],
+    repoTags: [],
+    manifestBytes: new Uint8Array(),
+    manifestMediaType: '',
+  };
+  const none = () => Promise.reject(new Error('the empty image has no layers'));
+  return { info: async () => info, openLayerTar: none, openBlob: none, close: async () => {} };
+}
+
+/** Refuses a patch whose header disagrees with the signed entry it was shipped in. */
+export function checkPatchMatches(patch: PatchFile, entry: BundleEntry): void {
+  const h = patch.header;
+  const t = entry.target;
+  const same =
+    h.target.configDigest === t.configDigest &&
+    h.layers.length === t.layers.length &&
+    h.layers.every((l, i) => l.diffID === t.layers[i]!.diffID && l.size === t.layers[i]!.size) &&
+    (entry.base === null || (h.base.configDigest === entry.base.configDigest && h.base.diffIDs.every((d) => entry.base!.diffIDs.includes(d))));
+  if (!same) throw new BundleError('malformed-manifest', 'the patch does not rebuild the target the manifest names');
+}
+
+/** Base layers spooled for random access, indexed as the patch header's base diffIDs. */
+export class SpooledBase {
+  private constructor(private readonly files: FileSource[]) {}
+
+  get sources(): ByteSource[] {
+    return this.files;
+  }
+
+  static async open(base: ImageSource, patch: PatchFile, dir: string): Promise<SpooledBase> {
+    const info = await base.info();
+    const where = new Map(info.layers.map((l, i) => [l.diffID, i]));
+    const files: FileSource[] = [];
+    try {
+      for (const [n, diffID] of patch.header.base.diffIDs.entries()) {
+        const i = where.get(diffID);
+        if (i === undefined) throw new BundleError('no-matching-base', `the base image lacks layer ${diffID} the patch was built against`);
+        const path = join(dir, `base-${n}.tar`);
+        await fs.rm(path, { force: true });
+        files.push(await spool(await base.openLayerTar(i), path));
+      }
+    } catch (err) {
+      await Promise.all(files.map((f) => f.close()));
+      throw err;
+    }
+    return new SpooledBase(files);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.files.map((f) => f.close()));
+  }
+}
+
+/** Names a rebuilt layer's verification failure as the bundle error it is. */
+export function layerError(diffID: string, err: unknown): Error {
+  if (err instanceof BundleError) return err;
+  if (err instanceof DigestMismatchError) return new BundleError('layer-digest', `rebuilt layer does not match ${diffID}`);
+  const msg = err instanceof Error ? err.message : String(err);
+  if (/larger than|more than/i.test(msg)) return new BundleError('decompression-bomb', `layer ${diffID}: ${msg}`);
+  if (/truncated|corrupt/i.test(msg)) return new BundleError('layer-digest', `layer ${diffID}: ${msg}`);
+  return err instanceof Error ? err : new Error(msg);
+}

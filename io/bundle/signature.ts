@@ -1,0 +1,15 @@
+// An image's signature (core/signature/types.ts): its layers' diffIDs and sizes and every file's
+// path, size and content hash, read once through the image's verified layer streams.
+import type { ImageSignature } from '../../core/signature/types.js';
+import type { ImageSource } from '../image/transport.js';
+import { scanLayer } from './layer-scan.js';
+
+export async function imageSignature(source: ImageSource): Promise<ImageSignature> {
+  const info = await source.info();
+  const layers: ImageSignature['layers'] = [];
+  for (const [i, layer] of info.layers.entries()) {
+    const { files, tarSize } = await scanLayer(await source.openLayerTar(i));
+    layers.push({ diffID: layer.diffID, size: tarSize, files });
+  }
+  return { version: 1, configDigest: info.configDigest, repoTags: info.repoTags, layers };
+}
