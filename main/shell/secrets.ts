@@ -2,14 +2,7 @@
 // keychain through safeStorage. On Linux without a keyring Electron falls back to "basic_text", a
 // key hard-coded in Chromium: that is plain text with extra steps, so it is refused.
 import { safeStorage } from 'electron';
-
-export function secureStorageProblem(platform: NodeJS.Platform, available: boolean, backend: string | null): string | null {
-  if (!available) return 'the OS keychain is not available, so secrets cannot be stored encrypted';
-  if (platform === 'linux' && (backend === 'basic_text' || backend === 'unknown')) {
-    return `no keyring is running (Electron's backend is ${backend}); start gnome-keyring or KWallet, or use the CLI with secrets from the environment`;
-  }
-  return null;
-}
+import { secureStorageProblem } from './security.js';
 
 function assertSecure(): void {
   const problem = secureStorageProblem(

@@ -1,6 +1,6 @@
 // Everything that keeps web content in its box, in one module: which frames may call IPC, no
-// navigation or new windows, no webviews, and every permission (camera, notifications, USB...)
-// denied. The checks are plain functions so they are tested in Node without Electron.
+// navigation or new windows, no webviews, every permission (camera, notifications, USB...) denied,
+// and when secrets may be stored. The checks are plain functions so they are tested in Node.
 import type { Session, WebContents } from 'electron';
 import { pathToFileURL } from 'node:url';
 
@@ -36,4 +36,13 @@ export function lockDown(contents: WebContents, trusted: string): void {
   contents.on('will-redirect', stay);
   contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+}
+
+/** Why secrets cannot be stored encrypted here, or null when the OS keychain is usable. */
+export function secureStorageProblem(platform: NodeJS.Platform, available: boolean, backend: string | null): string | null {
+  if (!available) return 'the OS keychain is not available, so secrets cannot be stored encrypted';
+  if (platform === 'linux' && (backend === 'basic_text' || backend === 'unknown')) {
+    return `no keyring is running (Electron's backend is ${backend}); start gnome-keyring or KWallet, or use the CLI with secrets from the environment`;
+  }
+  return null;
 }
