@@ -198,6 +198,15 @@ export class Inventory {
     return this.db.prepare('SELECT * FROM images WHERE id = ?').get(row.id) as ImageRow;
   }
 
+  /** Records an image (e.g. a deployment's target, with its signature) without placing it on a device. */
+  catalogImage(input: ImageInput): ImageRow {
+    return this.db.transaction(() => {
+      const img = this.upsertImage(input);
+      this.audit('image-recorded', `${img.repository}:${img.tag}`, { configDigest: img.config_digest || null, sourceRef: input.sourceRef ?? null });
+      return img;
+    })();
+  }
+
   /** Moves the state of an image on a device (see DEVICE_IMAGE_MOVES). */
   setDeviceImage(
     deviceId: string,

@@ -8,13 +8,15 @@ import { lintManifest } from '../../../core/deployment/lint.js';
 import { parseManifest } from '../../../core/deployment/manifest.js';
 import { rewriteForDevice } from '../../../core/deployment/rewrite.js';
 import { plan, type Plan } from '../../../core/plan/plan.js';
-import { assertDigest } from '../../../io/digest.js';
 import { writeFileAtomic } from '../../../io/atomic-file.js';
+import { imageSignature } from '../../../io/bundle/signature.js';
+import { openSource } from '../../../io/image/transport.js';
+import type { ImageSignature } from '../../../core/signature/types.js';
 import { parseDeviceList } from '../../inventory/import-devices.js';
 import { defaultDbPath } from '../../inventory/location.js';
 import { backupTo, moveAside, openInventory, type Db } from '../../inventory/open.js';
 import { imageNameFromRef } from '../../inventory/source-ref.js';
-import { Inventory, resolveActor } from '../../inventory/store.js';
+import { Inventory, resolveActor, type ImageRow } from '../../inventory/store.js';
 import { UsageError, type Command } from '../command.js';
 
 const COMMON = {
@@ -120,21 +122,36 @@ const importDevices: Command = {
 
 const recordImage: Command = {
   name: 'db record-image',
-  summary: 'record that a device has an image',
-  usage: `usage: lighter db record-image [--db FILE] [--user NAME] --device ID [--name NAME] [--digest sha256:...] REF
-  REF in skopeo syntax (docker://host/repo:tag, docker-daemon:repo:tag, docker-archive:/x.tar:repo:tag)
-  or a plain image name. --name gives the name when REF has none (oci:, bare archives); --digest the
-  image's config digest (its image ID) when known.`,
+  summary: 'record an image (its ID and signature read from REF), and that a device has it',
+  usage: `usage: lighter db record-image [--db FILE] [--user NAME] [--device ID] [--name NAME] [--no-read] REF
+  Without --device the image is only catalogued (e.g. a deployment's new image, so that plan can
+  weigh bases against its signature).
+  REF in skopeo syntax: docker-archive:/x.tar[:repo:tag], oci:/dir[:tag], docker-daemon:repo:tag or
+  docker://host/repo:tag. The image is read to record its config digest (image ID), size and signature
+  (what the planner ranks bases by). --no-read records the name only, e.g. when the image is not at hand.
+  --name gives the image's name when REF carries none (oci: layouts, unnamed archives).`,
   async run(args) {
-    const { values, positionals } = parse(args, { device: { type: 'string' }, name: { type: 'string' }, digest: { type: 'string' } }, 1);
-    if (!values.device) throw new UsageError('--device is required');
+    const { values, positionals } = parse(args, { device: { type: 'string' }, name: { type: 'string' }, 'no-read': { type: 'boolean' } }, 1);
     const ref = positionals[0]!;
-    const name = (values.name as string | undefined) ?? imageNameFromRef(ref);
+    let name = (values.name as string | undefined) ?? imageNameFromRef(ref);
+    let signature: ImageSignature | null = null;
+    if (!values['no-read']) {
+      const source = await openSource(ref);
+      try {
+        signature = await imageSignature(source);
+      } finally {
+        await source.close();
+      }
+      name ??= signature.repoTags[0] ?? null;
+    }
     if (!name) throw new UsageError(`${ref} names no image; give one with --name repo:tag`);
-    const configDigest = values.digest ? assertDigest(values.digest as string, '--digest') : null;
+    const size = signature ? signature.layers.reduce((n, l) => n + l.size, 0) : null;
+    const image = { name, configDigest: signature?.configDigest ?? null, size, signature, sourceRef: ref };
     await withInventory(values, (inv) => {
-      const r = inv.recordImage(values.device as string, { name, configDigest, sourceRef: ref });
-      out(`${r.changed ? 'recorded' : 'already recorded'}: ${values.device} has ${r.image.repository}:${r.image.tag}${r.image.config_digest ? ` (${r.image.config_digest})` : ''}`);
+      const id = (i: ImageRow) => `${i.repository}:${i.tag}${i.config_digest ? ` (${i.config_digest})` : ''}`;
+      if (!values.device) return out(`catalogued ${id(inv.catalogImage(image))}`);
+      const r = inv.recordImage(values.device as string, image);
+      out(`${r.changed ? 'recorded' : 'already recorded'}: ${values.device} has ${id(r.image)}`);
     });
   },
 };
