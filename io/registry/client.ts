@@ -217,6 +217,8 @@ export class RegistryClient {
         } catch (err) {
           if (err instanceof RegistryError || ++failures > retries) throw err instanceof RegistryError ? err : new Error(`upload of ${src.digest} to ${this.label} failed after ${retries} retries: ${(err as Error).message}`);
           await new Promise((r) => setTimeout(r, 100 * 2 ** failures));
+          // docker-registry 2.8 discards an upload whose stored size no longer matches its state
+          // (a chunk that arrived in part): then there is nothing to resume and we start over
           const status = await this.uploadStatus(location).catch(() => undefined);
           if (!status) {
             lost = true;
