@@ -14,8 +14,8 @@ describe('parseImageName', () => {
     expect(parseImageName(`r.io/a@sha256:${'a'.repeat(64)}`).digest).toBe(`sha256:${'a'.repeat(64)}`);
   });
   it('rejects malformed names', () => {
-    expect(() => parseImageName('Bad/Name:1')).toThrow(/repository path/);
-    expect(() => parseImageName('app@sha256:123')).toThrow(/digest/);
+    expect(() => parseImageName('Bad/Name:1')).toThrow(/invalid repository name/);
+    expect(() => parseImageName('app@sha256:123')).toThrow(/invalid digest/);
   });
 });
 
