@@ -75,7 +75,7 @@ describe('bad archives', () => {
     const p = editedArchive('tampered', (dir) => {
       const layer = join(dir, manifestOf(dir)[0]!.Layers[1]!);
       const b = readFileSync(layer);
-      b[b.length - 2000] ^= 0xff; // inside the last file's data
+      b[b.length - 2000]! ^= 0xff; // inside the last file's data
       writeFileSync(layer, b);
     });
     const err = await copyFails(`docker-archive:${p}`);
@@ -130,7 +130,7 @@ describe('bad archives', () => {
     const layer = (await src.info()).layers[1]!.descriptor.digest;
     const blob = join(layout, 'blobs/sha256', layer.slice(7));
     const b = readFileSync(blob);
-    b[100] ^= 0xff;
+    b[100]! ^= 0xff;
     writeFileSync(blob, b);
     const err = await copyFails(`oci:${layout}:v1`);
     expect(err.message).toMatch(new RegExp(`digest mismatch for .*blob ${layer}`));
