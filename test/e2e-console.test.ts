@@ -1,0 +1,231 @@
+// End to end: `lighter console` on an inventory seeded through the real CLI and inventory service,
+// driven in Debian's Chromium. Checks that real data renders on every screen with no CSP or script
+// errors, that a wrong or missing token shows an error, and that an empty inventory says what to do.
+// Screenshots go to /tmp/lighter-e2e-*.png.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openInventory } from '../main/inventory/open.js';
+import { Inventory } from '../main/inventory/store.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CLI = join(ROOT, 'bin', 'lighter.js');
+const lighter = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, LIGHTER_USER: 'ana' } });
+
+const TWINS = [
+  {
+    deviceId: 'aurora-edge-01',
+    connectionState: 'Connected',
+    lastActivityTime: new Date(Date.now() - 3600_000).toISOString(),
+    capabilities: { iotEdge: true },
+    tags: { group: 'tankers', vessel: 'MV Aurora', site: 'North Sea', displayName: 'Aurora bridge gateway' },
+  },
+  { deviceId: 'aurora-edge-02', connectionState: 'Disconnected', capabilities: { iotEdge: true }, tags: { group: 'tankers', vessel: 'MV Aurora', site: 'North Sea' } },
+  { deviceId: 'pit7-crusher', connectionState: 'Connected', capabilities: { iotEdge: true }, tags: { group: 'mining', site: 'Pilbara pit 7' } },
+];
+
+function manifest(images: Record<string, string>): string {
+  const docker = (image: string) => ({ type: 'docker', status: 'running', restartPolicy: 'always', settings: { image, createOptions: '{}' } });
+  return JSON.stringify({
+    modulesContent: {
+      $edgeAgent: {
+        'properties.desired': {
+          schemaVersion: '1.1',
+          runtime: { type: 'docker', settings: {} },
+          systemModules: { edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } }, edgeHub: docker('mcr.microsoft.com/azureiotedge-hub:1.5') },
+          modules: Object.fromEntries(Object.entries(images).map(([name, image]) => [name, docker(image)])),
+        },
+      },
+      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes: {}, storeAndForwardConfiguration: { timeToLiveSecs: 7200 } } },
+    },
+  });
+}
+
+const BUNDLE = `sha256:${'ab'.repeat(32)}`;
+
+async function seed(dir: string): Promise<string> {
+  const db = join(dir, 'fleet.db');
+  const devices = join(dir, 'devices.json');
+  writeFileSync(devices, JSON.stringify(TWINS));
+  lighter('db', 'init', '--db', db);
+  lighter('db', 'import-devices', '--db', db, '--hub', 'fleet-hub', devices);
+  for (const image of ['mcr.microsoft.com/azureiotedge-agent:1.5', 'mcr.microsoft.com/azureiotedge-hub:1.5', 'fleetacr.azurecr.io/telemetry:1.4']) {
+    lighter('db', 'record-image', '--db', db, '--device', 'aurora-edge-01', '--no-read', `docker://${image}`);
+  }
+  // what has no CLI yet goes through the inventory service itself
+  const inv = new Inventory(await openInventory(db, { create: false }), 'ana');
+  try {
+    inv.recordBundle({ id: BUNDLE, version: 7, size: 12_400_000, sha256: 'cd'.repeat(32), entries: [{ base: { name: 'fleetacr.azurecr.io/telemetry:1.4' }, target: { name: 'fleetacr.azurecr.io/telemetry:1.5' } }] });
+    inv.setDeviceImage('aurora-edge-02', { name: 'fleetacr.azurecr.io/telemetry:1.5' }, 'in_transit', { bundleId: BUNDLE, channel: 'usb' });
+    const ok = inv.createTransfer(BUNDLE, 'aurora-edge-01', 'upload', 12_400_000);
+    inv.setTransferState(ok, 'running');
+    inv.transferProgress(ok, 12_400_000);
+    inv.setTransferState(ok, 'succeeded');
+    const bad = inv.createTransfer(BUNDLE, 'pit7-crusher', 'upload', 12_400_000);
+    inv.setTransferState(bad, 'running');
+    inv.setTransferState(bad, 'failed', { error: 'link dropped after 3.1 MB' });
+    const dep = inv.createDeployment({
+      name: 'telemetry-1.5-north-sea',
+      manifestJson: manifest({ telemetry: 'fleetacr.azurecr.io/telemetry:1.5' }),
+      orderedBy: { name: 'Ana Shore', email: 'ana@fleet.example' },
+      devices: ['aurora-edge-01', 'aurora-edge-02'],
+    });
+    inv.setDeploymentState(dep, 'planned');
+  } finally {
+    inv.db.close();
+  }
+  return db;
+}
+
+interface Console {
+  child: ChildProcess;
+  url: string;
+  origin: string;
+}
+
+function startConsole(db: string): Promise<Console> {
+  const child = spawn(process.execPath, [CLI, 'console', '--no-open', '--port', '0', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((ok, fail) => {
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+)\/#token=[\w-]+/.exec(out);
+      if (m) ok({ child, url: m[0], origin: m[1]! });
+    });
+    child.on('exit', (code) => fail(new Error(`lighter console exited ${code}: ${err}`)));
+  });
+}
+
+function stop(c: Console | undefined): Promise<number | null> {
+  if (!c || c.child.exitCode !== null) return Promise.resolve(c?.child.exitCode ?? null);
+  return new Promise((ok) => {
+    c.child.removeAllListeners('exit');
+    c.child.once('exit', (code) => ok(code));
+    c.child.kill('SIGTERM');
+  });
+}
+
+let dir: string;
+let fleet: Console | undefined;
+let empty: Console | undefined;
+let browser: BrowserContext;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lighter-e2e-'));
+  fleet = await startConsole(await seed(dir));
+  const emptyDb = join(dir, 'empty.db');
+  lighter('db', 'init', '--db', emptyDb);
+  empty = await startConsole(emptyDb);
+  // a fresh profile per run, in the temp dir
+  browser = await chromium.launchPersistentContext(join(dir, 'chromium'), {
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1400, height: 900 },
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stop(fleet);
+  await stop(empty);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh page that records every console error and uncaught exception (CSP violations included). */
+async function open(url: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(url);
+  return { page, problems };
+}
+
+describe('lighter console in Chromium', () => {
+  it('shows the fleet, a device, deployments, transfers and history from the inventory', async () => {
+    const { page, problems } = await open(fleet!.url);
+    const table = page.locator('table.grid');
+    await expect.poll(() => table.first().innerText()).toContain('Aurora bridge gateway');
+    // the token leaves the address bar once read
+    expect(page.url()).toBe(`${fleet!.origin}/`);
+
+    const tiles = await page.locator('.stats').innerText();
+    expect(tiles).toMatch(/DEVICES\s+3\s+3 IoT Edge · 2 groups/);
+    expect(tiles).toMatch(/IN TRANSIT\s+1/);
+    const rows = await page.locator('tr[data-device]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-device')));
+    expect(rows).toEqual(['aurora-edge-01', 'aurora-edge-02', 'pit7-crusher']);
+    expect(await page.locator('tr[data-device="aurora-edge-01"] [data-state]').allTextContents()).toEqual(['connected', '3present']);
+    expect(await page.locator('tr[data-device="aurora-edge-02"] [data-state="in_transit"]').textContent()).toBe('1in transit');
+    await page.screenshot({ path: '/tmp/lighter-e2e-fleet.png' });
+
+    await page.getByLabel('Group').selectOption('mining');
+    await expect.poll(() => page.locator('tr[data-device]').count()).toBe(1);
+    expect(await page.locator('tr[data-device]').getAttribute('data-device')).toBe('pit7-crusher');
+    await page.getByLabel('Group').selectOption('');
+    await expect.poll(() => page.locator('tr[data-device]').count()).toBe(3);
+
+    await page.click('tr[data-device="aurora-edge-01"]');
+    const drawer = page.getByRole('complementary', { name: 'Device detail' });
+    await expect.poll(() => drawer.innerText()).toContain('fleetacr.azurecr.io/telemetry');
+    const detail = await drawer.innerText();
+    expect(detail).toMatch(/Hub\s+fleet-hub/);
+    expect(detail).toContain('telemetry-1.5-north-sea');
+    expect(detail).toMatch(/ababababab\w* by upload\s*succeeded/);
+    await page.screenshot({ path: '/tmp/lighter-e2e-device.png' });
+
+    await page.getByRole('button', { name: 'Deployments' }).click();
+    await page.getByText('telemetry-1.5-north-sea').click();
+    const targets = page.locator('section', { hasText: 'Target devices' });
+    await expect.poll(() => targets.innerText()).toMatch(/aurora-edge-01[\s\S]*2 \/ 3[\s\S]*aurora-edge-02[\s\S]*0 \/ 3/);
+    expect(await page.locator('table.grid').first().innerText()).toMatch(/telemetry-1\.5-north-sea\s+planned\s+Ana Shore <ana@fleet\.example>\s+0 \/ 2 pushed/);
+    await page.screenshot({ path: '/tmp/lighter-e2e-deployments.png' });
+
+    await page.getByRole('button', { name: 'Transfers' }).click();
+    await expect.poll(() => page.getByRole('img').getAttribute('aria-label')).toBe('1 succeeded and 1 failed over 30 days');
+    const transfers = await page.locator('section', { hasText: 'Recent transfers' }).innerText();
+    expect(transfers).toMatch(/pit7-crusher\s+ababababab\w*\s+upload\s+failed[\s\S]*link dropped after 3\.1 MB/);
+    expect(transfers).toMatch(/aurora-edge-01\s+ababababab\w*\s+upload\s+succeeded/);
+    await page.screenshot({ path: '/tmp/lighter-e2e-transfers.png' });
+
+    await page.getByRole('button', { name: 'History' }).click();
+    await expect.poll(() => page.locator('section', { hasText: 'Sync history' }).innerText()).toContain('devices.json: 3 added, 0 updated, 0 unchanged');
+    const audit = await page.locator('section', { hasText: 'Audit log' }).innerText();
+    expect(audit).toMatch(/ana\s+import-devices/);
+    expect(audit).toMatch(/ana\s+deployment-planned\s+telemetry-1\.5-north-sea/);
+    await page.screenshot({ path: '/tmp/lighter-e2e-history.png' });
+
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows an error, and no data, for a wrong or missing token', async () => {
+    const wrong = await open(`${fleet!.origin}/#token=${'A'.repeat(43)}`);
+    const alert = wrong.page.getByRole('alert');
+    await expect.poll(() => alert.innerText()).toMatch(/Cannot open Lighter\s+wrong x-lighter-token/);
+    expect(await wrong.page.locator('tr[data-device]').count()).toBe(0);
+    await wrong.page.screenshot({ path: '/tmp/lighter-e2e-wrong-token.png' });
+    await wrong.page.close();
+
+    const missing = await open(`${fleet!.origin}/`);
+    await expect.poll(() => missing.page.getByRole('alert').innerText()).toMatch(/needs the address `lighter console` printed/);
+    await missing.page.close();
+  });
+
+  it('guides a new user on an empty inventory', async () => {
+    const { page, problems } = await open(empty!.url);
+    const status = page.getByRole('status');
+    await expect.poll(() => status.innerText()).toMatch(/No devices in the inventory yet[\s\S]*lighter db import-devices FILE/);
+    await page.screenshot({ path: '/tmp/lighter-e2e-empty.png' });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    expect(await stop(empty)).toBe(0);
+  });
+});
