@@ -52,11 +52,21 @@ describe('devices', () => {
     const again = JSON.parse(AZ);
     again[0].connectionState = 'Connected';
     const r = inv.importDevices(parseDeviceList(JSON.stringify(again)), 'iothub', 'second');
-    expect(r).toEqual({ added: [], updated: ['ship-01'], unchanged: ['ship-02', 'truck-07'] });
+    expect(r).toEqual({ added: [], updated: ['ship-01'], unchanged: ['ship-02', 'truck-07'], conflicts: 0 });
     expect(inv.device('ship-01').hub).toBe('fleet-hub'); // kept: this import did not say
     const sync = db.prepare('SELECT summary, changes_json FROM sync_history ORDER BY id DESC LIMIT 1').get() as { summary: string; changes_json: string };
     expect(sync.summary).toBe('second: 0 added, 1 updated, 2 unchanged');
     expect(JSON.parse(sync.changes_json)).toEqual([{ device: 'ship-01', fields: { connection_state: ['Disconnected', 'Connected'] } }]);
+  });
+
+  it('flags a regrouped device that an open deployment targets', () => {
+    inv.createDeployment({ name: 'north-q4', manifestJson: manifest, orderedBy: { name: 'Ana Lima', email: 'ana@fleet.example' }, devices: ['ship-01'] });
+    const again = JSON.parse(AZ);
+    again[0].tags.group = 'south';
+    expect(inv.importDevices(parseDeviceList(JSON.stringify(again)), 'iothub', 'third').conflicts).toBe(1);
+    const sync = db.prepare('SELECT summary, conflicts_json FROM sync_history ORDER BY id DESC LIMIT 1').get() as { summary: string; conflicts_json: string };
+    expect(sync.summary).toBe('third: 0 added, 1 updated, 2 unchanged, 1 conflicts');
+    expect(JSON.parse(sync.conflicts_json)).toEqual([{ device: 'ship-01', field: 'device_group', from: 'north', to: 'south', deployment: 'north-q4' }]);
   });
 
   it.each([

@@ -110,9 +110,13 @@ export class Inventory {
   }
 
   /** Adds or updates devices in one transaction and records the import in the sync history. */
-  importDevices(devices: DeviceInput[], source: 'iothub' | 'file', label: string): { added: string[]; updated: string[]; unchanged: string[] } {
-    const result = { added: [] as string[], updated: [] as string[], unchanged: [] as string[] };
+  importDevices(devices: DeviceInput[], source: 'iothub' | 'file', label: string): { added: string[]; updated: string[]; unchanged: string[]; conflicts: number } {
+    const result = { added: [] as string[], updated: [] as string[], unchanged: [] as string[], conflicts: 0 };
     const changes: Array<{ device: string; fields: Record<string, [unknown, unknown]> }> = [];
+    const conflicts: Array<{ device: string; field: string; from: unknown; to: unknown; deployment: string }> = [];
+    const openDeployments = this.db.prepare(
+      "SELECT d.name FROM deployments d JOIN deployment_devices dd ON dd.deployment_id = d.id WHERE dd.device_id = ? AND d.state NOT IN ('pushed', 'cancelled') ORDER BY d.name",
+    );
     const get = this.db.prepare('SELECT * FROM devices WHERE id = ?');
     const insert = this.db.prepare(
       `INSERT INTO devices (id, display_name, vessel, site, device_group, tags_json, hub, local_registry, is_edge, connection_state, last_seen, created_at, updated_at)
@@ -154,12 +158,20 @@ export class Inventory {
         update.run({ ...row, at: now() });
         result.updated.push(d.id);
         changes.push({ device: d.id, fields });
+        // A device regrouped or re-pointed while a deployment for it is open: applied, but flagged,
+        // since that deployment was planned against the old values.
+        for (const field of ['device_group', 'local_registry'].filter((f) => f in fields)) {
+          for (const dep of openDeployments.all(d.id) as Array<{ name: string }>) {
+            conflicts.push({ device: d.id, field, from: fields[field]![0], to: fields[field]![1], deployment: dep.name });
+          }
+        }
       }
-      const summary = `${label}: ${result.added.length} added, ${result.updated.length} updated, ${result.unchanged.length} unchanged`;
+      const summary = `${label}: ${result.added.length} added, ${result.updated.length} updated, ${result.unchanged.length} unchanged${conflicts.length ? `, ${conflicts.length} conflicts` : ''}`;
       this.db
         .prepare('INSERT INTO sync_history (at, source, summary, changes_json, conflicts_json) VALUES (?, ?, ?, ?, ?)')
-        .run(now(), source, summary, JSON.stringify([...result.added.map((device) => ({ device, added: true })), ...changes]), '[]');
-      this.audit('import-devices', label, { added: result.added.length, updated: result.updated.length });
+        .run(now(), source, summary, JSON.stringify([...result.added.map((device) => ({ device, added: true })), ...changes]), JSON.stringify(conflicts));
+      this.audit('import-devices', label, { added: result.added.length, updated: result.updated.length, conflicts: conflicts.length });
+      result.conflicts = conflicts.length;
     })();
     return result;
   }

@@ -115,7 +115,7 @@ const importDevices: Command = {
     const devices = parseDeviceList(text, { groupTag: values['group-tag'] as string | undefined, hub: (values.hub as string | undefined) ?? null });
     await withInventory(values, (inv) => {
       const r = inv.importDevices(devices, 'file', src);
-      out(`${r.added.length} added, ${r.updated.length} updated, ${r.unchanged.length} unchanged`);
+      out(`${r.added.length} added, ${r.updated.length} updated, ${r.unchanged.length} unchanged${r.conflicts ? `, ${r.conflicts} conflicts with open deployments (see db status)` : ''}`);
     });
   },
 };
