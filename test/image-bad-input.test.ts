@@ -167,6 +167,25 @@ describe('registry failures', () => {
     }
   });
 
+  it('401 then a bearer token: the challenge → token endpoint flow ACR uses', async () => {
+    const acr = await startRegistry({ tokenUsers: { lighter: 'token-pass' } });
+    try {
+      expect((await pushFails(acr.host)).message).toMatch(/token endpoint 127\.0\.0\.1:\d+ answered 401 \(credentials rejected\)/);
+      const creds = { credentials: { username: 'lighter', password: 'token-pass' } };
+      const s = await openSource(`docker-archive:${images.appV1.archive}`);
+      await copyImage(s, await openDestination(`docker://${acr.host}/team/app:1`, creds));
+      expect(acr.tokenRequests).toContain('repository:team/app:pull,push');
+      const back = await openSource(`docker://${acr.host}/team/app:1`, creds);
+      expect((await back.info()).configDigest).toBe((await s.info()).configDigest);
+      await s.close();
+      // and anonymous pulls are refused by the registry itself
+      const anon = await openSource(`docker://${acr.host}/team/app:1`);
+      await expect(anon.info()).rejects.toThrow(/answered 401/);
+    } finally {
+      await acr.stop();
+    }
+  });
+
   it('404: an image that is not there', async () => {
     const s = await openSource(`docker://${registry.host}/nothing/here:1`);
     await expect(s.info()).rejects.toThrow(/answered 404 for manifest .*nothing\/here:1: MANIFEST_UNKNOWN/);

@@ -1,7 +1,8 @@
 // A real Docker registry (Debian's docker-registry) on a free loopback port with its own storage,
 // started by the test that needs it and stopped by it.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,13 +24,52 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** options.htpasswd: contents of an htpasswd file (bcrypt) to require basic auth. */
-export async function startRegistry(options: { htpasswd?: string } = {}): Promise<TestRegistry> {
+/**
+ * A token server as Azure Container Registry and Docker Hub use: clients that get a Bearer
+ * challenge ask it (with basic credentials) for a JWT the registry verifies against our cert.
+ */
+async function startTokenServer(dir: string, users: Record<string, string>): Promise<{ realm: string; cert: string; requests: string[]; stop(): Promise<void> }> {
+  const key = join(dir, 'token-key.pem');
+  const cert = join(dir, 'token-cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=lighter-test-token'], { stdio: 'ignore' });
+  const privateKey = createPrivateKey(readFileSync(key));
+  const der = new X509Certificate(readFileSync(cert)).raw.toString('base64');
+  const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+  const requests: string[] = [];
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const [user, pass] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':');
+    requests.push(url.searchParams.getAll('scope').join(' '));
+    if (!user || users[user] !== pass) {
+      res.writeHead(401).end('{"details":"bad credentials"}');
+      return;
+    }
+    const access = url.searchParams.getAll('scope').map((sc) => {
+      const [type, name, actions] = sc.split(':');
+      return { type, name, actions: (actions ?? '').split(',') };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const body = `${b64url({ typ: 'JWT', alg: 'ES256', x5c: [der] })}.${b64url({ iss: 'lighter-test-issuer', sub: user, aud: url.searchParams.get('service'), exp: now + 600, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access })}`;
+    const sig = sign('sha256', Buffer.from(body), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${body}.${sig.toString('base64url')}` }));
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  return { realm: `http://127.0.0.1:${port}/token`, cert, requests, stop: () => new Promise((r) => server.close(() => r())) };
+}
+
+/**
+ * options.htpasswd: contents of an htpasswd file (bcrypt) to require basic auth.
+ * options.tokenUsers: user → password for bearer-token auth through a token server (see `tokenRequests`).
+ */
+export async function startRegistry(options: { htpasswd?: string; tokenUsers?: Record<string, string> } = {}): Promise<TestRegistry & { tokenRequests: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'lighter-registry-'));
   const port = await freePort();
+  const token = options.tokenUsers ? await startTokenServer(dir, options.tokenUsers) : undefined;
   const auth = options.htpasswd
     ? (writeFileSync(join(dir, 'htpasswd'), options.htpasswd), `auth:\n  htpasswd:\n    realm: lighter-test\n    path: ${join(dir, 'htpasswd')}\n`)
-    : '';
+    : token
+      ? `auth:\n  token:\n    realm: ${token.realm}\n    service: lighter-test\n    issuer: lighter-test-issuer\n    rootcertbundle: ${token.cert}\n`
+      : '';
   writeFileSync(
     join(dir, 'config.yml'),
     `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${auth}`,
@@ -50,7 +90,9 @@ export async function startRegistry(options: { htpasswd?: string } = {}): Promis
   }
   return {
     host,
+    tokenRequests: token?.requests ?? [],
     async stop() {
+      await token?.stop();
       if (proc.exitCode === null) {
         proc.kill('SIGTERM');
         await new Promise((r) => proc.once('exit', r));
