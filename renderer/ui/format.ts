@@ -38,3 +38,8 @@ export function bytes(n: number | null): string {
 export function orDash(v: string | null | undefined): string {
   return v ? v : '—';
 }
+
+/** "1 device", "3 devices" */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

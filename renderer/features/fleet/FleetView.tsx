@@ -3,7 +3,7 @@
 import { useEffect } from 'react';
 import type { DeviceRow, StatusSummary } from '../../../contract/index.js';
 import { useSession } from '../../app/session.js';
-import { relativeTime } from '../../ui/format.js';
+import { count, relativeTime } from '../../ui/format.js';
 import { Badge, Cmd, Empty, ErrorBanner, Section, Stat } from '../../ui/parts.js';
 import { DeviceDrawer } from './DeviceDrawer.js';
 import { useDevice, useDevices, useStatus, type DeviceFilters } from './store.js';
@@ -12,10 +12,10 @@ function StatusTiles({ s }: { s: StatusSummary }) {
   const open = s.deployments.draft + s.deployments.planned + s.deployments.transferring + s.deployments.ready;
   return (
     <div className="stats">
-      <Stat label="Devices" value={s.devices} sub={`${s.edgeDevices} IoT Edge · ${s.groups} groups`} />
+      <Stat label="Devices" value={s.devices} sub={`${s.edgeDevices} IoT Edge · ${count(s.groups, 'group')}`} />
       <Stat label="Images tracked" value={s.images} sub={`${s.deviceImages.present + s.deviceImages.applied} on devices`} />
       <Stat label="In transit" value={s.deviceImages.in_transit} tone={s.deviceImages.in_transit ? 'info' : undefined} sub="images on their way" />
-      <Stat label="Failed images" value={s.deviceImages.failed} tone={s.deviceImages.failed ? 'bad' : undefined} sub={`${s.transfers.failed} failed transfers`} />
+      <Stat label="Failed images" value={s.deviceImages.failed} tone={s.deviceImages.failed ? 'bad' : undefined} sub={count(s.transfers.failed, 'failed transfer')} />
       <Stat label="Open deployments" value={open} sub={`${s.deployments.ready} ready to push`} />
       <Stat label="Last sync" value={s.lastSync ? relativeTime(s.lastSync.at) : 'never'} sub={s.lastSync?.summary ?? 'no import yet'} />
     </div>
@@ -83,7 +83,7 @@ function DeviceTable({ devices, selected, onSelect }: { devices: DeviceRow[]; se
         <tbody key={vessel}>
           <tr className="group-row">
             <th colSpan={6}>
-              {vessel} <span className="muted">· {rows.length} device{rows.length === 1 ? '' : 's'}</span>
+              {vessel} <span className="muted">· {count(rows.length, 'device')}</span>
             </th>
           </tr>
           {rows.map((d) => (

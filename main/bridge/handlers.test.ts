@@ -1,0 +1,55 @@
+// The handler table both transports share, on the real services: the reply envelope Electron IPC
+// carries, and registration refusing a service that misses a contract method.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppApi } from '../../contract/index.js';
+import { openInventory } from '../inventory/open.js';
+import { buildServices, type Services } from '../services.js';
+import { Handlers } from './handlers.js';
+
+let dir: string;
+let services: Services;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lighter-handlers-'));
+  // an explicit database must exist already (as after `lighter db init --db FILE`)
+  (await openInventory(join(dir, 'inventory.db'))).close();
+  services = await buildServices({ database: join(dir, 'inventory.db'), shell: 'electron' });
+});
+
+afterAll(() => {
+  services?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bridge handlers', () => {
+  it('registers every contract channel', () => {
+    expect(services.handlers.channels()).toEqual([
+      'app.info',
+      'inventory.status',
+      'inventory.devices',
+      'inventory.device',
+      'inventory.deployments',
+      'inventory.deployment',
+      'inventory.transfers',
+      'inventory.transfersPerDay',
+      'inventory.syncHistory',
+      'inventory.auditLog',
+    ]);
+  });
+
+  it('replies with a result or a coded error, never throws', async () => {
+    expect(await services.handlers.reply('app.info', undefined)).toMatchObject({ result: { shell: 'electron', database: join(dir, 'inventory.db') } });
+    expect(await services.handlers.reply('inventory.deployments', { state: 'shipped' })).toEqual({
+      error: { code: 'invalid-request', message: expect.stringMatching(/^inventory\.deployments: state: Invalid enum value\. Expected 'draft' \| 'planned'/) },
+    });
+    expect(await services.handlers.reply('inventory.deployment', { id: 42 })).toEqual({ error: { code: 'failed', message: 'inventory.deployment: unknown deployment 42' } });
+    expect(await services.handlers.reply('app.quit', {})).toMatchObject({ error: { code: 'unknown-method' } });
+  });
+
+  it('refuses a service that lacks a method of its namespace', () => {
+    expect(() => new Handlers().register('app', {} as AppApi)).toThrow('service for app has no method info');
+  });
+});
