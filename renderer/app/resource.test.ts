@@ -1,0 +1,46 @@
+// The renderer's fetch-state store: parameters merge, errors surface as messages, and a slow answer
+// to an older request never replaces the answer to a newer one.
+import { describe, expect, it } from 'vitest';
+import { resourceStore } from './resource.js';
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<T>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('resourceStore', () => {
+  it('merges parameters and keeps the newest answer', async () => {
+    const pending = new Map<string, ReturnType<typeof deferred<string>>>();
+    const store = resourceStore<string, { group: string; search: string }>({ group: '', search: '' }, (p) => {
+      const d = deferred<string>();
+      pending.set(`${p.group}/${p.search}`, d);
+      return d.promise;
+    });
+    const first = store.getState().load({ group: 'tankers' });
+    const second = store.getState().load({ search: 'aurora' });
+    expect(store.getState().params).toEqual({ group: 'tankers', search: 'aurora' });
+    expect(store.getState().loading).toBe(true);
+    pending.get('tankers/aurora')!.resolve('new');
+    await second;
+    pending.get('tankers/')!.resolve('old');
+    await first;
+    expect(store.getState()).toMatchObject({ data: 'new', loading: false, error: null });
+  });
+
+  it('keeps the last data and shows the error when a load fails', async () => {
+    let fail = false;
+    const store = resourceStore<number, object>({}, async () => {
+      if (fail) throw new Error('inventory.status: database is locked');
+      return 7;
+    });
+    await store.getState().load();
+    fail = true;
+    await store.getState().load();
+    expect(store.getState()).toMatchObject({ data: 7, loading: false, error: 'inventory.status: database is locked' });
+  });
+});
