@@ -43,6 +43,7 @@ async function copyFails(src: string): Promise<Error> {
     error = err as Error;
   }
   expect(existsSync(out), 'nothing is left at the destination').toBe(false);
+  expect(readdirSync(work).filter((n) => n.startsWith('.lighter-partial-')), 'no temp files are left').toEqual([]);
   if (!error) throw new Error(`copy of ${src} succeeded`);
   return error;
 }

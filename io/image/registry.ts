@@ -102,8 +102,14 @@ export async function openRegistryDestination(r: DockerRef, opts: TransportOptio
   const client = clientFor(r, opts);
   const tmp = opts.tmpDir ?? tmpdir();
   const temps = new Set<Spooled>();
+  /** Whether the repository has the blob, after asking the registry to mount it from mountFrom. */
+  const present = async (digest: string) => {
+    if (await client.hasBlob(digest)) return true;
+    for (const from of opts.mountFrom ?? []) if (await client.mountBlob(digest, from)) return true;
+    return false;
+  };
   const upload = async (s: Spooled) => {
-    if (!(await client.hasBlob(s.digest))) {
+    if (!(await present(s.digest))) {
       await client.uploadBlob({ digest: s.digest, size: s.size, open: (start, end) => (end < start ? Readable.from([]) : createReadStream(s.path, { start, end, highWaterMark: 1 << 20 })) });
     }
   };
@@ -125,10 +131,7 @@ export async function openRegistryDestination(r: DockerRef, opts: TransportOptio
     client,
     async hasLayer(l) {
       const d = l.descriptor;
-      if (!d || layerCompression(d.mediaType) === 'none') return false;
-      if (await client.hasBlob(d.digest)) return true;
-      for (const from of opts.mountFrom ?? []) if (await client.mountBlob(d.digest, from)) return true;
-      return false;
+      return d !== undefined && layerCompression(d.mediaType) !== 'none' && (await present(d.digest));
     },
     acceptsBlob(d) {
       return layerCompression(d.mediaType) !== 'none';
@@ -140,7 +143,7 @@ export async function openRegistryDestination(r: DockerRef, opts: TransportOptio
       });
     },
     async putBlob(d, data) {
-      if (await client.hasBlob(d.digest)) {
+      if (await present(d.digest)) {
         data.destroy();
         return;
       }
