@@ -1,9 +1,12 @@
 // Runs a layer program (ops.ts) against base layers and the patch sections, yielding the rebuilt
 // layer tar in chunks. Memory stays bounded: base bytes are read in chunks at need, sections are
-// pulled as streams. Every length and offset from the patch is checked; violations are
-// CorruptPatchError. The caller verifies the result's sha256 against the diffID before use.
+// pulled as streams, base tar layouts hold only entry offsets. Every length, index and offset
+// from the patch is checked; violations are CorruptPatchError. The caller verifies the result's
+// sha256 against the diffID before use.
 import { CorruptPatchError, type ByteSource, type ChunkReader } from './bytes.js';
-import { OP } from './ops.js';
+import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
+import { decodeHeader, HF } from '../tar/header-codec.js';
+import { BLOCK, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
 
 export interface LayerStreams {
   ops: ChunkReader;
@@ -15,19 +18,38 @@ export interface LayerStreams {
 
 const CHUNK = 1 << 20;
 
-function baseLayer(base: ByteSource[], i: number): ByteSource {
-  const b = base[i];
-  if (!b) throw new CorruptPatchError(`patch refers to base layer ${i}, base has ${base.length}`);
-  return b;
+/** Base layers with their tar layouts, parsed when first named. */
+class BaseLayers {
+  private readonly layouts = new Map<number, Promise<TarLayout>>();
+  constructor(readonly sources: ByteSource[]) {}
+  source(i: number): ByteSource {
+    const b = this.sources[i];
+    if (!b) throw new CorruptPatchError(`patch refers to base layer ${i}, base has ${this.sources.length}`);
+    return b;
+  }
+  async entry(layer: number, index: number): Promise<TarEntry> {
+    const src = this.source(layer);
+    let l = this.layouts.get(layer);
+    if (!l) this.layouts.set(layer, (l = readTarLayout(src)));
+    const e = (await l).entries[index];
+    if (!e) throw new CorruptPatchError(`patch refers to entry ${index} of base layer ${layer}, which has ${(await l).entries.length}`);
+    return e;
+  }
 }
 
-async function readBase(src: ByteSource, offset: number, len: number): Promise<Uint8Array> {
-  if (offset < 0 || len < 0 || offset + len > src.size) throw new CorruptPatchError(`patch reads base bytes ${offset}+${len} outside a ${src.size}-byte layer`);
-  return src.read(offset, len);
+async function* pipeLit(r: ChunkReader, len: number): AsyncGenerator<Uint8Array> {
+  for (let o = 0; o < len; ) {
+    const b = await r.some(Math.min(CHUNK, len - o));
+    o += b.length;
+    yield b;
+  }
 }
 
 /** Rebuilds one layer; `expectedSize` bounds the output. */
-export async function* applyLayer(s: LayerStreams, base: ByteSource[], expectedSize: number): AsyncGenerator<Uint8Array> {
+export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expectedSize: number): AsyncGenerator<Uint8Array> {
+  const base = new BaseLayers(sources);
+  const lastIndex = new Map<number, number>();
+  let previousHeader: Uint8Array | undefined;
   let produced = 0;
   const check = (n: number) => {
     produced += n;
@@ -35,67 +57,83 @@ export async function* applyLayer(s: LayerStreams, base: ByteSource[], expectedS
   };
   for (;;) {
     const op = await s.ops.byte();
-    switch (op) {
-      case OP.END: {
-        if (produced !== expectedSize) throw new CorruptPatchError(`patch rebuilds ${produced} of the layer's ${expectedSize} bytes`);
-        for (const [name, r] of Object.entries(s)) if (!(await (r as ChunkReader).atEnd())) throw new CorruptPatchError(`patch section ${name} has unused bytes`);
-        return;
+    if (op === OP.END) {
+      if (produced !== expectedSize) throw new CorruptPatchError(`patch rebuilds ${produced} of the layer's ${expectedSize} bytes`);
+      for (const [name, r] of Object.entries(s)) if (!(await (r as ChunkReader).atEnd())) throw new CorruptPatchError(`patch section ${name} has unused bytes`);
+      return;
+    } else if (op === OP.LIT) {
+      const len = await s.ops.uvar();
+      check(len);
+      yield* pipeLit(s.lit, len);
+    } else if (op === OP.ZERO) {
+      const len = await s.ops.uvar();
+      check(len);
+      for (let o = 0; o < len; o += CHUNK) yield new Uint8Array(Math.min(CHUNK, len - o));
+    } else if (op === OP.ENTRY) {
+      const code = await s.ops.uvar();
+      const contentKind = code & 7;
+      const hdrMode = (code >> 3) & 3;
+      const flags = Math.floor(code / 2 ** HF_SHIFT);
+      if (flags > 7 || hdrMode > HDR_MODE.PREVIOUS || contentKind > CONTENT.LIT) throw new CorruptPatchError(`patch has a malformed entry code ${code}`);
+      // header reference
+      let ref: Uint8Array | undefined;
+      let refEntry: TarEntry | undefined;
+      let refLayer = -1;
+      let rawLen = 0;
+      if (hdrMode === HDR_MODE.BASE) {
+        refLayer = await s.ops.uvar();
+        const index = (lastIndex.get(refLayer) ?? -1) + 1 + (await s.ops.svar());
+        lastIndex.set(refLayer, index);
+        refEntry = await base.entry(refLayer, index);
+        ref = await base.source(refLayer).read(refEntry.start, refEntry.dataOffset - refEntry.start);
+      } else if (hdrMode === HDR_MODE.PREVIOUS) {
+        if (!previousHeader) throw new CorruptPatchError('patch refers to a previous header before the first entry');
+        ref = previousHeader;
+      } else rawLen = await s.ops.uvar();
+      const mtimeDelta = ref && flags & HF.MTIME ? await s.ops.svar() : 0;
+      // content source
+      let from: { layer: number; entry: TarEntry } | undefined;
+      let contentLen = 0;
+      let replace = false;
+      if (contentKind === CONTENT.SAME || contentKind === CONTENT.DELTA_REF) {
+        if (!refEntry) throw new CorruptPatchError('patch reuses the content of an entry it did not name');
+        from = { layer: refLayer, entry: refEntry };
+      } else if (contentKind === CONTENT.COPY || contentKind === CONTENT.DELTA_OTHER) {
+        const layer = await s.ops.uvar();
+        from = { layer, entry: await base.entry(layer, await s.ops.uvar()) };
       }
-      case OP.HDR: {
-        const ref = await s.ops.uvar();
-        const offset = ref ? await s.ops.uvar() : 0;
-        const len = await s.ops.uvar();
-        check(len);
-        const bytes = await s.hdr.exact(len);
-        if (ref) {
-          const old = await readBase(baseLayer(base, ref - 1), offset, len);
-          for (let i = 0; i < len; i++) bytes[i]! ^= old[i]!;
-        }
-        yield bytes;
-        break;
+      if (contentKind === CONTENT.SAME || contentKind === CONTENT.COPY) contentLen = from!.entry.size;
+      else if (contentKind === CONTENT.DELTA_REF || contentKind === CONTENT.DELTA_OTHER || contentKind === CONTENT.LIT) contentLen = await s.ops.uvar();
+      if (contentKind === CONTENT.DELTA_REF || contentKind === CONTENT.DELTA_OTHER) replace = (await s.ops.byte()) === 1;
+      const padLen = Math.ceil(contentLen / BLOCK) * BLOCK - contentLen;
+      // header bytes
+      const headerLen = ref ? ref.length : rawLen;
+      check(headerLen);
+      const hdrBytes = await s.hdr.exact(headerLen);
+      const header = ref ? decodeHeader(ref, { flags, mtimeDelta, xor: hdrBytes }, contentLen) : hdrBytes;
+      if (!header) throw new CorruptPatchError('patch header encoding does not fit its reference');
+      previousHeader = header;
+      yield header;
+      // content bytes
+      check(contentLen + padLen);
+      if (contentKind === CONTENT.SAME || contentKind === CONTENT.COPY) {
+        const src = base.source(from!.layer);
+        for (let o = 0; o < contentLen; o += CHUNK) yield await src.read(from!.entry.dataOffset + o, Math.min(CHUNK, contentLen - o));
+      } else if (contentKind === CONTENT.LIT) {
+        yield* pipeLit(s.lit, contentLen);
+      } else if (from) {
+        yield* applyDelta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, replace);
       }
-      case OP.COPY: {
-        const src = baseLayer(base, await s.ops.uvar());
-        const offset = await s.ops.uvar();
-        const len = await s.ops.uvar();
-        check(len);
-        for (let o = 0; o < len; o += CHUNK) yield (await readBase(src, offset + o, Math.min(CHUNK, len - o))).slice();
-        break;
-      }
-      case OP.DELTA: {
-        const src = baseLayer(base, await s.ops.uvar());
-        const offset = await s.ops.uvar();
-        const oldLen = await s.ops.uvar();
-        const newLen = await s.ops.uvar();
-        check(newLen);
-        if (offset + oldLen > src.size) throw new CorruptPatchError(`patch diffs against base bytes ${offset}+${oldLen} outside a ${src.size}-byte layer`);
-        yield* applyDelta(s, src, offset, oldLen, newLen);
-        break;
-      }
-      case OP.LIT: {
-        const len = await s.ops.uvar();
-        check(len);
-        for (let o = 0; o < len; ) {
-          const b = await s.lit.some(Math.min(CHUNK, len - o));
-          o += b.length;
-          yield b.slice();
-        }
-        break;
-      }
-      case OP.ZERO: {
-        const len = await s.ops.uvar();
-        check(len);
-        for (let o = 0; o < len; o += CHUNK) yield new Uint8Array(Math.min(CHUNK, len - o));
-        break;
-      }
-      default:
-        throw new CorruptPatchError(`patch has unknown op ${op}`);
+      if (code & PAD_LITERAL) yield* pipeLit(s.lit, padLen);
+      else if (padLen) yield new Uint8Array(padLen);
+    } else {
+      throw new CorruptPatchError(`patch has unknown op ${op}`);
     }
   }
 }
 
 /** bsdiff triples (bsdiff.ts) over old = src[offset, offset+oldLen). */
-async function* applyDelta(s: LayerStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
+export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, replace: boolean): AsyncGenerator<Uint8Array> {
   let oldPos = 0;
   let done = 0;
   while (done < newLen) {
@@ -111,24 +149,23 @@ async function* applyDelta(s: LayerStreams, src: ByteSource, offset: number, old
       if (zeros + n > left || zeros + n === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
       for (let o = 0; o < zeros; o += CHUNK) {
         const len = Math.min(CHUNK, zeros - o);
-        yield (await src.read(offset + oldPos, len)).slice();
+        yield await src.read(offset + oldPos, len);
         oldPos += len;
       }
       for (let o = 0; o < n; ) {
         const d = await s.diff.some(Math.min(CHUNK, n - o));
-        const b = (await src.read(offset + oldPos, d.length)).slice();
-        for (let i = 0; i < d.length; i++) b[i] = (b[i]! + d[i]!) & 0xff;
+        if (replace) yield d;
+        else {
+          const b = new Uint8Array(await src.read(offset + oldPos, d.length)); // a copy: we add into it
+          for (let i = 0; i < d.length; i++) b[i] = (b[i]! + d[i]!) & 0xff;
+          yield b;
+        }
         oldPos += d.length;
         o += d.length;
-        yield b;
       }
       left -= zeros + n;
     }
-    for (let o = 0; o < extra; ) {
-      const b = await s.lit.some(Math.min(CHUNK, extra - o));
-      o += b.length;
-      yield b.slice();
-    }
+    yield* pipeLit(s.lit, extra);
     done += add + extra;
   }
 }

@@ -5,7 +5,9 @@
 // Output, for the new bytes in order, as control triples (seek, add, extra):
 //   oldPos += seek; then `add` bytes are new = old[oldPos..] + diff (mod 256), oldPos += add;
 //   then `extra` bytes come literally.
-// Diff bytes are zero-run coded (see DiffSink) because they are mostly zeros.
+// Differences are zero-run coded because they are mostly zeros. In "replace" mode (chosen for
+// text, where mismatches are edits rather than shifted numbers) the nonzero runs carry the new
+// bytes themselves, which compress like the text they are.
 import { ByteWriter } from './bytes.js';
 import type { Matcher } from './matcher.js';
 
@@ -16,14 +18,20 @@ export interface DiffOutput {
   diff: ByteWriter;
   /** Literal bytes. */
   extra: ByteWriter;
+  replace: boolean;
 }
 
-export function newDiffOutput(): DiffOutput {
-  return { ctrl: new ByteWriter(), diff: new ByteWriter(), extra: new ByteWriter() };
+export function newDiffOutput(replace = false): DiffOutput {
+  return { ctrl: new ByteWriter(), diff: new ByteWriter(), extra: new ByteWriter(), replace };
 }
 
-/** Zero-run codes the difference nw[np..np+len) − old[op..op+len). */
-function writeDiff(out: ByteWriter, old: Uint8Array, op: number, nw: Uint8Array, np: number, len: number): void {
+/** True when both look like text (no NUL in their first 64 KiB): such diffs use replace mode. */
+export function looksLikeText(old: Uint8Array, nw: Uint8Array): boolean {
+  return !old.subarray(0, 65536).includes(0) && !nw.subarray(0, 65536).includes(0);
+}
+
+/** Zero-run codes the difference nw[np..np+len) − old[op..op+len) (or the new bytes, replacing). */
+function writeDiff(out: ByteWriter, old: Uint8Array, op: number, nw: Uint8Array, np: number, len: number, replace: boolean): void {
   let i = 0;
   while (i < len) {
     let z = i;
@@ -40,7 +48,8 @@ function writeDiff(out: ByteWriter, old: Uint8Array, op: number, nw: Uint8Array,
     }
     out.uvar(z - i);
     out.uvar(k - z);
-    for (let j = z; j < k; j++) out.byte((nw[np + j]! - old[op + j]!) & 0xff);
+    if (replace) out.bytes(nw.subarray(np + z, np + k));
+    else for (let j = z; j < k; j++) out.byte((nw[np + j]! - old[op + j]!) & 0xff);
     i = k;
   }
 }
@@ -79,7 +88,7 @@ export function diffRange(
     out.ctrl.svar(lastPos - oldCursor);
     out.ctrl.uvar(lenf);
     out.ctrl.uvar(extraEnd - extraStart);
-    writeDiff(out.diff, old, lastPos, nw, lastScan, lenf);
+    writeDiff(out.diff, old, lastPos, nw, lastScan, lenf, out.replace);
     out.extra.bytes(nw.subarray(extraStart, extraEnd));
     oldCursor = lastPos + lenf;
   };
@@ -151,7 +160,7 @@ export function diffRange(
 }
 
 /** Whole-file diff with a suffix-array matcher. */
-export function diffBytes(old: Uint8Array, nw: Uint8Array, matcher: Matcher, out: DiffOutput = newDiffOutput()): DiffOutput {
+export function diffBytes(old: Uint8Array, nw: Uint8Array, matcher: Matcher, out: DiffOutput = newDiffOutput(looksLikeText(old, nw))): DiffOutput {
   diffRange(old, matcher, nw, out);
   return out;
 }

@@ -1,15 +1,16 @@
 // Builds a patch that rebuilds every target layer from base layers (DESIGN.md, "Delta engine").
 // Layers the device has cost nothing; a changed layer becomes a layer program (ops.ts) working
 // per tar entry: identical content anywhere in the base is copied by reference, the same path or
-// a similar name gets a bsdiff delta, the rest is literal. Headers are XORed against the matched
-// base header so that only changed fields (mtime, size, checksum) remain. Deterministic: the
-// same inputs give the same bytes, whatever the worker timing.
+// a similar name gets a bsdiff delta, the rest is literal. Headers are encoded against the
+// matched base header (tar/header-codec.ts). Deterministic: the same inputs give the same bytes,
+// whatever the worker timing.
 import { BlockHashMatcher } from './matcher.js';
 import { diffRange, newDiffOutput } from './bsdiff.js';
 import { ByteWriter, type ByteSource } from './bytes.js';
 import type { Differ, DiffResult } from './differ.js';
-import type { PatchHeader, PatchLayer, SectionInfo, SectionName } from './format.js';
-import { OP } from './ops.js';
+import type { PatchHeader, PatchLayer, SectionName, SectionSize } from './format.js';
+import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
+import { encodeHeader, HF } from '../tar/header-codec.js';
 import { readTarLayout, type TarEntry } from '../tar/reader.js';
 
 export interface IncrementalHash {
@@ -17,14 +18,20 @@ export interface IncrementalHash {
   digest(): string;
 }
 
-/** A compressed section being written; finish() returns where it landed in the patch. */
+/** A compressed section being written. */
 export interface SectionWriter {
   write(b: Uint8Array): Promise<void>;
-  finish(): Promise<SectionInfo>;
+  finish(): Promise<SectionSize>;
+}
+
+/** One carried layer's sections, written one after the other; finish() says where they landed. */
+export interface LayerWriter {
+  section(name: SectionName): SectionWriter;
+  finish(): Promise<{ offset: number; length: number; sha256: string }>;
 }
 
 export interface BuildEnv {
-  openSection(name: SectionName): SectionWriter;
+  openLayer(): LayerWriter;
   hash(): IncrementalHash;
   differ: Differ;
   onProgress?(done: number, total: number): void;
@@ -54,6 +61,7 @@ const IN_FLIGHT = 6;
 
 interface BaseFile {
   layer: number;
+  index: number;
   entry: TarEntry;
   hash?: string;
 }
@@ -74,8 +82,8 @@ class BaseIndex {
   static async build(layers: ByteSource[], env: BuildEnv): Promise<BaseIndex> {
     const index = new BaseIndex(layers, env);
     for (let i = 0; i < layers.length; i++) {
-      for (const entry of (await readTarLayout(layers[i]!)).entries) {
-        const f: BaseFile = { layer: i, entry };
+      for (const [k, entry] of (await readTarLayout(layers[i]!)).entries.entries()) {
+        const f: BaseFile = { layer: i, index: k, entry };
         const path = norm(entry.path);
         index.byPath.set(path, f); // later layers shadow earlier ones, as in the image
         if (!hasContent(entry)) continue;
@@ -117,12 +125,27 @@ class BaseIndex {
     }
     return best;
   }
+
+  headerOf(f: BaseFile): Promise<Uint8Array> {
+    return this.layers[f.layer]!.read(f.entry.start, f.entry.dataOffset - f.entry.start);
+  }
 }
 
 type Sections = Record<SectionName, SectionWriter>;
 
+/** How an entry's content is encoded, decided (and any diff job started) ahead of writing. */
+type Content =
+  | { kind: 'none' }
+  | { kind: 'literal' }
+  | { kind: 'copy'; from: BaseFile }
+  | { kind: 'delta'; from: BaseFile; result: Promise<DiffResult> }
+  | { kind: 'large-delta'; from: BaseFile };
+
 class LayerEncoder {
   readonly ops = new ByteWriter(1 << 16);
+  private previousHeader: Uint8Array | undefined;
+  /** Last base entry index named as a header reference, per base layer (for delta coding). */
+  private readonly lastIndex = new Map<number, number>();
   constructor(
     readonly s: Sections,
     readonly base: BaseIndex,
@@ -138,7 +161,7 @@ class LayerEncoder {
     for (let o = 0; o < len; o += CHUNK) await section.write(await this.src.read(offset + o, Math.min(CHUNK, len - o)));
   }
 
-  /** Target bytes as ZERO runs and LIT pieces (padding, trailers). */
+  /** Target bytes as ZERO runs and LIT pieces (the trailer). */
   async zerosOrLiteral(offset: number, len: number): Promise<void> {
     for (let o = 0; o < len; o += CHUNK) {
       const b = await this.src.read(offset + o, Math.min(CHUNK, len - o));
@@ -148,35 +171,14 @@ class LayerEncoder {
         if (b[i] === 0) {
           while (j < b.length && b[j] === 0) j++;
           this.ops.byte(OP.ZERO);
-          this.ops.uvar(j - i);
         } else {
           while (j < b.length && b[j] !== 0) j++;
           this.ops.byte(OP.LIT);
-          this.ops.uvar(j - i);
           await this.s.lit.write(b.subarray(i, j));
         }
+        this.ops.uvar(j - i);
         i = j;
       }
-    }
-  }
-
-  async header(e: TarEntry, ref: BaseFile | undefined): Promise<void> {
-    const len = e.dataOffset - e.start;
-    const bytes = await this.src.read(e.start, len);
-    if (ref && ref.entry.dataOffset - ref.entry.start === len) {
-      const old = await this.base.layers[ref.layer]!.read(ref.entry.start, len);
-      const x = new Uint8Array(len);
-      for (let i = 0; i < len; i++) x[i] = bytes[i]! ^ old[i]!;
-      this.ops.byte(OP.HDR);
-      this.ops.uvar(ref.layer + 1);
-      this.ops.uvar(ref.entry.start);
-      this.ops.uvar(len);
-      await this.s.hdr.write(x);
-    } else {
-      this.ops.byte(OP.HDR);
-      this.ops.uvar(0);
-      this.ops.uvar(len);
-      await this.s.hdr.write(bytes);
     }
   }
 
@@ -193,107 +195,140 @@ class LayerEncoder {
     let state = { oldCursor: 0, lastOffset: 0 };
     for (let w = 0; w < e.size; w += WINDOW) {
       const nw = await this.src.read(e.dataOffset + w, Math.min(WINDOW, e.size - w));
-      const out = newDiffOutput();
+      const out = newDiffOutput(false);
       state = diffRange(old, matcher, nw, out, state, w);
-      await this.writeDiff({ ctrl: out.ctrl.take(), diff: out.diff.take(), extra: out.extra.take() });
+      await this.writeDiff({ replace: false, ctrl: out.ctrl.take(), diff: out.diff.take(), extra: out.extra.take() });
     }
+  }
+
+  /** Writes one entry: op code and fields, header bytes, content, padding. */
+  async entry(e: TarEntry, headerRef: BaseFile | undefined, content: Content): Promise<void> {
+    const header = await this.src.read(e.start, e.dataOffset - e.start);
+    const contentLen = e.size;
+    const pad = await this.src.read(e.dataOffset + e.size, e.end - e.dataOffset - e.size);
+    const padLiteral = pad.some((b) => b !== 0);
+
+    const fields = new ByteWriter(32);
+    let code = 0;
+    // header
+    const baseHeader = headerRef ? await this.base.headerOf(headerRef) : undefined;
+    const ref = baseHeader?.length === header.length ? baseHeader : this.previousHeader?.length === header.length ? this.previousHeader : undefined;
+    if (ref) {
+      const h = encodeHeader(header, ref, contentLen);
+      if (ref === baseHeader) {
+        code |= HDR_MODE.BASE << 3;
+        const predicted = (this.lastIndex.get(headerRef!.layer) ?? -1) + 1;
+        fields.uvar(headerRef!.layer);
+        fields.svar(headerRef!.index - predicted);
+        this.lastIndex.set(headerRef!.layer, headerRef!.index);
+      } else code |= HDR_MODE.PREVIOUS << 3;
+      code += h.flags * 2 ** HF_SHIFT;
+      if (h.flags & HF.MTIME) fields.svar(h.mtimeDelta);
+      await this.s.hdr.write(h.xor);
+    } else {
+      code |= HDR_MODE.RAW << 3;
+      fields.uvar(header.length);
+      await this.s.hdr.write(header);
+    }
+    this.previousHeader = header;
+    if (padLiteral) code |= PAD_LITERAL;
+    // content
+    const sameAsHeader = (f: BaseFile) => ref === baseHeader && f === headerRef;
+    switch (content.kind) {
+      case 'none':
+        code |= CONTENT.NONE;
+        break;
+      case 'literal':
+        code |= CONTENT.LIT;
+        fields.uvar(e.size);
+        break;
+      case 'copy':
+        if (sameAsHeader(content.from)) code |= CONTENT.SAME;
+        else {
+          code |= CONTENT.COPY;
+          fields.uvar(content.from.layer);
+          fields.uvar(content.from.index);
+        }
+        break;
+      case 'delta':
+      case 'large-delta': {
+        if (sameAsHeader(content.from)) code |= CONTENT.DELTA_REF;
+        else {
+          code |= CONTENT.DELTA_OTHER;
+          fields.uvar(content.from.layer);
+          fields.uvar(content.from.index);
+        }
+        fields.uvar(e.size);
+        break;
+      }
+    }
+    this.ops.byte(OP.ENTRY);
+    this.ops.uvar(code);
+    if (content.kind === 'delta') {
+      const r = await content.result;
+      fields.byte(r.replace ? 1 : 0);
+      this.ops.bytes(fields.view());
+      await this.writeDiff(r);
+    } else if (content.kind === 'large-delta') {
+      fields.byte(0);
+      this.ops.bytes(fields.view());
+      await this.largeDelta(content.from, e);
+    } else {
+      this.ops.bytes(fields.view());
+      if (content.kind === 'literal') await this.pipe(this.s.lit, e.dataOffset, e.size);
+    }
+    if (padLiteral) await this.s.lit.write(pad);
   }
 }
 
-/**
- * Prepares one entry: decides how its content is encoded and starts any diff job. The returned
- * function writes the entry, and is called strictly in entry order.
- */
-async function prepareEntry(enc: LayerEncoder, env: BuildEnv, e: TarEntry): Promise<() => Promise<void>> {
+/** Decides how an entry's content is encoded and starts any diff job (entries are written in order later). */
+async function planEntry(enc: LayerEncoder, env: BuildEnv, e: TarEntry): Promise<{ headerRef: BaseFile | undefined; content: Content }> {
   const samePath = enc.base.byPath.get(norm(e.path));
-  const padding = async () => enc.zerosOrLiteral(e.dataOffset + e.size, e.end - e.dataOffset - e.size);
-  const literal = (ref: BaseFile | undefined) => async () => {
-    await enc.header(e, ref);
-    if (e.size > 0) {
-      enc.ops.byte(OP.LIT);
-      enc.ops.uvar(e.size);
-      await enc.pipe(enc.s.lit, e.dataOffset, e.size);
-    }
-    await padding();
-  };
-  if (!hasContent(e)) return literal(samePath);
-
+  if (!hasContent(e)) return { headerRef: samePath, content: e.size > 0 ? { kind: 'literal' } : { kind: 'none' } };
   const same = await enc.base.identical(enc.src, e, samePath);
-  if (same) {
-    return async () => {
-      await enc.header(e, samePath ?? same);
-      enc.ops.byte(OP.COPY);
-      enc.ops.uvar(same.layer);
-      enc.ops.uvar(same.entry.dataOffset);
-      enc.ops.uvar(e.size);
-      await padding();
-    };
-  }
+  if (same) return { headerRef: samePath ?? same, content: { kind: 'copy', from: same } };
   const ref = enc.base.similar(e, samePath);
-  if (!ref || ref.entry.size > MAX_DELTA_OLD) return literal(samePath);
-  const deltaOp = () => {
-    enc.ops.byte(OP.DELTA);
-    enc.ops.uvar(ref.layer);
-    enc.ops.uvar(ref.entry.dataOffset);
-    enc.ops.uvar(ref.entry.size);
-    enc.ops.uvar(e.size);
-  };
-  if (ref.entry.size > WHOLE_DIFF_LIMIT || e.size > WHOLE_DIFF_LIMIT) {
-    return async () => {
-      await enc.header(e, samePath ?? ref);
-      deltaOp();
-      await enc.largeDelta(ref, e);
-      await padding();
-    };
-  }
+  if (!ref || ref.entry.size > MAX_DELTA_OLD) return { headerRef: samePath, content: { kind: 'literal' } };
+  if (ref.entry.size > WHOLE_DIFF_LIMIT || e.size > WHOLE_DIFF_LIMIT) return { headerRef: samePath ?? ref, content: { kind: 'large-delta', from: ref } };
   const [old, nw] = await Promise.all([enc.base.layers[ref.layer]!.read(ref.entry.dataOffset, ref.entry.size), enc.src.read(e.dataOffset, e.size)]);
-  // Copies: the sources may hand out views of a shared read-ahead buffer.
-  const job = env.differ.diff(old.slice(), nw.slice());
-  job.catch(() => undefined); // awaited in order below; avoid an unhandled rejection meanwhile
-  return async () => {
-    const result = await job;
-    await enc.header(e, samePath ?? ref);
-    deltaOp();
-    await enc.writeDiff(result);
-    await padding();
-  };
+  // Copies: the job may transfer them to a worker, and sources may hand out shared views.
+  const result = env.differ.diff(new Uint8Array(old), new Uint8Array(nw));
+  result.catch(() => undefined); // awaited in entry order; no unhandled rejection meanwhile
+  return { headerRef: samePath ?? ref, content: { kind: 'delta', from: ref, result } };
 }
 
-async function encodeLayer(target: ByteSource, base: BaseIndex, env: BuildEnv, progress: (n: number) => void): Promise<Record<SectionName, SectionInfo>> {
-  const s: Sections = {
-    ops: env.openSection('ops'),
-    hdr: env.openSection('hdr'),
-    ctrl: env.openSection('ctrl'),
-    diff: env.openSection('diff'),
-    lit: env.openSection('lit'),
-  };
+async function encodeLayer(target: ByteSource, base: BaseIndex, env: BuildEnv, progress: (n: number) => void) {
+  const w = env.openLayer();
+  const s: Sections = { ops: w.section('ops'), hdr: w.section('hdr'), ctrl: w.section('ctrl'), diff: w.section('diff'), lit: w.section('lit') };
   const enc = new LayerEncoder(s, base, target);
   const layout = await readTarLayout(target);
-  const queue: Array<{ entry: TarEntry; write: Promise<() => Promise<void>> }> = [];
-  const drainOne = async () => {
+  const queue: Array<{ entry: TarEntry; plan: ReturnType<typeof planEntry> }> = [];
+  const writeOne = async () => {
     const next = queue.shift()!;
-    await (await next.write)();
+    const { headerRef, content } = await next.plan;
+    await enc.entry(next.entry, headerRef, content);
     await enc.flushOps();
     progress(next.entry.end - next.entry.start);
   };
   for (const entry of layout.entries) {
-    const write = prepareEntry(enc, env, entry);
-    write.catch(() => undefined);
-    queue.push({ entry, write });
-    while (queue.length > IN_FLIGHT) await drainOne();
+    const plan = planEntry(enc, env, entry);
+    plan.catch(() => undefined);
+    queue.push({ entry, plan });
+    while (queue.length > IN_FLIGHT) await writeOne();
   }
-  while (queue.length) await drainOne();
+  while (queue.length) await writeOne();
   await enc.zerosOrLiteral(layout.trailerOffset, layout.size - layout.trailerOffset);
   progress(layout.size - layout.trailerOffset);
   enc.ops.byte(OP.END);
   await s.ops.write(enc.ops.take());
-  return {
+  const sections = {
     ops: await s.ops.finish(),
     hdr: await s.hdr.finish(),
     ctrl: await s.ctrl.finish(),
     diff: await s.diff.finish(),
     lit: await s.lit.finish(),
   };
+  return { ...(await w.finish()), sections };
 }
 
 /**
@@ -323,7 +358,7 @@ export async function buildPatch(base: ImageLayers, target: TargetImage, env: Bu
     else if (again) layer = again;
     else {
       index ??= await BaseIndex.build(base.layers, env);
-      layer = { from: 'patch', diffID, size, sections: await encodeLayer(target.layers[i]!, index, env, progress) };
+      layer = { from: 'patch', diffID, size, ...(await encodeLayer(target.layers[i]!, index, env, progress)) };
       encoded.set(diffID, layer);
       layers.push(layer);
       continue;

@@ -1,6 +1,6 @@
 // The patch file's framing and header (docs/patch-format.md):
-//   "LGTPATCH" | u32 BE version | u32 BE header length | header JSON | 32-byte sha256 of the JSON
-//   | section bytes (offsets in the header are relative to the end of this prefix)
+//   "LGTPATCH" | u32 BE version | u32 BE header length | header (brotli JSON) | 32-byte sha256 of
+//   the compressed header | layer sections (offsets in the header count from the end of this)
 // Every length is bounded and checked before anything is read or allocated from it.
 import { z } from 'zod';
 
@@ -8,6 +8,7 @@ export const MAGIC = 'LGTPATCH';
 export const FORMAT_VERSION = 1;
 export const PREFIX_BYTES = 16;
 export const HEADER_DIGEST_BYTES = 32;
+/** Bound on the compressed and on the decompressed header. */
 export const MAX_HEADER_BYTES = 16 << 20;
 /** Largest layer or decompressed section we accept: 64 GiB. */
 const MAX_BYTES = 64 * 2 ** 30;
@@ -19,15 +20,12 @@ const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 const size = z.number().int().min(0).max(MAX_BYTES);
 
 const section = z.object({
-  /** Offset of the compressed bytes after the prefix and header. */
-  offset: size,
-  /** Compressed length. */
+  /** Compressed length (sections follow each other in SECTION_NAMES order). */
   length: size,
   /** Decompressed length (the decompressor stops with an error beyond it). */
   rawLength: size,
-  sha256: digest,
 });
-export type SectionInfo = z.infer<typeof section>;
+export type SectionSize = z.infer<typeof section>;
 
 const layer = z.discriminatedUnion('from', [
   /** Identical to base layer `index`. */
@@ -38,10 +36,15 @@ const layer = z.discriminatedUnion('from', [
     from: z.literal('patch'),
     diffID: digest,
     size,
+    /** The layer's sections: where they start, their total length, and its sha256. */
+    offset: size,
+    length: size,
+    sha256: digest,
     sections: z.object({ ops: section, hdr: section, ctrl: section, diff: section, lit: section }),
   }),
 ]);
 export type PatchLayer = z.infer<typeof layer>;
+export type CarriedLayer = Extract<PatchLayer, { from: 'patch' }>;
 
 export const patchHeader = z
   .object({
@@ -57,6 +60,7 @@ export const patchHeader = z
   .superRefine((h, ctx) => {
     for (const l of h.layers) {
       if (l.from === 'base' && l.index >= h.base.diffIDs.length) ctx.addIssue({ code: 'custom', message: `layer refers to base layer ${l.index} of ${h.base.diffIDs.length}` });
+      if (l.from === 'patch' && SECTION_NAMES.reduce((n, s) => n + l.sections[s].length, 0) !== l.length) ctx.addIssue({ code: 'custom', message: 'layer sections do not add up to its length' });
     }
   });
 export type PatchHeader = z.infer<typeof patchHeader>;
@@ -65,16 +69,16 @@ export class PatchFormatError extends Error {
   override name = 'PatchFormatError';
 }
 
-export function encodePrefix(headerJson: Uint8Array): Uint8Array {
+export function encodePrefix(headerBytes: number): Uint8Array {
   const out = new Uint8Array(PREFIX_BYTES);
   out.set(new TextEncoder().encode(MAGIC));
   const dv = new DataView(out.buffer);
   dv.setUint32(8, FORMAT_VERSION);
-  dv.setUint32(12, headerJson.length);
+  dv.setUint32(12, headerBytes);
   return out;
 }
 
-/** Validates the fixed prefix; returns the header JSON length. */
+/** Validates the fixed prefix; returns the (compressed) header length. */
 export function decodePrefix(prefix: Uint8Array): number {
   if (prefix.length < PREFIX_BYTES || new TextDecoder().decode(prefix.subarray(0, 8)) !== MAGIC) throw new PatchFormatError('not a Lighter patch (bad magic)');
   const dv = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
@@ -85,7 +89,7 @@ export function decodePrefix(prefix: Uint8Array): number {
   return len;
 }
 
-/** Parses and validates header JSON; checks sections lie inside `dataBytes` and do not overlap oddly. */
+/** Parses and validates header JSON; checks the layers' sections exactly fill `dataBytes`. */
 export function parseHeader(json: Uint8Array, dataBytes: number): PatchHeader {
   let raw: unknown;
   try {
@@ -96,13 +100,7 @@ export function parseHeader(json: Uint8Array, dataBytes: number): PatchHeader {
   const parsed = patchHeader.safeParse(raw);
   if (!parsed.success) throw new PatchFormatError(`patch header is invalid: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
   let end = 0;
-  for (const l of parsed.data.layers) {
-    if (l.from !== 'patch') continue;
-    for (const name of SECTION_NAMES) {
-      const s = l.sections[name];
-      end = Math.max(end, s.offset + s.length);
-    }
-  }
-  if (end !== dataBytes) throw new PatchFormatError(`patch is ${dataBytes < end ? 'truncated' : 'longer than its header says'}: sections need ${end} bytes, file has ${dataBytes}`);
+  for (const l of parsed.data.layers) if (l.from === 'patch') end = Math.max(end, l.offset + l.length);
+  if (end !== dataBytes) throw new PatchFormatError(`patch is ${dataBytes < end ? 'truncated' : 'longer than its header says'}: its layers need ${end} bytes after the header, the file has ${dataBytes}`);
   return parsed.data;
 }

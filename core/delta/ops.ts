@@ -1,15 +1,41 @@
-// Op codes of a layer's "ops" section: a program that rebuilds the layer tar from base layers
-// and the other sections (docs/patch-format.md, "Layer program").
+// The layer program in a layer's "ops" section (docs/patch-format.md, "Layer program"). Base
+// entries are named by (base layer, entry index in that layer's tar layout), so a target layer
+// that keeps its base's file order costs about one byte per entry.
 export const OP = {
   END: 0,
-  /** uvar ref (0 literal, else base layer + 1), [uvar offset], uvar len: header bytes from "hdr", XOR base bytes when ref. */
-  HDR: 1,
-  /** uvar layer, uvar offset, uvar len: bytes copied from a base layer. */
-  COPY: 2,
-  /** uvar layer, uvar offset, uvar oldLen, uvar newLen: bsdiff against base bytes, triples from "ctrl". */
-  DELTA: 3,
-  /** uvar len: bytes from "lit". */
-  LIT: 4,
-  /** uvar len: zero bytes (padding, end-of-archive blocks). */
-  ZERO: 5,
+  /** A tar entry: uvar code, then fields as CONTENT/HDR_MODE say (see EntryOp). */
+  ENTRY: 1,
+  /** uvar len: bytes from "lit" (trailers). */
+  LIT: 2,
+  /** uvar len: zero bytes (end-of-archive blocks). */
+  ZERO: 3,
 } as const;
+
+/** How an entry's content is rebuilt (code bits 0–2). */
+export const CONTENT = {
+  NONE: 0,
+  /** The header reference's content, unchanged. */
+  SAME: 1,
+  /** uvar layer, uvar index: another base entry's content, unchanged. */
+  COPY: 2,
+  /** uvar newLen, byte replace: bsdiff against the header reference's content. */
+  DELTA_REF: 3,
+  /** uvar layer, uvar index, uvar newLen, byte replace: bsdiff against another base entry. */
+  DELTA_OTHER: 4,
+  /** uvar len: bytes from "lit". */
+  LIT: 5,
+} as const;
+
+/** What the entry's header records are encoded against (code bits 3–4). */
+export const HDR_MODE = {
+  /** uvar len: raw bytes from "hdr". */
+  RAW: 0,
+  /** uvar layer, svar (index − (last index used in that layer + 1)): a base entry's header. */
+  BASE: 1,
+  /** The previous entry's header in this layer. */
+  PREVIOUS: 2,
+} as const;
+
+/** code bit 5: the padding is not all zeros and comes from "lit". Bits 6+: header flags (HF). */
+export const PAD_LITERAL = 1 << 5;
+export const HF_SHIFT = 6;

@@ -1,9 +1,8 @@
 // Helpers shared by the delta engine's unit tests: run one diff through the real apply path.
-import { applyLayer } from './apply.js';
-import { diffRange, newDiffOutput, type DiffOutput } from './bsdiff.js';
-import { bufferSource, ByteWriter, ChunkReader } from './bytes.js';
+import { applyDelta } from './apply.js';
+import { diffRange, looksLikeText, newDiffOutput, type DiffOutput } from './bsdiff.js';
+import { bufferSource, ChunkReader } from './bytes.js';
 import type { Matcher } from './matcher.js';
-import { OP } from './ops.js';
 
 /** Feeds bytes in small uneven chunks, as a decompressor would. */
 export function chunked(b: Uint8Array, what: string, size = 7777): ChunkReader {
@@ -25,24 +24,19 @@ export async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array
   return out;
 }
 
-/** Diffs old→new (optionally in windows) and rebuilds new from old + the diff via applyLayer. */
+/** Diffs old→new (optionally in windows) and rebuilds new from old + the diff via applyDelta. */
 export async function roundTrip(old: Uint8Array, nw: Uint8Array, matcher: Matcher, window = nw.length || 1): Promise<{ rebuilt: Uint8Array; out: DiffOutput }> {
-  const out = newDiffOutput();
+  const out = newDiffOutput(looksLikeText(old, nw));
   let state = { oldCursor: 0, lastOffset: 0 };
   for (let w = 0; w < nw.length; w += window) state = diffRange(old, matcher, nw.subarray(w, w + window), out, state, w);
-  const ops = new ByteWriter();
-  ops.byte(OP.DELTA);
-  ops.uvar(0);
-  ops.uvar(0);
-  ops.uvar(old.length);
-  ops.uvar(nw.length);
-  ops.byte(OP.END);
   const streams = {
-    ops: chunked(ops.take(), 'ops'),
+    ops: chunked(new Uint8Array(0), 'ops'),
     hdr: chunked(new Uint8Array(0), 'hdr'),
     ctrl: chunked(out.ctrl.view(), 'ctrl'),
     diff: chunked(out.diff.view(), 'diff'),
     lit: chunked(out.extra.view(), 'lit'),
   };
-  return { rebuilt: await collect(applyLayer(streams, [bufferSource(old)], nw.length)), out };
+  const rebuilt = await collect(applyDelta(streams, bufferSource(old), 0, old.length, nw.length, out.replace));
+  for (const r of [streams.ctrl, streams.diff, streams.lit]) if (!(await r.atEnd())) throw new Error('diff streams have unused bytes');
+  return { rebuilt, out };
 }

@@ -36,7 +36,7 @@ function cString(b: Uint8Array): string {
 }
 
 /** Octal or GNU base-256 numeric field; NaN when malformed. */
-function numeric(b: Uint8Array): number {
+export function numeric(b: Uint8Array): number {
   if (b[0]! & 0x80) {
     let n = b[0]! & 0x7f;
     for (let i = 1; i < b.length; i++) n = n * 256 + b[i]!;

@@ -1,0 +1,219 @@
+// Patch files on disk: build one from two images (any transports), read one back, and rebuild
+// layers or a whole image from it. Layer tars are spooled to a temp dir for random access and
+// removed afterwards; the patch appears atomically; every rebuilt layer is verified against its
+// diffID before the destination accepts it.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import { applyLayer } from '../../core/delta/apply.js';
+import { buildPatch, fromBase64, type ImageLayers, type TargetImage } from '../../core/delta/build.js';
+import type { ByteSource } from '../../core/delta/bytes.js';
+import { decodePrefix, encodePrefix, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import { sha256, VerifyingStream } from '../digest.js';
+import type { ImageDestination, ImageSource, LayerInfo } from '../image/transport.js';
+import { FileSource, spool } from './file-source.js';
+import { DiffPool } from './pool.js';
+import { layerReaders, SectionStore, verifyLayer } from './sections.js';
+
+export interface Progress {
+  (done: number, total: number): void;
+}
+
+/** A temp dir that is removed with everything in it, whatever happens. */
+async function withTempDir<T>(parent: string | undefined, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await fs.mkdtemp(join(parent ?? tmpdir(), 'lighter-delta-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function spoolLayers(src: ImageSource, indexes: number[], dir: string, tag: string): Promise<Map<number, FileSource>> {
+  const out = new Map<number, FileSource>();
+  for (const i of indexes) out.set(i, await spool(await src.openLayerTar(i), join(dir, `${tag}-${i}.tar`)));
+  return out;
+}
+
+const notSpooled: ByteSource = {
+  size: 0,
+  read: () => Promise.reject(new Error('layer not spooled')),
+};
+
+export interface DiffOptions {
+  onProgress?: Progress;
+  /** diffIDs the device has in other images: such layers are not carried */
+  knownDiffIDs?: string[];
+  tmpDir?: string;
+}
+
+/** Builds a patch from `base` to `target` and writes it atomically to `outPath`. */
+export async function diffImages(base: ImageSource, target: ImageSource, outPath: string, opts: DiffOptions = {}): Promise<PatchHeader> {
+  const [bi, ti] = await Promise.all([base.info(), target.info()]);
+  const baseIDs = bi.layers.map((l) => l.diffID);
+  const known = new Set(opts.knownDiffIDs ?? []);
+  const changed = ti.layers.flatMap((l, i) => (baseIDs.includes(l.diffID) || known.has(l.diffID) ? [] : [i]));
+  return withTempDir(opts.tmpDir, async (dir) => {
+    const pool = DiffPool.create();
+    const sources: FileSource[] = [];
+    try {
+      const baseFiles = changed.length ? await spoolLayers(base, bi.layers.map((_, i) => i), dir, 'base') : new Map<number, FileSource>();
+      const targetFiles = await spoolLayers(target, changed, dir, 'target');
+      sources.push(...baseFiles.values(), ...targetFiles.values());
+      const baseImage: ImageLayers = { configDigest: bi.configDigest, diffIDs: baseIDs, layers: bi.layers.map((_, i) => baseFiles.get(i) ?? notSpooled) };
+      const targetImage: TargetImage = {
+        configDigest: ti.configDigest,
+        configBytes: ti.configBytes,
+        repoTags: ti.repoTags,
+        diffIDs: ti.layers.map((l) => l.diffID),
+        // Unchanged layers are never read: their size comes from the source's descriptor when uncompressed.
+        layers: ti.layers.map((l, i) => targetFiles.get(i) ?? { size: l.descriptor.digest === l.diffID ? l.descriptor.size : 0, read: notSpooled.read }),
+      };
+      const store = new SectionStore(dir);
+      const header = await buildPatch(baseImage, targetImage, { openLayer: () => store.openLayer(), hash: () => incremental(), differ: pool, onProgress: opts.onProgress }, known);
+      await writePatchFile(outPath, header, store.files);
+      return header;
+    } finally {
+      await pool.close();
+      await Promise.all(sources.map((s) => s.close()));
+    }
+  });
+}
+
+function incremental() {
+  const h = createHash('sha256');
+  return { update: (b: Uint8Array) => void h.update(b), digest: () => `sha256:${h.digest('hex')}` };
+}
+
+async function writePatchFile(outPath: string, header: PatchHeader, sectionFiles: string[]): Promise<void> {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const packed = brotliCompressSync(json, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: json.length } });
+  async function* bytes() {
+    yield encodePrefix(packed.length);
+    yield packed;
+    yield createHash('sha256').update(packed).digest();
+    for (const f of sectionFiles) yield await fs.readFile(f);
+  }
+  await writeFileAtomic(outPath, Readable.from(bytes()), async (tmp) => {
+    parseHeader(json, (await fs.stat(tmp)).size - PREFIX_BYTES - packed.length - HEADER_DIGEST_BYTES);
+  });
+}
+
+/** A patch file, header checked (magic, version, bounds, digest, total size). */
+export class PatchFile {
+  private constructor(
+    readonly path: string,
+    readonly header: PatchHeader,
+    /** file offset of the first section byte */
+    private readonly dataStart: number,
+  ) {}
+
+  static async open(path: string): Promise<PatchFile> {
+    const fh = await fs.open(path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const prefix = Buffer.alloc(PREFIX_BYTES);
+      await fh.read(prefix, 0, PREFIX_BYTES, 0);
+      if (size < PREFIX_BYTES) throw new PatchFormatError(`${path}: not a Lighter patch (${size} bytes)`);
+      const len = decodePrefix(prefix);
+      if (size < PREFIX_BYTES + len + HEADER_DIGEST_BYTES) throw new PatchFormatError(`${path}: patch is truncated inside its header`);
+      const rest = Buffer.alloc(len + HEADER_DIGEST_BYTES);
+      await fh.read(rest, 0, rest.length, PREFIX_BYTES);
+      const packed = rest.subarray(0, len);
+      if (!createHash('sha256').update(packed).digest().equals(rest.subarray(len))) throw new PatchFormatError(`${path}: patch header is corrupt (digest mismatch)`);
+      let json: Uint8Array;
+      try {
+        json = brotliDecompressSync(packed, { maxOutputLength: MAX_HEADER_BYTES });
+      } catch {
+        throw new PatchFormatError(`${path}: patch header does not decompress`);
+      }
+      const dataStart = PREFIX_BYTES + len + HEADER_DIGEST_BYTES;
+      return new PatchFile(path, parseHeader(json, size - dataStart), dataStart);
+    } catch (e) {
+      if (e instanceof PatchFormatError) e.message = e.message.startsWith(path) ? e.message : `${path}: ${e.message}`;
+      throw e;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  get targetConfig(): Uint8Array {
+    const bytes = fromBase64(this.header.target.config);
+    if (sha256(bytes) !== this.header.target.configDigest) throw new PatchFormatError(`${this.path}: target config does not match its digest`);
+    return bytes;
+  }
+
+  /**
+   * Rebuilds target layer `index` (a 'patch' layer) from base layer byte sources indexed as
+   * header.base.diffIDs. Section digests are checked first; the stream fails unless the output's
+   * sha256 and size equal the layer's diffID and size.
+   */
+  async openLayer(index: number, base: ByteSource[]): Promise<Readable> {
+    const layer = this.header.layers[index];
+    if (!layer || layer.from !== 'patch') throw new Error(`layer ${index} is not carried by this patch`);
+    await verifyLayer(this.path, this.dataStart, layer, `patch layer ${index}`);
+    const chunks = applyLayer(layerReaders(this.path, this.dataStart, layer, `patch layer ${index}`), base, layer.size);
+    return Readable.from(chunks, { objectMode: false }).pipe(new VerifyingStream(`rebuilt layer ${index}`, { digest: layer.diffID, size: layer.size }));
+  }
+}
+
+export interface PatchOptions {
+  onProgress?: Progress;
+  tmpDir?: string;
+}
+
+/**
+ * Rebuilds the target image into `dest` from `base` + the patch. The base must have every layer
+ * the patch names (checked before anything is written); the destination commits only when every
+ * layer verified.
+ */
+export async function applyPatch(patch: PatchFile, base: ImageSource, dest: ImageDestination, opts: PatchOptions = {}): Promise<void> {
+  const h = patch.header;
+  try {
+    const bi = await base.info();
+    const where = new Map(bi.layers.map((l, i) => [l.diffID, i]));
+    const missing = h.base.diffIDs.filter((d) => !where.has(d));
+    if (missing.length) throw new Error(`wrong base image ${bi.reference}: it lacks ${missing.length} of the ${h.base.diffIDs.length} layers the patch was built against (first: ${missing[0]})`);
+    const configBytes = patch.targetConfig;
+    const total = h.layers.reduce((n, l) => n + l.size, 0);
+    let done = 0;
+    const tick = (n: number) => {
+      done += n;
+      opts.onProgress?.(done, total);
+    };
+    await withTempDir(opts.tmpDir, async (dir) => {
+      const needsBase = h.layers.some((l) => l.from === 'patch');
+      const baseIdx = h.base.diffIDs.map((d) => where.get(d)!);
+      const files = needsBase ? await spoolLayers(base, baseIdx, dir, 'base') : new Map<number, FileSource>();
+      try {
+        const sources = baseIdx.map((i) => files.get(i) ?? notSpooled);
+        const layers: LayerInfo[] = [];
+        for (const [i, l] of h.layers.entries()) {
+          const uncompressed = { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: l.diffID, size: l.size };
+          if (l.from === 'base') {
+            const src = bi.layers[where.get(h.base.diffIDs[l.index]!)!]!;
+            if (!(await dest.hasLayer(src))) await dest.putLayerTar(l.diffID, await base.openLayerTar(where.get(src.diffID)!), l.size);
+            layers.push(src);
+          } else if (l.from === 'known') {
+            if (!(await dest.hasLayer({ diffID: l.diffID }))) throw new Error(`the destination lacks layer ${l.diffID}, which the patch expects the device to have`);
+            layers.push({ diffID: l.diffID, descriptor: uncompressed });
+          } else {
+            const descriptor = (await dest.hasLayer({ diffID: l.diffID })) ? uncompressed : await dest.putLayerTar(l.diffID, await patch.openLayer(i, sources), l.size);
+            layers.push({ diffID: l.diffID, descriptor });
+          }
+          tick(l.size);
+        }
+        await dest.commit({ configBytes, layers, repoTags: h.target.repoTags });
+      } finally {
+        await Promise.all([...files.values()].map((f) => f.close()));
+      }
+    });
+  } catch (err) {
+    await dest.abort();
+    throw err;
+  }
+}
