@@ -15,35 +15,57 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = join(dir, 'lighter.db');
 const dist = new URL('../dist/main/inventory/', import.meta.url).pathname;
 
+// The writer loads everything, says "ready", and starts writing at the number it is sent. The test
+// starts the next writer while the current one runs, so process start-up stays off the clock.
 const CHILD = `
 import { writeSync } from 'node:fs';
+import { once } from 'node:events';
 const { openInventory } = await import(${JSON.stringify(`${dist}open.js`)});
 const { Inventory } = await import(${JSON.stringify(`${dist}store.js`)});
+writeSync(1, 'ready\\n');
+const [line] = await once(process.stdin, 'data');
 const inv = new Inventory(await openInventory(process.argv[1]), 'writer');
-for (let i = Number(process.argv[2]); ; i++) {
+for (let i = Number(String(line).trim()); ; i++) {
   inv.recordImage('ship-01', { name: 'fleet.example/app:' + i });
   writeSync(1, i + '\\n');
 }
 `;
 
-function cycle(start: number, killAfterMs: number): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, file, String(start)], { stdio: ['ignore', 'pipe', 'pipe'] });
+interface Writer {
+  /** starts writing at `start`, SIGKILLs the writer `killAfterMs` after its first commit; resolves with the committed numbers */
+  run(start: number, killAfterMs: number): Promise<number[]>;
+  kill(): void;
+}
+
+function startWriter(): Promise<Writer> {
+  return new Promise((resolveReady, rejectReady) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, file], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    let timer: NodeJS.Timeout | undefined;
+    let onData = () => {};
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      // Count from the first commit, so every cycle kills mid-write rather than during start-up.
-      timer ??= setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      onData();
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal !== 'SIGKILL') return reject(new Error(`writer exited ${code}: ${err}`));
-      resolve(out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number));
-    });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+    onData = () => {
+      if (!out.startsWith('ready\n')) return;
+      resolveReady({
+        kill: () => child.kill('SIGKILL'),
+        run(start, killAfterMs) {
+          let timer: NodeJS.Timeout | undefined;
+          onData = () => (timer ??= setTimeout(() => child.kill('SIGKILL'), killAfterMs));
+          child.stdin.write(`${start}\n`);
+          return exited.then((signal) => {
+            clearTimeout(timer);
+            if (signal !== 'SIGKILL') throw new Error(`writer stopped by itself: ${err}`);
+            return out.split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+          });
+        },
+      });
+    };
+    exited.then((signal) => signal === null && rejectReady(new Error(`writer failed to start: ${err}`)));
   });
 }
 
@@ -54,8 +76,11 @@ describe('inventory under kill -9', () => {
     setup.close();
     const committed: number[] = [];
     let next = 0;
+    let spare = startWriter();
     for (let c = 0; c < 100; c++) {
-      const reported = await cycle(next, 5 + Math.floor(Math.random() * 40));
+      const writer = await spare;
+      spare = startWriter();
+      const reported = await writer.run(next, 5 + Math.floor(Math.random() * 40));
       committed.push(...reported);
       next = (reported.at(-1) ?? next) + 1_000; // skip whatever the killed transaction may have held
       const db = await openInventory(file);
@@ -78,6 +103,7 @@ describe('inventory under kill -9', () => {
         db.close();
       }
     }
+    (await spare).kill();
     expect(committed.length).toBeGreaterThan(100);
   }, 120_000);
 });
