@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,22 @@ describe('registry failures', () => {
       await expect(anon.info()).rejects.toThrow(/answered 401/);
     } finally {
       await acr.stop();
+    }
+  });
+
+  it('plain HTTP only on loopback, or with --insecure', async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    expect(external, 'this machine has a non-loopback address').toBeDefined();
+    const proxy = await startFailingProxy(registry.host, () => undefined, external);
+    try {
+      const refused = await openSource(`docker://${proxy.host}/nothing/here:1`);
+      await expect(refused.info()).rejects.toThrow(/cannot reach registry .* over HTTPS/);
+      const insecure = await openSource(`docker://${proxy.host}/nothing/here:1`, { insecure: true });
+      await expect(insecure.info()).rejects.toThrow(/answered 404 for manifest/);
+    } finally {
+      await proxy.stop();
     }
   });
 

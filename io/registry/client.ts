@@ -60,7 +60,8 @@ export class RegistryClient {
     /** repositories we also need pull access to (cross-repo mounts) */
     private readonly extraPull: string[] = [],
   ) {
-    this.base = new URL(`${isLoopback(host) || opts.insecure ? 'http' : 'https'}://${host}`);
+    // plain HTTP only on loopback; elsewhere HTTPS (verified unless --insecure, which may fall back)
+    this.base = new URL(`${isLoopback(host) ? 'http' : 'https'}://${host}`);
   }
 
   private get label(): string {
@@ -85,9 +86,19 @@ export class RegistryClient {
   /** Answers the registry's challenge once per client: basic credentials or a bearer token. */
   private async authenticate(push: boolean): Promise<void> {
     if (this.authChecked) return;
-    const res = await this.raw('GET', '/v2/', {}).catch((err: Error) => {
-      throw new Error(`cannot reach registry ${this.host}: ${err.message}`);
-    });
+    const ping = () =>
+      this.raw('GET', '/v2/', {}).catch((err: Error) => {
+        throw new Error(`cannot reach registry ${this.host} over ${this.base.protocol.slice(0, -1).toUpperCase()}: ${err.message}`);
+      });
+    let res: Response;
+    try {
+      res = await ping();
+    } catch (err) {
+      // --insecure: like skopeo, HTTPS without verification first, then plain HTTP
+      if (!this.opts.insecure || this.base.protocol !== 'https:') throw err;
+      this.base = new URL(`http://${this.host}`);
+      res = await ping();
+    }
     res.body.resume();
     this.authChecked = true;
     if (res.status === 200) return;

@@ -172,8 +172,11 @@ export async function startCuttingProxy(target: string, cutAfter: number, opts: 
   };
 }
 
-/** A loopback HTTP proxy to `target` that answers `status` instead of forwarding when `match` says so. */
-export async function startFailingProxy(target: string, match: (method: string, path: string) => number | undefined): Promise<TestProxy> {
+/**
+ * An HTTP proxy to `target` that answers `status` instead of forwarding when `match` says so.
+ * It listens on loopback unless `listen` names another local address.
+ */
+export async function startFailingProxy(target: string, match: (method: string, path: string) => number | undefined, listen = '127.0.0.1'): Promise<TestProxy> {
   let uploaded = 0;
   const server = createHttpServer((req, res) => {
     const status = match(req.method ?? 'GET', req.url ?? '/');
@@ -191,9 +194,9 @@ export async function startFailingProxy(target: string, match: (method: string, 
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
-  const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  const port = await new Promise<number>((resolve) => server.listen(0, listen, () => resolve((server.address() as AddressInfo).port)));
   return {
-    host: `127.0.0.1:${port}`,
+    host: `${listen}:${port}`,
     get uploaded() {
       return uploaded;
     },

@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { parseChallenge } from './client.js';
+import { isLoopback } from './http.js';
+
+describe('registry HTTP helpers', () => {
+  it('knows loopback hosts, where plain HTTP is allowed', () => {
+    for (const h of ['localhost', 'localhost:5000', '127.0.0.1:5000', '127.9.8.7', '[::1]:5000']) expect(isLoopback(h), h).toBe(true);
+    for (const h of ['10.0.0.1:5000', 'myacr.azurecr.io', '127.0.0.1.evil.example', '[::2]:5000', 'localhost.example']) expect(isLoopback(h), h).toBe(false);
+  });
+
+  it('parses WWW-Authenticate challenges', () => {
+    expect(parseChallenge('Bearer realm="https://myacr.azurecr.io/oauth2/token",service="myacr.azurecr.io",scope="repository:app:pull"')).toEqual({
+      scheme: 'bearer',
+      params: { realm: 'https://myacr.azurecr.io/oauth2/token', service: 'myacr.azurecr.io', scope: 'repository:app:pull' },
+    });
+    expect(parseChallenge('Basic realm="lighter-test"')).toEqual({ scheme: 'basic', params: { realm: 'lighter-test' } });
+  });
+});
