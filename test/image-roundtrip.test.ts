@@ -115,6 +115,9 @@ describe('round trips between transports', () => {
       await lighterCopy(src, `docker-daemon:lighter-rt/${name}:1`);
       await lighterCopy(src, `oci:${join(work, `${name}-relayout`)}:x`);
       expect(independentView(`oci:${join(work, `${name}-relayout`)}:x`)).toEqual(expected);
+      const repushed = `docker://${registry.host}/rt/${name}-repush:1`;
+      await lighterCopy(src, repushed);
+      expect(independentView(repushed)).toEqual(expected);
     }
   });
 
