@@ -164,6 +164,8 @@ describe('lighter db and plan', () => {
     expect(ok('db', 'restore', '--db', db, backup)).toMatch(/moved the current database to .*lighter\.db\.damaged-.*\nrestored /);
     expect(JSON.parse(ok('db', 'status', '--json')).devices).toBe(3);
 
+    const healthy = lighter('db', 'init', '--reinit');
+    expect(healthy.stderr).toContain('is not damaged; --reinit only replaces a damaged database');
     expect(ok('db', 'init', '--db', broken, '--reinit')).toMatch(/moved the old database to .*broken\.db\.damaged-/);
     expect(JSON.parse(ok('db', 'status', '--json', '--db', broken)).devices).toBe(0);
   });

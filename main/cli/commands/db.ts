@@ -14,7 +14,7 @@ import { openSource } from '../../../io/image/transport.js';
 import type { ImageSignature } from '../../../core/signature/types.js';
 import { parseDeviceList } from '../../inventory/import-devices.js';
 import { defaultDbPath } from '../../inventory/location.js';
-import { backupTo, moveAside, openInventory, type Db } from '../../inventory/open.js';
+import { backupTo, InventoryDamagedError, moveAside, openInventory, type Db } from '../../inventory/open.js';
 import { imageNameFromRef } from '../../inventory/source-ref.js';
 import { Inventory, resolveActor, type ImageRow } from '../../inventory/store.js';
 import { UsageError, type Command } from '../command.js';
@@ -58,7 +58,15 @@ const init: Command = {
   async run(args) {
     const { values } = parse(args, { reinit: { type: 'boolean' } });
     const file = (values.db as string | undefined) ?? defaultDbPath();
-    if (values.reinit && existsSync(file)) out(`moved the old database to ${moveAside(file)}`);
+    if (values.reinit && existsSync(file)) {
+      // Only a database that cannot be opened is replaced: --reinit must never shelve a good one.
+      const damaged = await openInventory(file).then(
+        (db) => (db.close(), false),
+        (err: unknown) => err instanceof InventoryDamagedError,
+      );
+      if (!damaged) throw new Error(`${file} is not damaged; --reinit only replaces a damaged database (move it away yourself to start over)`);
+      out(`moved the old database to ${moveAside(file)}`);
+    }
     await withInventory(values, (inv) => {
       inv.db.prepare("INSERT INTO audit_log (at, actor, action, target) VALUES (?, ?, 'db-init', ?)").run(new Date().toISOString(), inv.actor, file);
       out(`inventory ready at ${file} (schema v${inv.db.pragma('user_version', { simple: true })})`);
