@@ -132,12 +132,13 @@ const recordImage: Command = {
   name: 'db record-image',
   summary: 'record an image (its ID and signature read from REF), and that a device has it',
   usage: `usage: lighter db record-image [--db FILE] [--user NAME] [--device ID] [--name NAME] [--no-read] REF
-  Without --device the image is only catalogued (e.g. a deployment's new image, so that plan can
-  weigh bases against its signature).
   REF in skopeo syntax: docker-archive:/x.tar[:repo:tag], oci:/dir[:tag], docker-daemon:repo:tag or
   docker://host/repo:tag. The image is read to record its config digest (image ID), size and signature
-  (what the planner ranks bases by). --no-read records the name only, e.g. when the image is not at hand.
-  --name gives the image's name when REF carries none (oci: layouts, unnamed archives).`,
+  (what the planner ranks bases by).
+  --device   the device that has the image; without it the image is only catalogued (e.g. a
+             deployment's new image, so that plan can weigh bases against its signature)
+  --no-read  record the name only, e.g. when the image is not at hand
+  --name     the image's name when REF carries none (oci: layouts, unnamed archives)`,
   async run(args) {
     const { values, positionals } = parse(args, { device: { type: 'string' }, name: { type: 'string' }, 'no-read': { type: 'boolean' } }, 1);
     const ref = positionals[0]!;
