@@ -3,7 +3,7 @@
 // (oci-layout, index.json and blobs/sha256/* beside a manifest.json that points into blobs/).
 // Reading indexes the tar once and streams entries by offset; writing spools layers to a staging
 // directory and writes the archive atomically on commit.
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
@@ -152,7 +152,7 @@ export async function openArchiveDestination(path: string, tag: string | undefin
       const addFile = (name: string, s: Spooled) =>
         new Promise<void>((res, rej) => {
           const entry = pack.entry({ name, size: s.size, mtime, mode: 0o644 }, (err) => (err ? rej(err) : res()));
-          const rs = createReadStream(s.path);
+          const rs = s.open();
           rs.on('error', rej);
           rs.pipe(entry);
         });

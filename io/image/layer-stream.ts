@@ -54,7 +54,8 @@ export interface Spooled {
   path: string;
   digest: string;
   size: number;
-  open(start?: number): Readable;
+  /** the bytes from `start` to `end` inclusive (default: all) */
+  open(start?: number, end?: number): Readable;
   dispose(): Promise<void>;
 }
 
@@ -73,7 +74,7 @@ export async function spool(data: Readable, path: string, expect?: { digest?: st
     path,
     digest,
     size,
-    open: (start = 0) => (size === 0 || start >= size ? Readable.from([]) : createReadStream(path, { start, highWaterMark: 1 << 20 })),
+    open: (start = 0, end = size - 1) => (end < start ? Readable.from([]) : createReadStream(path, { start, end, highWaterMark: 1 << 20 })),
     dispose: () => fs.rm(path, { force: true }),
   };
 }

@@ -2,7 +2,6 @@
 // registry, verified and decompressed as they arrive. Writing spools each layer to a temp file
 // (its digest must be known, and an interrupted upload must be able to resend from any offset),
 // skips blobs the registry has, and pushes the manifest last, which is what makes the tag appear.
-import { createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -110,7 +109,7 @@ export async function openRegistryDestination(r: DockerRef, opts: TransportOptio
   };
   const upload = async (s: Spooled) => {
     if (!(await present(s.digest))) {
-      await client.uploadBlob({ digest: s.digest, size: s.size, open: (start, end) => (end < start ? Readable.from([]) : createReadStream(s.path, { start, end, highWaterMark: 1 << 20 })) });
+      await client.uploadBlob({ digest: s.digest, size: s.size, open: (start, end) => s.open(start, end) });
     }
   };
   const withSpool = async <T>(data: Readable, expect: Parameters<typeof spool>[2], gzip: boolean, then: (s: Spooled) => Promise<T>): Promise<T> => {
