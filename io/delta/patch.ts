@@ -157,7 +157,9 @@ export class PatchFile {
     if (!layer || layer.from !== 'patch') throw new Error(`layer ${index} is not carried by this patch`);
     await verifyLayer(this.path, this.dataStart, layer, `patch layer ${index}`);
     const chunks = applyLayer(layerReaders(this.path, this.dataStart, layer, `patch layer ${index}`), base, layer.size);
-    return Readable.from(chunks, { objectMode: false }).pipe(new VerifyingStream(`rebuilt layer ${index}`, { digest: layer.diffID, size: layer.size }));
+    const verified = new VerifyingStream(`rebuilt layer ${index}`, { digest: layer.diffID, size: layer.size });
+    // pipe() does not forward errors: a corrupt patch must fail the stream, not hang it.
+    return Readable.from(chunks, { objectMode: false }).on('error', (err) => verified.destroy(err)).pipe(verified);
   }
 }
 
