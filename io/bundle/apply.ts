@@ -2,18 +2,20 @@
 // expiry, every part's digest, then the rebuild. Rebuilt layers are kept, verified, in the state
 // dir's work area, so an apply killed at any point resumes without redoing them; the image becomes
 // visible only through the destination's atomic commit; the version is recorded after that.
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BundleError } from '../../core/bundle/errors.js';
 import type { ManifestVerifier } from '../../core/bundle/format.js';
 import { entryFor, type BundleEntry, type Manifest } from '../../core/bundle/manifest.js';
 import { checkExpiry, checkVersion } from '../../core/bundle/policy.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { PatchFile } from '../delta/patch.js';
-import { openDestination, openSource, type ImageSource, type LayerInfo } from '../image/transport.js';
+import { openDestination, openSource, type ImageInfo, type ImageSource, type LayerInfo } from '../image/transport.js';
 import { scanLayer } from './layer-scan.js';
 import { openBundle, type OpenBundle } from './reader.js';
-import { checkPatchMatches, emptyImage, layerError, SpooledBase } from './rebuild.js';
-import { ApplyState, type WorkArea } from './state.js';
+import { checkPatchMatches, emptyImage, layerError, proveRebuild, SpooledBase } from './rebuild.js';
+import { ApplyState, WorkArea } from './state.js';
 
 export interface ApplyOptions {
   bundle: string;
@@ -50,7 +52,7 @@ export async function applyBundle(opts: ApplyOptions): Promise<ApplyResult> {
   const base = opts.from ? await openSource(opts.from) : emptyImage();
   try {
     const info = await base.info();
-    const entry = entryFor(manifest, opts.from ? { configDigest: info.configDigest, diffIDs: info.layers.map((l) => l.diffID) } : null);
+    const entry = entryFor(manifest, opts.from ? identityOf(info) : null);
     const work = await state.workArea(manifest.id);
     const patch = await extractPatch(bundle, entry, work);
     const { rebuilt, resumed } = await rebuildLayers(patch, base, work, opts.onProgress);
@@ -61,6 +63,28 @@ export async function applyBundle(opts: ApplyOptions): Promise<ApplyResult> {
   } finally {
     await base.close();
   }
+}
+
+/**
+ * `bundle verify --from`: rebuilds the target's layers from `from` (null: a full-image entry) in a
+ * temp dir and discards them. Nothing is written anywhere else.
+ */
+export async function verifyByRebuild(bundle: OpenBundle, from: string | null): Promise<BundleEntry> {
+  const base = from ? await openSource(from) : emptyImage();
+  const dir = await fs.mkdtemp(join(tmpdir(), 'lighter-verify-'));
+  try {
+    const entry = entryFor(bundle.manifest, from ? identityOf(await base.info()) : null);
+    const patch = await extractPatch(bundle, entry, new WorkArea(dir));
+    await proveRebuild(patch, base, dir);
+    return entry;
+  } finally {
+    await base.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+function identityOf(info: ImageInfo) {
+  return { configDigest: info.configDigest, diffIDs: info.layers.map((l) => l.diffID) };
 }
 
 /** The entry's patch part, copied (verified) into the work area where the engine can seek in it. */

@@ -5,8 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { ManifestSigner, ManifestVerifier } from '../../core/bundle/format.js';
 import type { BundleEntry, Manifest } from '../../core/bundle/manifest.js';
 import { isRepoTag } from '../../core/bundle/manifest.js';
@@ -16,7 +15,7 @@ import type { ImageSignature } from '../../core/signature/types.js';
 import { diffImages, PatchFile } from '../delta/patch.js';
 import { openSource, type ImageSource } from '../image/transport.js';
 import { imageSignature } from './signature.js';
-import { checkPatchMatches, emptyImage, layerError, SpooledBase } from './rebuild.js';
+import { checkPatchMatches, emptyImage, proveRebuild } from './rebuild.js';
 import { writeBundle } from './writer.js';
 
 export interface BuildOptions {
@@ -133,22 +132,4 @@ async function fileDigest(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(path)) h.update(c as Buffer);
   return `sha256:${h.digest('hex')}`;
-}
-
-/** Rebuilds every carried layer from the base and the patch (the engine verifies each diffID). */
-async function proveRebuild(patch: PatchFile, base: ImageSource, dir: string): Promise<void> {
-  const carried = patch.header.layers.flatMap((l, i) => (l.from === 'patch' ? [i] : []));
-  if (carried.length === 0) return;
-  const spooled = await SpooledBase.open(base, patch, dir);
-  try {
-    for (const i of carried) {
-      try {
-        await pipeline(await patch.openLayer(i, spooled.sources), new Writable({ write: (_c, _e, cb) => cb() }));
-      } catch (err) {
-        throw layerError(patch.header.layers[i]!.diffID, err);
-      }
-    }
-  } finally {
-    await spooled.close();
-  }
 }

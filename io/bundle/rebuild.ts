@@ -2,6 +2,8 @@
 // from, and rebuilding a patch's layers from a base image with the base layers spooled to disk.
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BundleError } from '../../core/bundle/errors.js';
 import type { BundleEntry } from '../../core/bundle/manifest.js';
 import type { ByteSource } from '../../core/delta/bytes.js';
@@ -27,16 +29,20 @@ export function emptyImage(): ImageSource {
   return { info: async () => info, openLayerTar: none, openBlob: none, close: async () => {} };
 }
 
-/** Refuses a patch whose header disagrees with the signed entry it was shipped in. */
+/**
+ * Refuses a patch whose header disagrees with the signed entry it was shipped in: it must rebuild
+ * exactly the target's layers, and draw only on layers of the entry's base (none for a full image).
+ */
 export function checkPatchMatches(patch: PatchFile, entry: BundleEntry): void {
   const h = patch.header;
   const t = entry.target;
+  const baseLayers = new Set(entry.base?.diffIDs ?? []);
   const same =
     h.target.configDigest === t.configDigest &&
     h.layers.length === t.layers.length &&
-    h.layers.every((l, i) => l.diffID === t.layers[i]!.diffID && l.size === t.layers[i]!.size) &&
-    (entry.base === null || (h.base.configDigest === entry.base.configDigest && h.base.diffIDs.every((d) => entry.base!.diffIDs.includes(d))));
-  if (!same) throw new BundleError('malformed-manifest', 'the patch does not rebuild the target the manifest names');
+    h.layers.every((l, i) => l.diffID === t.layers[i]!.diffID && l.size === t.layers[i]!.size && (l.from === 'patch' || baseLayers.has(l.diffID))) &&
+    h.base.diffIDs.every((d) => baseLayers.has(d));
+  if (!same) throw new BundleError('malformed-manifest', 'the patch does not rebuild the target the manifest names from its base');
 }
 
 /** Base layers spooled for random access, indexed as the patch header's base diffIDs. */
@@ -79,4 +85,22 @@ export function layerError(diffID: string, err: unknown): Error {
   if (/larger than|more than/i.test(msg)) return new BundleError('decompression-bomb', `layer ${diffID}: ${msg}`);
   if (/truncated|corrupt/i.test(msg)) return new BundleError('layer-digest', `layer ${diffID}: ${msg}`);
   return err instanceof Error ? err : new Error(msg);
+}
+
+/** Rebuilds every layer the patch carries and discards it: the engine verifies each diffID. */
+export async function proveRebuild(patch: PatchFile, base: ImageSource, dir: string): Promise<void> {
+  const carried = patch.header.layers.flatMap((l, i) => (l.from === 'patch' ? [i] : []));
+  if (carried.length === 0) return;
+  const spooled = await SpooledBase.open(base, patch, dir);
+  try {
+    for (const i of carried) {
+      try {
+        await pipeline(await patch.openLayer(i, spooled.sources), new Writable({ write: (_c, _e, cb) => cb() }));
+      } catch (err) {
+        throw layerError(patch.header.layers[i]!.diffID, err);
+      }
+    }
+  } finally {
+    await spooled.close();
+  }
 }

@@ -25,6 +25,7 @@ export interface BundleContent {
 }
 
 export async function writeBundle(path: string, content: BundleContent, signer: ManifestSigner & { verifier: ManifestVerifier }): Promise<Manifest> {
+  if (content.expires && content.expires <= content.created) throw new Error(`the bundle would expire (${content.expires.toISOString()}) before it is created`);
   const parts = content.parts.map((p) => ({ digest: p.digest, length: p.length }));
   const manifest: Manifest = {
     format: 1,

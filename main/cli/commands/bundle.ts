@@ -7,7 +7,7 @@ import { parseManifest, type Manifest } from '../../../core/bundle/manifest.js';
 import { writeFileAtomic } from '../../../io/atomic-file.js';
 import { openSource } from '../../../io/image/transport.js';
 import { imageSignature } from '../../../io/bundle/signature.js';
-import { applyBundle } from '../../../io/bundle/apply.js';
+import { applyBundle, verifyByRebuild } from '../../../io/bundle/apply.js';
 import { buildBundle } from '../../../io/bundle/build.js';
 import { defaultStateDir } from '../../../io/bundle/state.js';
 import { generateKeys, loadSigner, loadVerifier } from '../../../io/keys.js';
@@ -90,16 +90,19 @@ const bundleInspect: Command = {
 const bundleVerify: Command = {
   name: 'bundle verify',
   summary: 'check a bundle: signature, lengths, every part digest',
-  usage: `usage: lighter bundle verify FILE --pubkey KEY
+  usage: `usage: lighter bundle verify FILE --pubkey KEY [--from REF]
   Checks the signature against KEY, the file's length against the signed manifest, and every
-  part's sha256. Writes nothing.`,
+  part's sha256. With --from, also rebuilds the target's layers from REF and checks each against
+  its diffID (in a temp dir, discarded). Writes nothing else.`,
   async run(args) {
-    const { values, positionals } = parse({ args, options: { pubkey: { type: 'string' } }, allowPositionals: true }, 1);
+    const { values, positionals } = parse({ args, options: { pubkey: { type: 'string' }, from: { type: 'string' } }, allowPositionals: true }, 1);
     const bundle = await openBundle(positionals[0]!, await loadVerifier(need(values.pubkey, '--pubkey')));
     const bar = progressBar('verify');
     await bundle.verifyParts(bar);
     bar.end();
-    process.stdout.write(`${describe(bundle.manifest)}\nverified: signature, lengths and ${bundle.manifest.parts.length} part digests\n`);
+    const rebuilt = values.from ? await verifyByRebuild(bundle, values.from) : null;
+    const how = rebuilt ? `, and ${rebuilt.target.repoTag} rebuilt from ${values.from}` : '';
+    process.stdout.write(`${describe(bundle.manifest)}\nverified: signature, lengths, ${bundle.manifest.parts.length} part digests${how}\n`);
   },
 };
 
