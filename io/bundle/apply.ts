@@ -145,8 +145,8 @@ async function publish(bundle: OpenBundle, entry: BundleEntry, patch: PatchFile,
       const b = inBase.get(l.diffID);
       if (b !== undefined) {
         const src = info.layers[b]!;
-        if (!(await dest.hasLayer(src))) await dest.putLayerTar(l.diffID, await base.openLayerTar(b), l.size);
-        layers.push(src);
+        const descriptor = (await dest.hasLayer(src)) ? src.descriptor : await dest.putLayerTar(l.diffID, await base.openLayerTar(b), l.size);
+        layers.push({ diffID: l.diffID, descriptor });
       } else if (l.from === 'patch') {
         const descriptor = await dest.putLayerTar(l.diffID, createReadStream(work.pathFor(l.diffID, LAYER_SUFFIX)), l.size);
         layers.push({ diffID: l.diffID, descriptor });
