@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ManifestSigner, ManifestVerifier } from '../../core/bundle/format.js';
-import type { BundleEntry, Manifest } from '../../core/bundle/manifest.js';
-import { isRepoTag } from '../../core/bundle/manifest.js';
+import { isRepoTag, type BundleEntry, type Manifest } from '../../core/bundle/manifest.js';
 import { rankBases, type BaseCandidate } from '../../core/signature/estimate.js';
 import { parseImageSignature } from '../../core/signature/schema.js';
 import type { ImageSignature } from '../../core/signature/types.js';
@@ -47,6 +46,7 @@ export interface BuildResult {
 }
 
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
+  if (opts.expires && opts.expires.getTime() <= Date.now()) throw new Error(`the expiry ${opts.expires.toISOString()} has already passed`);
   const opened: ImageSource[] = [];
   const open = async (ref: string) => {
     const s = await openSource(ref);
