@@ -94,7 +94,6 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
       // content source
       let from: { layer: number; entry: TarEntry } | undefined;
       let contentLen = 0;
-      let replace = false;
       if (contentKind === CONTENT.SAME || contentKind === CONTENT.DELTA_REF) {
         if (!refEntry) throw new CorruptPatchError('patch reuses the content of an entry it did not name');
         from = { layer: refLayer, entry: refEntry };
@@ -104,7 +103,6 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
       }
       if (contentKind === CONTENT.SAME || contentKind === CONTENT.COPY) contentLen = from!.entry.size;
       else if (contentKind === CONTENT.DELTA_REF || contentKind === CONTENT.DELTA_OTHER || contentKind === CONTENT.LIT) contentLen = await s.ops.uvar();
-      if (contentKind === CONTENT.DELTA_REF || contentKind === CONTENT.DELTA_OTHER) replace = (await s.ops.byte()) === 1;
       const padLen = Math.ceil(contentLen / BLOCK) * BLOCK - contentLen;
       // header bytes
       const headerLen = ref ? ref.length : rawLen;
@@ -122,7 +120,7 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
       } else if (contentKind === CONTENT.LIT) {
         yield* pipeLit(s.lit, contentLen);
       } else if (from) {
-        yield* applyDelta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, replace);
+        yield* applyDelta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen);
       }
       if (code & PAD_LITERAL) yield* pipeLit(s.lit, padLen);
       else if (padLen) yield new Uint8Array(padLen);
@@ -133,7 +131,7 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
 }
 
 /** bsdiff triples (bsdiff.ts) over old = src[offset, offset+oldLen). */
-export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, replace: boolean): AsyncGenerator<Uint8Array> {
+export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
   let oldPos = 0;
   let done = 0;
   while (done < newLen) {
@@ -154,12 +152,9 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       }
       for (let o = 0; o < n; ) {
         const d = await s.diff.some(Math.min(CHUNK, n - o));
-        if (replace) yield d;
-        else {
-          const b = new Uint8Array(await src.read(offset + oldPos, d.length)); // a copy: we add into it
-          for (let i = 0; i < d.length; i++) b[i] = (b[i]! + d[i]!) & 0xff;
-          yield b;
-        }
+        const b = new Uint8Array(await src.read(offset + oldPos, d.length)); // a copy: we add into it
+        for (let i = 0; i < d.length; i++) b[i] = (b[i]! + d[i]!) & 0xff;
+        yield b;
         oldPos += d.length;
         o += d.length;
       }

@@ -195,9 +195,9 @@ class LayerEncoder {
     let state = { oldCursor: 0, lastOffset: 0 };
     for (let w = 0; w < e.size; w += WINDOW) {
       const nw = await this.src.read(e.dataOffset + w, Math.min(WINDOW, e.size - w));
-      const out = newDiffOutput(false);
+      const out = newDiffOutput();
       state = diffRange(old, matcher, nw, out, state, w);
-      await this.writeDiff({ replace: false, ctrl: out.ctrl.take(), diff: out.diff.take(), extra: out.extra.take() });
+      await this.writeDiff({ ctrl: out.ctrl.take(), diff: out.diff.take(), extra: out.extra.take() });
     }
   }
 
@@ -265,12 +265,9 @@ class LayerEncoder {
     this.ops.byte(OP.ENTRY);
     this.ops.uvar(code);
     if (content.kind === 'delta') {
-      const r = await content.result;
-      fields.byte(r.replace ? 1 : 0);
       this.ops.bytes(fields.view());
-      await this.writeDiff(r);
+      await this.writeDiff(await content.result);
     } else if (content.kind === 'large-delta') {
-      fields.byte(0);
       this.ops.bytes(fields.view());
       await this.largeDelta(content.from, e);
     } else {
@@ -332,11 +329,12 @@ async function encodeLayer(target: ByteSource, base: BaseIndex, env: BuildEnv, p
 }
 
 /**
- * Builds the patch header and writes every changed layer's sections through `env`.
+ * Builds the patch header and writes every changed layer's sections through `env`. Without a
+ * base (a first image) every layer is carried, its files compressed together.
  * `knownDiffIDs`: layers the device has in other images (they cost nothing either).
  */
-export async function buildPatch(base: ImageLayers, target: TargetImage, env: BuildEnv, knownDiffIDs: Iterable<string> = []): Promise<PatchHeader> {
-  if (target.diffIDs.length !== target.layers.length || base.diffIDs.length !== base.layers.length) throw new Error('each layer needs exactly one diffID');
+export async function buildPatch(base: ImageLayers | null, target: TargetImage, env: BuildEnv, knownDiffIDs: Iterable<string> = []): Promise<PatchHeader> {
+  if (target.diffIDs.length !== target.layers.length || (base && base.diffIDs.length !== base.layers.length)) throw new Error('each layer needs exactly one diffID');
   const known = new Set(knownDiffIDs);
   const total = target.layers.reduce((n, l) => n + l.size, 0);
   let done = 0;
@@ -350,14 +348,14 @@ export async function buildPatch(base: ImageLayers, target: TargetImage, env: Bu
   for (let i = 0; i < target.layers.length; i++) {
     const diffID = target.diffIDs[i]!;
     const size = target.layers[i]!.size;
-    const inBase = base.diffIDs.indexOf(diffID);
+    const inBase = base ? base.diffIDs.indexOf(diffID) : -1;
     const again = encoded.get(diffID);
     let layer: PatchLayer;
     if (inBase >= 0) layer = { from: 'base', diffID, size, index: inBase };
     else if (known.has(diffID)) layer = { from: 'known', diffID, size };
     else if (again) layer = again;
     else {
-      index ??= await BaseIndex.build(base.layers, env);
+      index ??= await BaseIndex.build(base?.layers ?? [], env);
       layer = { from: 'patch', diffID, size, ...(await encodeLayer(target.layers[i]!, index, env, progress)) };
       encoded.set(diffID, layer);
       layers.push(layer);
@@ -367,7 +365,7 @@ export async function buildPatch(base: ImageLayers, target: TargetImage, env: Bu
     layers.push(layer);
   }
   return {
-    base: { configDigest: base.configDigest, diffIDs: base.diffIDs },
+    base: base ? { configDigest: base.configDigest, diffIDs: base.diffIDs } : { configDigest: null, diffIDs: [] },
     target: { configDigest: target.configDigest, config: toBase64(target.configBytes), repoTags: target.repoTags },
     layers,
   };

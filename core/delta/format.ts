@@ -48,7 +48,8 @@ export type CarriedLayer = Extract<PatchLayer, { from: 'patch' }>;
 
 export const patchHeader = z
   .object({
-    base: z.object({ configDigest: digest, diffIDs: z.array(digest).max(1000) }),
+    /** The image the patch applies to: its config digest (null for a first image) and the layers it needs. */
+    base: z.object({ configDigest: digest.nullable(), diffIDs: z.array(digest).max(1000) }),
     target: z.object({
       configDigest: digest,
       /** The target image config, base64 (its sha256 is configDigest). */
@@ -59,7 +60,8 @@ export const patchHeader = z
   })
   .superRefine((h, ctx) => {
     for (const l of h.layers) {
-      if (l.from === 'base' && l.index >= h.base.diffIDs.length) ctx.addIssue({ code: 'custom', message: `layer refers to base layer ${l.index} of ${h.base.diffIDs.length}` });
+      const baseLayers = h.base.diffIDs.length;
+      if (l.from === 'base' && l.index >= baseLayers) ctx.addIssue({ code: 'custom', message: `layer refers to base layer ${l.index} of ${baseLayers}` });
       if (l.from === 'patch' && SECTION_NAMES.reduce((n, s) => n + l.sections[s].length, 0) !== l.length) ctx.addIssue({ code: 'custom', message: 'layer sections do not add up to its length' });
     }
   });

@@ -18,9 +18,9 @@ export const CONTENT = {
   SAME: 1,
   /** uvar layer, uvar index: another base entry's content, unchanged. */
   COPY: 2,
-  /** uvar newLen, byte replace: bsdiff against the header reference's content. */
+  /** uvar newLen: bsdiff against the header reference's content. */
   DELTA_REF: 3,
-  /** uvar layer, uvar index, uvar newLen, byte replace: bsdiff against another base entry. */
+  /** uvar layer, uvar index, uvar newLen: bsdiff against another base entry. */
   DELTA_OTHER: 4,
   /** uvar len: bytes from "lit". */
   LIT: 5,

@@ -1,6 +1,6 @@
 // Helpers shared by the delta engine's unit tests: run one diff through the real apply path.
 import { applyDelta } from './apply.js';
-import { diffRange, looksLikeText, newDiffOutput, type DiffOutput } from './bsdiff.js';
+import { diffRange, newDiffOutput, type DiffOutput } from './bsdiff.js';
 import { bufferSource, ChunkReader } from './bytes.js';
 import type { Matcher } from './matcher.js';
 
@@ -26,7 +26,7 @@ export async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array
 
 /** Diffs old→new (optionally in windows) and rebuilds new from old + the diff via applyDelta. */
 export async function roundTrip(old: Uint8Array, nw: Uint8Array, matcher: Matcher, window = nw.length || 1): Promise<{ rebuilt: Uint8Array; out: DiffOutput }> {
-  const out = newDiffOutput(looksLikeText(old, nw));
+  const out = newDiffOutput();
   let state = { oldCursor: 0, lastOffset: 0 };
   for (let w = 0; w < nw.length; w += window) state = diffRange(old, matcher, nw.subarray(w, w + window), out, state, w);
   const streams = {
@@ -36,7 +36,7 @@ export async function roundTrip(old: Uint8Array, nw: Uint8Array, matcher: Matche
     diff: chunked(out.diff.view(), 'diff'),
     lit: chunked(out.extra.view(), 'lit'),
   };
-  const rebuilt = await collect(applyDelta(streams, bufferSource(old), 0, old.length, nw.length, out.replace));
+  const rebuilt = await collect(applyDelta(streams, bufferSource(old), 0, old.length, nw.length));
   for (const r of [streams.ctrl, streams.diff, streams.lit]) if (!(await r.atEnd())) throw new Error('diff streams have unused bytes');
   return { rebuilt, out };
 }

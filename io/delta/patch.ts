@@ -51,9 +51,9 @@ export interface DiffOptions {
   tmpDir?: string;
 }
 
-/** Builds a patch from `base` to `target` and writes it atomically to `outPath`. */
-export async function diffImages(base: ImageSource, target: ImageSource, outPath: string, opts: DiffOptions = {}): Promise<PatchHeader> {
-  const [bi, ti] = await Promise.all([base.info(), target.info()]);
+/** Builds a patch from `base` (none: a first image) to `target`, written atomically to `outPath`. */
+export async function diffImages(base: ImageSource | undefined, target: ImageSource, outPath: string, opts: DiffOptions = {}): Promise<PatchHeader> {
+  const [bi, ti] = await Promise.all([base?.info() ?? { configDigest: '', layers: [] }, target.info()]);
   const baseIDs = bi.layers.map((l) => l.diffID);
   const known = new Set(opts.knownDiffIDs ?? []);
   const changed = ti.layers.flatMap((l, i) => (baseIDs.includes(l.diffID) || known.has(l.diffID) ? [] : [i]));
@@ -61,10 +61,10 @@ export async function diffImages(base: ImageSource, target: ImageSource, outPath
     const pool = DiffPool.create();
     const sources: FileSource[] = [];
     try {
-      const baseFiles = changed.length ? await spoolLayers(base, bi.layers.map((_, i) => i), dir, 'base') : new Map<number, FileSource>();
+      const baseFiles = base && changed.length ? await spoolLayers(base, bi.layers.map((_, i) => i), dir, 'base') : new Map<number, FileSource>();
       const targetFiles = await spoolLayers(target, changed, dir, 'target');
       sources.push(...baseFiles.values(), ...targetFiles.values());
-      const baseImage: ImageLayers = { configDigest: bi.configDigest, diffIDs: baseIDs, layers: bi.layers.map((_, i) => baseFiles.get(i) ?? notSpooled) };
+      const baseImage: ImageLayers | null = base ? { configDigest: bi.configDigest, diffIDs: baseIDs, layers: bi.layers.map((_, i) => baseFiles.get(i) ?? notSpooled) } : null;
       const targetImage: TargetImage = {
         configDigest: ti.configDigest,
         configBytes: ti.configBytes,
@@ -149,7 +149,7 @@ export class PatchFile {
 
   /**
    * Rebuilds target layer `index` (a 'patch' layer) from base layer byte sources indexed as
-   * header.base.diffIDs. Section digests are checked first; the stream fails unless the output's
+   * header.base.diffIDs (the bundle engine resumes layer by layer with this). Section digests are checked first; the stream fails unless the output's
    * sha256 and size equal the layer's diffID and size.
    */
   async openLayer(index: number, base: ByteSource[]): Promise<Readable> {
@@ -173,13 +173,15 @@ export interface PatchOptions {
  * the patch names (checked before anything is written); the destination commits only when every
  * layer verified.
  */
-export async function applyPatch(patch: PatchFile, base: ImageSource, dest: ImageDestination, opts: PatchOptions = {}): Promise<void> {
+export async function applyPatch(patch: PatchFile, base: ImageSource | undefined, dest: ImageDestination, opts: PatchOptions = {}): Promise<void> {
   const h = patch.header;
   try {
-    const bi = await base.info();
+    if (h.base.configDigest && !base) throw new Error(`the patch needs a base image (${h.base.configDigest}); give one`);
+    const bi = (await base?.info()) ?? { reference: '', layers: [] };
     const where = new Map(bi.layers.map((l, i) => [l.diffID, i]));
-    const missing = h.base.diffIDs.filter((d) => !where.has(d));
-    if (missing.length) throw new Error(`wrong base image ${bi.reference}: it lacks ${missing.length} of the ${h.base.diffIDs.length} layers the patch was built against (first: ${missing[0]})`);
+    const baseIDs = h.base.diffIDs;
+    const missing = baseIDs.filter((d) => !where.has(d));
+    if (missing.length) throw new Error(`wrong base image ${bi.reference}: it lacks ${missing.length} of the ${baseIDs.length} layers the patch was built against (first: ${missing[0]})`);
     const configBytes = patch.targetConfig;
     const total = h.layers.reduce((n, l) => n + l.size, 0);
     let done = 0;
@@ -189,16 +191,16 @@ export async function applyPatch(patch: PatchFile, base: ImageSource, dest: Imag
     };
     await withTempDir(opts.tmpDir, async (dir) => {
       const needsBase = h.layers.some((l) => l.from === 'patch');
-      const baseIdx = h.base.diffIDs.map((d) => where.get(d)!);
-      const files = needsBase ? await spoolLayers(base, baseIdx, dir, 'base') : new Map<number, FileSource>();
+      const baseIdx = baseIDs.map((d) => where.get(d)!);
+      const files = base && needsBase ? await spoolLayers(base, baseIdx, dir, 'base') : new Map<number, FileSource>();
       try {
         const sources = baseIdx.map((i) => files.get(i) ?? notSpooled);
         const layers: LayerInfo[] = [];
         for (const [i, l] of h.layers.entries()) {
           const uncompressed = { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: l.diffID, size: l.size };
           if (l.from === 'base') {
-            const src = bi.layers[where.get(h.base.diffIDs[l.index]!)!]!;
-            if (!(await dest.hasLayer(src))) await dest.putLayerTar(l.diffID, await base.openLayerTar(where.get(src.diffID)!), l.size);
+            const src = bi.layers[where.get(baseIDs[l.index]!)!]!;
+            if (!(await dest.hasLayer(src))) await dest.putLayerTar(l.diffID, await base!.openLayerTar(where.get(src.diffID)!), l.size);
             layers.push(src);
           } else if (l.from === 'known') {
             if (!(await dest.hasLayer({ diffID: l.diffID }))) throw new Error(`the destination lacks layer ${l.diffID}, which the patch expects the device to have`);

@@ -1,7 +1,7 @@
 // Patch sections on disk: brotli-compressed while the engine writes them (to temp files, then
 // concatenated into the patch), and read back as verified, size-capped decompressed streams.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { constants, createBrotliCompress, createBrotliDecompress, brotliCompress, type BrotliCompress } from 'node:zlib';
@@ -16,10 +16,12 @@ const compressOnce = promisify(brotliCompress);
 
 /**
  * Brotli parameters, chosen by measurement (docs/bench.md): quality 11 is ~0.5 MB/s, so it is used
- * for sections up to SMALL_SECTION raw bytes (ops, headers, control, most diffs); larger sections
- * stream at quality 9, ~10× faster and within ~12% of 11 on image content.
+ * for sections up to SMALL_SECTION raw bytes (ops, headers, control, most diffs). Larger sections
+ * stream at LARGE_QUALITY: on the node binary's 22 MB of diff and literal streams, quality 5 took
+ * 2 s for 8.74 MB, 7 took 5.6 s for 8.67 MB, 9 took 44 s (loaded machine) for 8.51 MB.
  */
 export const SMALL_SECTION = 4 << 20;
+const LARGE_QUALITY = 5;
 const LGWIN = 24;
 
 function params(quality: number, sizeHint: number) {
@@ -70,7 +72,7 @@ function sectionWriter(path: string): SectionWriter {
   let stream: { brotli: BrotliCompress; done: Promise<unknown> } | undefined;
   let length = 0;
   const startStream = () => {
-    const brotli = createBrotliCompress(params(9, 0));
+    const brotli = createBrotliCompress(params(LARGE_QUALITY, 0));
     const file = createWriteStream(path, { flags: 'wx' });
     brotli.on('data', (c: Buffer) => {
       length += c.length;

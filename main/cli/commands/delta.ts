@@ -14,11 +14,12 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
   }
 }
 
-const diffUsage = `usage: lighter diff --from BASE_REF --to TARGET_REF -o PATCH_FILE [--known DIFFID]...
+const diffUsage = `usage: lighter diff [--from BASE_REF] --to TARGET_REF -o PATCH_FILE [--known DIFFID]...
   Builds a patch that rebuilds TARGET_REF from BASE_REF (image references in skopeo syntax,
-  e.g. docker-archive:/path/app.tar). Layers in --known (the device has them) are not carried.`;
+  e.g. docker-archive:/path/app.tar); without --from, a first-image patch carrying every layer.
+  Layers in --known (the device has them) are not carried.`;
 
-const patchUsage = `usage: lighter patch --from BASE_REF PATCH_FILE --to DEST_REF
+const patchUsage = `usage: lighter patch [--from BASE_REF] PATCH_FILE --to DEST_REF
   Rebuilds the patch's target image from BASE_REF and writes it to DEST_REF (any transport).
   Every layer is verified against its diffID before the destination commits.`;
 
@@ -32,8 +33,8 @@ export const commands: Command[] = [
       const from = values.from as string | undefined;
       const to = values.to as string | undefined;
       const out = values.output as string | undefined;
-      if (!from || !to || !out || positionals.length) throw new UsageError('need --from, --to and -o, and nothing else');
-      const base = await openSource(from);
+      if (!to || !out || positionals.length) throw new UsageError('need --to and -o (and --from unless a first image), and nothing else');
+      const base = from ? await openSource(from) : undefined;
       try {
         const target = await openSource(to);
         try {
@@ -46,7 +47,7 @@ export const commands: Command[] = [
           await target.close();
         }
       } finally {
-        await base.close();
+        await base?.close();
       }
     },
   },
@@ -58,9 +59,9 @@ export const commands: Command[] = [
       const { values, positionals } = parse(args, { from: { type: 'string' }, to: { type: 'string' } }, patchUsage);
       const from = values.from as string | undefined;
       const to = values.to as string | undefined;
-      if (!from || !to || positionals.length !== 1) throw new UsageError('need --from, --to and one patch file');
+      if (!to || positionals.length !== 1) throw new UsageError('need --to and one patch file (and --from unless a first image)');
       const patch = await PatchFile.open(positionals[0]!);
-      const base = await openSource(from);
+      const base = from ? await openSource(from) : undefined;
       try {
         const dest = await openDestination(to);
         const bar = progressBar('patch');
@@ -68,7 +69,7 @@ export const commands: Command[] = [
         bar.end();
         process.stderr.write(`rebuilt ${patch.header.target.configDigest} into ${to}\n`);
       } finally {
-        await base.close();
+        await base?.close();
       }
     },
   },
