@@ -7,13 +7,13 @@
 import type { ImageSignature } from './types.js';
 
 /** Bytes a tar header costs when encoded against a base header (mostly mtime and size changes). */
-const HEADER_BYTES = 24;
+const HEADER_BYTES = 6;
 /** Bytes to reference content the base already has (offset + length, after compression). */
-const COPY_BYTES = 8;
+const COPY_BYTES = 4;
 /** Share of a changed file's (compressed) size its binary delta typically takes. */
 const CHANGED_FRACTION = 0.25;
 /** Compressed size of new literal data per byte (brotli on typical image content). */
-const LITERAL_RATIO = 0.4;
+const LITERAL_RATIO = 0.3;
 /** Fixed cost of a changed layer in the patch (its index entry, digests, stream framing). */
 const LAYER_BYTES = 128;
 
