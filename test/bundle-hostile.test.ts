@@ -15,7 +15,6 @@ import { encodeHeader } from '../core/bundle/format.js';
 import { bundleIdInput, encodeManifest, type BundleEntry, type Manifest } from '../core/bundle/manifest.js';
 import { applyBundle } from '../io/bundle/apply.js';
 import { buildBundle } from '../io/bundle/build.js';
-import { emptyImage } from '../io/bundle/rebuild.js';
 import { writeBundle } from '../io/bundle/writer.js';
 import { sha256 } from '../io/digest.js';
 import { diffImages } from '../io/delta/patch.js';
@@ -106,7 +105,7 @@ async function bundleWithoutScan(archive: string, version: number): Promise<Buff
   try {
     const ti = await target.info();
     const patchPath = `${archive}.patch`;
-    const header = await diffImages(emptyImage(), target, patchPath);
+    const header = await diffImages(undefined, target, patchPath);
     const patchBytes = readFileSync(patchPath);
     const entry: BundleEntry = {
       base: null,
@@ -256,14 +255,7 @@ describe('hostile bundles are refused, specifically, leaving nothing behind', ()
     for (const [name, entries] of cases) {
       const archive = join(dir, `${name}.tar`);
       await hostileArchive(archive, entries);
-      let bytes: Buffer;
-      try {
-        bytes = await bundleWithoutScan(archive, 300);
-      } catch (err) {
-        // The engine refusing to read such a layer is a refusal too; then the bundle cannot even be made.
-        expect((err as Error).message, name).toMatch(/\.\.|absolute|escape|unsafe|symlink|hardlink/i);
-        continue;
-      }
+      const bytes = await bundleWithoutScan(archive, 300);
       await expectRejected(`escape-${name}`, bytes, ['unsafe-entry'], { from: null });
       // and shore refuses to build one in the first place
       await expect(buildBundle({ to: `docker-archive:${archive}`, from: [], fromSignatures: [], signer: await signer(), out: join(dir, `${name}.refused`), version: 1, creator: 't', repoTag: 'evil/app:1' })).rejects.toThrow(/unsafe-entry/);

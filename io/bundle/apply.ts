@@ -14,7 +14,7 @@ import { PatchFile } from '../delta/patch.js';
 import { openDestination, openSource, type ImageInfo, type ImageSource, type LayerInfo } from '../image/transport.js';
 import { scanLayer } from './layer-scan.js';
 import { openBundle, type OpenBundle } from './reader.js';
-import { checkPatchMatches, emptyImage, layerError, proveRebuild, SpooledBase } from './rebuild.js';
+import { checkPatchMatches, layerError, proveRebuild, SpooledBase } from './rebuild.js';
 import { ApplyState, WorkArea } from './state.js';
 
 export interface ApplyOptions {
@@ -49,10 +49,9 @@ export async function applyBundle(opts: ApplyOptions): Promise<ApplyResult> {
   checkExpiry(manifest, opts.now ?? new Date());
   await bundle.verifyParts();
 
-  const base = opts.from ? await openSource(opts.from) : emptyImage();
+  const base = opts.from ? await openSource(opts.from) : undefined;
   try {
-    const info = await base.info();
-    const entry = entryFor(manifest, opts.from ? identityOf(info) : null);
+    const entry = entryFor(manifest, base ? identityOf(await base.info()) : null);
     const work = await state.workArea(manifest.id);
     const patch = await extractPatch(bundle, entry, work);
     const { rebuilt, resumed } = await rebuildLayers(patch, base, work, opts.onProgress);
@@ -61,7 +60,7 @@ export async function applyBundle(opts: ApplyOptions): Promise<ApplyResult> {
     await work.remove();
     return { manifest, entry, rebuilt, resumed };
   } finally {
-    await base.close();
+    await base?.close();
   }
 }
 
@@ -70,15 +69,15 @@ export async function applyBundle(opts: ApplyOptions): Promise<ApplyResult> {
  * temp dir and discards them. Nothing is written anywhere else.
  */
 export async function verifyByRebuild(bundle: OpenBundle, from: string | null): Promise<BundleEntry> {
-  const base = from ? await openSource(from) : emptyImage();
+  const base = from ? await openSource(from) : undefined;
   const dir = await fs.mkdtemp(join(tmpdir(), 'lighter-verify-'));
   try {
-    const entry = entryFor(bundle.manifest, from ? identityOf(await base.info()) : null);
+    const entry = entryFor(bundle.manifest, base ? identityOf(await base.info()) : null);
     const patch = await extractPatch(bundle, entry, new WorkArea(dir));
     await proveRebuild(patch, base, dir);
     return entry;
   } finally {
-    await base.close();
+    await base?.close();
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
@@ -102,7 +101,7 @@ async function extractPatch(bundle: OpenBundle, entry: BundleEntry, work: WorkAr
 }
 
 /** Rebuilds every layer the patch carries into the work area, skipping those already there. */
-async function rebuildLayers(patch: PatchFile, base: ImageSource, work: WorkArea, onProgress?: ApplyOptions['onProgress']) {
+async function rebuildLayers(patch: PatchFile, base: ImageSource | undefined, work: WorkArea, onProgress?: ApplyOptions['onProgress']) {
   const carried = patch.header.layers.flatMap((l, i) => (l.from === 'patch' ? [{ ...l, i }] : []));
   const total = carried.reduce((n, l) => n + l.size, 0);
   let done = 0;
@@ -134,18 +133,18 @@ async function rebuildLayers(patch: PatchFile, base: ImageSource, work: WorkArea
 }
 
 /** Hands every layer to the destination and commits: the one step that makes the image visible. */
-async function publish(bundle: OpenBundle, entry: BundleEntry, patch: PatchFile, base: ImageSource, work: WorkArea, to: string): Promise<void> {
+async function publish(bundle: OpenBundle, entry: BundleEntry, patch: PatchFile, base: ImageSource | undefined, work: WorkArea, to: string): Promise<void> {
   const configBytes = await bundle.readPart(entry.config, MAX_CONFIG_BYTES);
-  const info = await base.info();
-  const inBase = new Map(info.layers.map((l, i) => [l.diffID, i]));
+  const baseLayers = (await base?.info())?.layers ?? [];
+  const inBase = new Map(baseLayers.map((l, i) => [l.diffID, i]));
   const dest = await openDestination(to);
   try {
     const layers: LayerInfo[] = [];
     for (const l of patch.header.layers) {
       const b = inBase.get(l.diffID);
       if (b !== undefined) {
-        const src = info.layers[b]!;
-        const descriptor = (await dest.hasLayer(src)) ? src.descriptor : await dest.putLayerTar(l.diffID, await base.openLayerTar(b), l.size);
+        const src = baseLayers[b]!;
+        const descriptor = (await dest.hasLayer(src)) ? src.descriptor : await dest.putLayerTar(l.diffID, await base!.openLayerTar(b), l.size);
         layers.push({ diffID: l.diffID, descriptor });
       } else if (l.from === 'patch') {
         const descriptor = await dest.putLayerTar(l.diffID, createReadStream(work.pathFor(l.diffID, LAYER_SUFFIX)), l.size);

@@ -14,7 +14,7 @@ import type { ImageSignature } from '../../core/signature/types.js';
 import { diffImages, PatchFile } from '../delta/patch.js';
 import { openSource, type ImageSource } from '../image/transport.js';
 import { imageSignature } from './signature.js';
-import { checkPatchMatches, emptyImage, proveRebuild } from './rebuild.js';
+import { checkPatchMatches, proveRebuild } from './rebuild.js';
 import { writeBundle } from './writer.js';
 
 export interface BuildOptions {
@@ -73,7 +73,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     opts.log?.(`bases by estimated patch size: ${ranked.map((r) => `${name(r.key) ?? 'full image'} ${r.estimate}`).join(', ')}`);
 
     const baseSig: ImageSignature | null = best.bases[0] ?? null;
-    const baseSource = best.key && 'ref' in best.key ? best.key.source : emptyImage();
+    const baseSource = best.key && 'ref' in best.key ? best.key.source : undefined;
     const patchPath = join(tmp, 'patch');
     await diffImages(baseSource, target, patchPath, {
       onProgress: opts.onProgress,

@@ -1,5 +1,5 @@
-// What build and apply share around the delta engine: the empty image a full-image patch starts
-// from, and rebuilding a patch's layers from a base image with the base layers spooled to disk.
+// What build and apply share around the delta engine: checking a patch against its signed entry,
+// and rebuilding a patch's layers from a base image with the base layers spooled to disk.
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,27 +7,10 @@ import { pipeline } from 'node:stream/promises';
 import { BundleError } from '../../core/bundle/errors.js';
 import type { BundleEntry } from '../../core/bundle/manifest.js';
 import type { ByteSource } from '../../core/delta/bytes.js';
-import { DigestMismatchError, sha256 } from '../digest.js';
+import { DigestMismatchError } from '../digest.js';
 import { spool, type FileSource } from '../delta/file-source.js';
 import type { PatchFile } from '../delta/patch.js';
-import type { ImageInfo, ImageSource } from '../image/transport.js';
-
-const EMPTY_CONFIG = new TextEncoder().encode('{}');
-
-/** The image a device with nothing starts from: no layers. A full-image patch is built against it. */
-export function emptyImage(): ImageSource {
-  const info: ImageInfo = {
-    reference: 'empty',
-    configDigest: sha256(EMPTY_CONFIG),
-    configBytes: EMPTY_CONFIG,
-    layers: [],
-    repoTags: [],
-    manifestBytes: new Uint8Array(),
-    manifestMediaType: '',
-  };
-  const none = () => Promise.reject(new Error('the empty image has no layers'));
-  return { info: async () => info, openLayerTar: none, openBlob: none, close: async () => {} };
-}
+import type { ImageSource } from '../image/transport.js';
 
 /**
  * Refuses a patch whose header disagrees with the signed entry it was shipped in: it must rebuild
@@ -53,8 +36,9 @@ export class SpooledBase {
     return this.files;
   }
 
-  static async open(base: ImageSource, patch: PatchFile, dir: string): Promise<SpooledBase> {
-    const info = await base.info();
+  /** `base` undefined: the device has no image, and the patch (a full image) needs none. */
+  static async open(base: ImageSource | undefined, patch: PatchFile, dir: string): Promise<SpooledBase> {
+    const info = (await base?.info()) ?? { layers: [] };
     const where = new Map(info.layers.map((l, i) => [l.diffID, i]));
     const files: FileSource[] = [];
     try {
@@ -63,7 +47,7 @@ export class SpooledBase {
         if (i === undefined) throw new BundleError('no-matching-base', `the base image lacks layer ${diffID} the patch was built against`);
         const path = join(dir, `base-${n}.tar`);
         await fs.rm(path, { force: true });
-        files.push(await spool(await base.openLayerTar(i), path));
+        files.push(await spool(await base!.openLayerTar(i), path));
       }
     } catch (err) {
       await Promise.all(files.map((f) => f.close()));
@@ -88,7 +72,7 @@ export function layerError(diffID: string, err: unknown): Error {
 }
 
 /** Rebuilds every layer the patch carries and discards it: the engine verifies each diffID. */
-export async function proveRebuild(patch: PatchFile, base: ImageSource, dir: string): Promise<void> {
+export async function proveRebuild(patch: PatchFile, base: ImageSource | undefined, dir: string): Promise<void> {
   const carried = patch.header.layers.flatMap((l, i) => (l.from === 'patch' ? [i] : []));
   if (carried.length === 0) return;
   const spooled = await SpooledBase.open(base, patch, dir);
