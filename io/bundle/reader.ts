@@ -12,7 +12,7 @@ export interface OpenBundle {
   path: string;
   manifest: Manifest;
   preamble: Preamble;
-  /** a verified stream of one part's bytes: fails with part-digest if they were altered */
+  /** a stream of one part's bytes that fails (DigestMismatchError) if they were altered */
   openPart(digest: string): Readable;
   /** a whole (small) part in memory, verified */
   readPart(digest: string, maxBytes: number): Promise<Buffer>;
