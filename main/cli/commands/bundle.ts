@@ -1,18 +1,18 @@
 // Bundles, keys and image signatures: what shore builds and signs, and what a device verifies and
 // applies (docs/bundle-format.md).
 import { promises as fs } from 'node:fs';
+import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { decodePreamble, headerLength, PREAMBLE_BYTES } from '../../../core/bundle/format.js';
 import { parseManifest, type Manifest } from '../../../core/bundle/manifest.js';
 import { writeFileAtomic } from '../../../io/atomic-file.js';
-import { openSource } from '../../../io/image/transport.js';
-import { imageSignature } from '../../../io/bundle/signature.js';
 import { applyBundle, verifyByRebuild } from '../../../io/bundle/apply.js';
 import { buildBundle } from '../../../io/bundle/build.js';
-import { defaultStateDir } from '../../../io/bundle/state.js';
-import { generateKeys, loadSigner, loadVerifier } from '../../../io/keys.js';
-import { userInfo } from 'node:os';
 import { openBundle } from '../../../io/bundle/reader.js';
+import { imageSignature } from '../../../io/bundle/signature.js';
+import { defaultStateDir } from '../../../io/bundle/state.js';
+import { openSource } from '../../../io/image/transport.js';
+import { generateKeys, loadSigner, loadVerifier } from '../../../io/keys.js';
 import { UsageError, type Command } from '../command.js';
 import { progressBar } from '../progress.js';
 
