@@ -1,7 +1,10 @@
 // Helpers shared by the delta engine's unit tests: run one diff through the real apply path.
-import { applyDelta } from './apply.js';
+import { applyDelta, applyLayer } from './apply.js';
 import { diffRange, newDiffOutput, type DiffOutput } from './bsdiff.js';
-import { bufferSource, ChunkReader } from './bytes.js';
+import type { BuildEnv, IncrementalHash } from './build.js';
+import { bufferSource, ByteWriter, ChunkReader, type ByteSource } from './bytes.js';
+import { inThreadDiffer, type Differ } from './differ.js';
+import { SECTION_NAMES, type PatchHeader, type SectionName } from './format.js';
 import type { Matcher } from './matcher.js';
 
 /** Feeds bytes in small uneven chunks, as a decompressor would. */
@@ -39,4 +42,58 @@ export async function roundTrip(old: Uint8Array, nw: Uint8Array, matcher: Matche
   const rebuilt = await collect(applyDelta(streams, bufferSource(old), 0, old.length, nw.length));
   for (const r of [streams.ctrl, streams.diff, streams.lit]) if (!(await r.atEnd())) throw new Error('diff streams have unused bytes');
   return { rebuilt, out };
+}
+
+/**
+ * A BuildEnv keeping sections uncompressed in memory, and the matching applier: enough to run
+ * buildPatch/applyLayer end to end in-thread. `hash` comes from the test (core has no crypto).
+ */
+export function memoryEnv(hash: () => IncrementalHash, differ: Differ = inThreadDiffer) {
+  const data: Uint8Array[] = [];
+  let offset = 0;
+  const env: BuildEnv = {
+    hash,
+    differ,
+    openLayer: () => {
+      const start = offset;
+      return {
+        section: () => {
+          const w = new ByteWriter();
+          return {
+            write: async (b) => w.bytes(b),
+            finish: async () => {
+              const b = w.take();
+              data.push(b);
+              offset += b.length;
+              return { length: b.length, rawLength: b.length };
+            },
+          };
+        },
+        finish: async () => ({ offset: start, length: offset - start, sha256: `sha256:${'0'.repeat(64)}` }),
+      };
+    },
+  };
+  const all = () => {
+    const out = new Uint8Array(offset);
+    let o = 0;
+    for (const d of data) {
+      out.set(d, o);
+      o += d.length;
+    }
+    return out;
+  };
+  /** Rebuilds target layer `index` of `header` from `base`. */
+  const rebuild = async (header: PatchHeader, index: number, base: ByteSource[]) => {
+    const l = header.layers[index]!;
+    if (l.from !== 'patch') throw new Error('layer not carried');
+    const bytes = all();
+    let o = l.offset;
+    const readers = {} as Record<SectionName, ChunkReader>;
+    for (const name of SECTION_NAMES) {
+      readers[name] = chunked(bytes.subarray(o, o + l.sections[name].length), name);
+      o += l.sections[name].length;
+    }
+    return collect(applyLayer(readers, base, l.size));
+  };
+  return { env, rebuild };
 }
