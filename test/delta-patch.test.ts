@@ -94,7 +94,8 @@ describe('bad input is rejected before anything becomes visible', () => {
     const carried = header.layers.find((l) => l.from === 'patch')!;
     if (carried.from !== 'patch') throw new Error('no carried layer');
     const bad = Buffer.from(bytes);
-    bad[bytes.length - 1 - Math.floor(carried.length / 2)] ^= 0x40;
+    const at = bytes.length - 1 - Math.floor(carried.length / 2);
+    bad[at] = bad[at]! ^ 0x40;
     const f = join(work, 'flipped.patch');
     writeFileSync(f, bad);
     const out = join(work, 'flipped.tar');
@@ -106,7 +107,7 @@ describe('bad input is rejected before anything becomes visible', () => {
     const bytes = readFileSync(patch);
     const f = join(work, 'header-flip.patch');
     const bad = Buffer.from(bytes);
-    bad[20] ^= 1;
+    bad[20] = bad[20]! ^ 1;
     writeFileSync(f, bad);
     await expect(PatchFile.open(f)).rejects.toThrow(/header/);
     for (const cut of [10, 100, bytes.length - 1]) {

@@ -80,7 +80,8 @@ describe('readTarLayout', () => {
     const b = await readTarLayout(bufferSource(bytes));
     expect(a.entries.length).toBe(b.entries.length);
     const broken = bytes.slice();
-    broken[b.entries[3]!.start + 148] ^= 1; // checksum field
+    const at = b.entries[3]!.start + 148; // checksum field
+    broken[at] = broken[at]! ^ 1;
     expect((await readTarLayout(bufferSource(broken))).entries.length).toBeLessThan(b.entries.length);
   });
 });
