@@ -44,6 +44,17 @@ const notSpooled: ByteSource = {
   read: () => Promise.reject(new Error('layer not spooled')),
 };
 
+/**
+ * An unchanged layer's uncompressed size without keeping it: the descriptor's when it describes
+ * the tar itself (archives, daemon), else counted from the verified stream (compressed blobs).
+ */
+async function tarSize(src: ImageSource, index: number, l: LayerInfo): Promise<number> {
+  if (l.descriptor.digest === l.diffID) return l.descriptor.size;
+  let n = 0;
+  for await (const c of await src.openLayerTar(index)) n += (c as Buffer).length;
+  return n;
+}
+
 export interface DiffOptions {
   onProgress?: Progress;
   /** diffIDs the device has in other images: such layers are not carried */
@@ -70,8 +81,7 @@ export async function diffImages(base: ImageSource | undefined, target: ImageSou
         configBytes: ti.configBytes,
         repoTags: ti.repoTags,
         diffIDs: ti.layers.map((l) => l.diffID),
-        // Unchanged layers are never read: their size comes from the source's descriptor when uncompressed.
-        layers: ti.layers.map((l, i) => targetFiles.get(i) ?? { size: l.descriptor.digest === l.diffID ? l.descriptor.size : 0, read: notSpooled.read }),
+        layers: await Promise.all(ti.layers.map(async (l, i) => targetFiles.get(i) ?? { size: await tarSize(target, i, l), read: notSpooled.read })),
       };
       const store = new SectionStore(dir);
       const header = await buildPatch(baseImage, targetImage, { openLayer: () => store.openLayer(), hash: () => incremental(), differ: pool, onProgress: opts.onProgress }, known);
