@@ -3,7 +3,7 @@
 // pulled as streams, base tar layouts hold only entry offsets. Every length, index and offset
 // from the patch is checked; violations are CorruptPatchError. The caller verifies the result's
 // sha256 against the diffID before use.
-import { CorruptPatchError, type ByteSource, type ChunkReader } from './bytes.js';
+import { CorruptPatchError, SourceCursor, type ByteSource, type ChunkReader } from './bytes.js';
 import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
 import { BLOCK, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
@@ -130,8 +130,15 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
   }
 }
 
+/** Output of a delta is gathered into blocks of this size: the pieces are often a few bytes. */
+const OUT_BLOCK = 64 << 10;
+
 /** bsdiff triples (bsdiff.ts) over old = src[offset, offset+oldLen). */
 export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
+  // Old bytes are read through a read-ahead window: deltas walk the old file mostly forwards.
+  const old = new SourceCursor(src, 128 << 10);
+  let out = new Uint8Array(OUT_BLOCK);
+  let n = 0;
   let oldPos = 0;
   let done = 0;
   while (done < newLen) {
@@ -143,24 +150,47 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
     let left = add;
     while (left > 0) {
       const zeros = await s.diff.uvar();
-      const n = await s.diff.uvar();
-      if (zeros + n > left || zeros + n === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
-      for (let o = 0; o < zeros; o += CHUNK) {
-        const len = Math.min(CHUNK, zeros - o);
-        yield await src.read(offset + oldPos, len);
+      const nonzero = await s.diff.uvar();
+      if (zeros + nonzero > left || zeros + nonzero === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
+      for (let z = zeros; z > 0; ) {
+        const len = Math.min(z, OUT_BLOCK - n);
+        out.set(await old.read(offset + oldPos, len), n);
+        n += len;
         oldPos += len;
+        z -= len;
+        if (n === OUT_BLOCK) {
+          yield out;
+          out = new Uint8Array(OUT_BLOCK);
+          n = 0;
+        }
       }
-      for (let o = 0; o < n; ) {
-        const d = await s.diff.some(Math.min(CHUNK, n - o));
-        const b = new Uint8Array(await src.read(offset + oldPos, d.length)); // a copy: we add into it
-        for (let i = 0; i < d.length; i++) b[i] = (b[i]! + d[i]!) & 0xff;
-        yield b;
+      for (let k = nonzero; k > 0; ) {
+        const d = await s.diff.some(Math.min(k, OUT_BLOCK - n));
+        const b = await old.read(offset + oldPos, d.length);
+        for (let i = 0; i < d.length; i++) out[n + i] = (b[i]! + d[i]!) & 0xff;
+        n += d.length;
         oldPos += d.length;
-        o += d.length;
+        k -= d.length;
+        if (n === OUT_BLOCK) {
+          yield out;
+          out = new Uint8Array(OUT_BLOCK);
+          n = 0;
+        }
       }
-      left -= zeros + n;
+      left -= zeros + nonzero;
     }
-    yield* pipeLit(s.lit, extra);
+    for (let k = extra; k > 0; ) {
+      const b = await s.lit.some(Math.min(k, OUT_BLOCK - n));
+      out.set(b, n);
+      n += b.length;
+      k -= b.length;
+      if (n === OUT_BLOCK) {
+        yield out;
+        out = new Uint8Array(OUT_BLOCK);
+        n = 0;
+      }
+    }
     done += add + extra;
   }
+  if (n > 0) yield out.subarray(0, n);
 }

@@ -24,12 +24,14 @@ const compressOnce = promisify(brotliCompress);
 export const SMALL_SECTION = 4 << 20;
 const LARGE_QUALITY = 7;
 const LGWIN = 24;
+/** Streamed sections use a 4 MiB window: the applier holds one window per section, and apply stays under 150 MB. */
+const LARGE_LGWIN = 22;
 
-function params(quality: number, sizeHint: number) {
+function params(quality: number, sizeHint: number, lgwin = LGWIN) {
   return {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: quality,
-      [constants.BROTLI_PARAM_LGWIN]: LGWIN,
+      [constants.BROTLI_PARAM_LGWIN]: lgwin,
       [constants.BROTLI_PARAM_SIZE_HINT]: sizeHint,
     },
   };
@@ -73,7 +75,7 @@ function sectionWriter(path: string): SectionWriter {
   let stream: { brotli: BrotliCompress; done: Promise<unknown> } | undefined;
   let length = 0;
   const startStream = () => {
-    const brotli = createBrotliCompress(params(LARGE_QUALITY, 0));
+    const brotli = createBrotliCompress(params(LARGE_QUALITY, 0, LARGE_LGWIN));
     const file = createWriteStream(path, { flags: 'wx' });
     brotli.on('data', (c: Buffer) => {
       length += c.length;
