@@ -2,14 +2,14 @@
 // skopeo (or docker, for the engine) reads with the target's config digest and diffIDs, in a local
 // registry, in the Docker engine and in an archive; a first-image bundle is smaller than the gzip
 // layers a registry would send; bases known only by signature work; the best base is chosen.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSource } from '../io/image/transport.js';
+import { independentView } from './support/independent-view.js';
 import { buildTestImages, type TestImages } from './support/images.js';
 import { startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -29,15 +29,6 @@ function lighter(...args: string[]): string {
   return r.stdout;
 }
 
-function independentView(ref: string): { configDigest: string; diffIDs: string[] } {
-  if (ref.startsWith('docker-daemon:')) {
-    const [img] = JSON.parse(execFileSync('docker', ['image', 'inspect', ref.slice('docker-daemon:'.length)], { encoding: 'utf8' })) as Array<{ Id: string; RootFS: { Layers: string[] } }>;
-    return { configDigest: img!.Id, diffIDs: img!.RootFS.Layers };
-  }
-  const raw = execFileSync('skopeo', ['inspect', '--tls-verify=false', '--config', '--raw', ref]);
-  const config = JSON.parse(raw.toString()) as { rootfs: { diff_ids: string[] } };
-  return { configDigest: `sha256:${createHash('sha256').update(raw).digest('hex')}`, diffIDs: config.rootfs.diff_ids };
-}
 
 beforeAll(async () => {
   images = buildTestImages();

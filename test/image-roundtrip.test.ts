@@ -1,12 +1,12 @@
 // Acceptance of issue 2: round trips through every pair of transports keep the config digest and
 // every diffID, checked with independent tools (skopeo, docker) on real images built by dockerd.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyImage, openDestination, openSource, type ImageInfo } from '../io/image/transport.js';
+import { independentView } from './support/independent-view.js';
 import { buildOciFormArchive, buildTestImages, type TestImages } from './support/images.js';
 import { startFailingProxy, startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -15,16 +15,6 @@ let registry: TestRegistry;
 let work: string;
 let expected: { configDigest: string; diffIDs: string[] };
 
-/** What skopeo (or, for the engine, docker) says the image is: config digest and diffIDs. */
-function independentView(ref: string): { configDigest: string; diffIDs: string[] } {
-  if (ref.startsWith('docker-daemon:')) {
-    const [img] = JSON.parse(execFileSync('docker', ['image', 'inspect', ref.slice('docker-daemon:'.length)], { encoding: 'utf8' })) as Array<{ Id: string; RootFS: { Layers: string[] } }>;
-    return { configDigest: img!.Id, diffIDs: img!.RootFS.Layers };
-  }
-  const raw = execFileSync('skopeo', ['inspect', '--tls-verify=false', '--config', '--raw', ref]);
-  const config = JSON.parse(raw.toString()) as { rootfs: { diff_ids: string[] } };
-  return { configDigest: `sha256:${createHash('sha256').update(raw).digest('hex')}`, diffIDs: config.rootfs.diff_ids };
-}
 
 function identity(info: ImageInfo) {
   return { configDigest: info.configDigest, diffIDs: info.layers.map((l) => l.diffID) };
