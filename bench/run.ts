@@ -73,10 +73,10 @@ async function benchPair(scenario: string, base: string | undefined, target: str
 
   // Lighter
   const patch = out('lighter');
-  const build = await timed('node', [LIGHTER, 'diff', ...(base ? ['--from', `docker-archive:${base}`] : []), '--to', `docker-archive:${target}`, '-o', patch]);
+  const build = await timed(LIGHTER, ['diff', ...(base ? ['--from', `docker-archive:${base}`] : []), '--to', `docker-archive:${target}`, '-o', patch]);
   const rebuilt = out('rebuilt.tar');
   await fs.rm(rebuilt, { force: true });
-  const apply = await timed('node', [LIGHTER, 'patch', ...(base ? ['--from', `docker-archive:${base}`] : []), patch, '--to', `docker-archive:${rebuilt}:bench/rebuilt:latest`]);
+  const apply = await timed(LIGHTER, ['patch', ...(base ? ['--from', `docker-archive:${base}`] : []), patch, '--to', `docker-archive:${rebuilt}:bench/rebuilt:latest`]);
   log({ scenario, tool: 'lighter', bytes: await size(patch), build, apply, ok: (await sameImage(`docker-archive:${rebuilt}`, `docker-archive:${target}`)) ? 'image identical' : 'MISMATCH' });
   await fs.rm(rebuilt, { force: true });
 
