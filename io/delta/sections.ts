@@ -17,15 +17,21 @@ const compressOnce = promisify(brotliCompress);
 /**
  * Brotli parameters, chosen by measurement (docs/bench.md): quality 11 is ~0.5 MB/s, so it is used
  * for sections up to SMALL_SECTION raw bytes (ops, headers, control, most diffs). Larger sections
- * stream at LARGE_QUALITY: on the node binary's 22 MB of diff and literal streams, quality 5 took
- * 2 s for 8.74 MB, 7 took 5.6 s for 8.67 MB, 9 took 44 s (loaded machine) for 8.51 MB; on 8 MB of
- * JavaScript, 5 gave 1.31 MB in 0.33 s, 7 gave 1.23 MB in 0.54 s, 8 gave 1.21 MB in 0.96 s.
+ * stream. In a delta, at quality 7 with a 4 MiB window: on the node binary's 22 MB of diff and
+ * literal streams quality 5 took 2 s for 8.74 MB, 7 took 5.6 s for 8.67 MB, 9 took 44 s (loaded
+ * machine) for 8.51 MB, and build time is held against xdelta3's. A first image has no peer
+ * time to meet and its literal streams are the whole image, so it takes quality 10 with a 16 MiB
+ * window: on the 117 MB node binary, 7/4 MiB gave 33.1 MB in 24 s, 9/16 MiB 32.4 MB in 117 s,
+ * 10/16 MiB 29.1 MB in 243 s (gzip -6: 41.3 MB; xz -9: 27.0 MB).
  */
 export const SMALL_SECTION = 4 << 20;
-const LARGE_QUALITY = 7;
 const LGWIN = 24;
-/** Streamed sections use a 4 MiB window: the applier holds one window per section, and apply stays under 150 MB. */
-const LARGE_LGWIN = 22;
+/** How streamed sections are compressed; the applier holds one window per streamed section. */
+export const STREAMED = {
+  delta: { quality: 7, lgwin: 22 },
+  full: { quality: 10, lgwin: 24 },
+} as const;
+export type Streamed = (typeof STREAMED)[keyof typeof STREAMED];
 
 function params(quality: number, sizeHint: number, lgwin = LGWIN) {
   return {
@@ -41,7 +47,10 @@ function params(quality: number, sizeHint: number, lgwin = LGWIN) {
 export class SectionStore {
   readonly files: string[] = [];
   private offset = 0;
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly streamed: Streamed,
+  ) {}
 
   openLayer(): LayerWriter {
     const start = this.offset;
@@ -50,7 +59,7 @@ export class SectionStore {
       section: (name) => {
         const path = join(this.dir, `section-${this.files.length + mine.length}-${name}`);
         mine.push(path);
-        return sectionWriter(path);
+        return sectionWriter(path, this.streamed);
       },
       finish: async () => {
         const hash = createHash('sha256');
@@ -68,14 +77,14 @@ export class SectionStore {
   }
 }
 
-function sectionWriter(path: string): SectionWriter {
+function sectionWriter(path: string, streamed: Streamed): SectionWriter {
   let raw = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let stream: { brotli: BrotliCompress; done: Promise<unknown> } | undefined;
   let length = 0;
   const startStream = () => {
-    const brotli = createBrotliCompress(params(LARGE_QUALITY, 0, LARGE_LGWIN));
+    const brotli = createBrotliCompress(params(streamed.quality, 0, streamed.lgwin));
     const file = createWriteStream(path, { flags: 'wx' });
     brotli.on('data', (c: Buffer) => {
       length += c.length;
