@@ -20,16 +20,16 @@ const compressOnce = promisify(brotliCompress);
  * stream. In a delta, at quality 7 with a 4 MiB window: on the node binary's 22 MB of diff and
  * literal streams quality 5 took 2 s for 8.74 MB, 7 took 5.6 s for 8.67 MB, 9 took 44 s (loaded
  * machine) for 8.51 MB, and build time is held against xdelta3's. A first image has no peer
- * time to meet and its literal streams are the whole image, so it takes quality 10 with a 16 MiB
+ * time to meet and its literal streams are the whole image, so it takes quality 11 with a 16 MiB
  * window: on the 117 MB node binary, 7/4 MiB gave 33.1 MB in 24 s, 9/16 MiB 32.4 MB in 117 s,
- * 10/16 MiB 29.1 MB in 243 s (gzip -6: 41.3 MB; xz -9: 27.0 MB).
+ * 10/16 MiB 29.1 MB in 243 s, 11/16 MiB 27.7 MB in 418 s (gzip -6: 41.3 MB; xz -9: 27.0 MB).
  */
 export const SMALL_SECTION = 4 << 20;
 const LGWIN = 24;
 /** How streamed sections are compressed; the applier holds one window per streamed section. */
 export const STREAMED = {
   delta: { quality: 7, lgwin: 22 },
-  full: { quality: 10, lgwin: 24 },
+  full: { quality: 11, lgwin: 24 },
 } as const;
 export type Streamed = (typeof STREAMED)[keyof typeof STREAMED];
 
