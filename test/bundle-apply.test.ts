@@ -29,7 +29,6 @@ function lighter(...args: string[]): string {
   return r.stdout;
 }
 
-
 beforeAll(async () => {
   images = buildTestImages();
   registry = await startRegistry();

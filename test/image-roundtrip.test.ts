@@ -15,7 +15,6 @@ let registry: TestRegistry;
 let work: string;
 let expected: { configDigest: string; diffIDs: string[] };
 
-
 function identity(info: ImageInfo) {
   return { configDigest: info.configDigest, diffIDs: info.layers.map((l) => l.diffID) };
 }
