@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlockHashMatcher, SuffixMatcher, type Matcher } from './matcher.js';
+import { HashChainMatcher, SuffixMatcher, type Matcher } from './matcher.js';
 import { roundTrip } from './testing.js';
 
 function rng(seed: number) {
@@ -26,7 +26,7 @@ function mutate(old: Uint8Array, r: () => number, edits: number): Uint8Array {
 
 const matchers: Array<[string, (old: Uint8Array) => Matcher]> = [
   ['suffix array', (old) => new SuffixMatcher(old)],
-  ['block hash', (old) => new BlockHashMatcher(old)],
+  ['hash chain', (old) => new HashChainMatcher(old)],
 ];
 
 describe.each(matchers)('bsdiff with %s matcher', (_name, make) => {
@@ -35,6 +35,22 @@ describe.each(matchers)('bsdiff with %s matcher', (_name, make) => {
     expect(Buffer.from(rebuilt).equals(Buffer.from(nw))).toBe(true);
     return out;
   };
+
+  // The hash chain keys every 2nd old position, so it sees a match from one of its first 2 bytes.
+  it('finds a match of KEY + step − 1 (9) bytes anywhere, from one of its first 2 positions', () => {
+    const r = rng(9);
+    const old = randomBytes(100_000, r);
+    const matcher = make(old);
+    for (let trial = 0; trial < 50; trial++) {
+      const nw = randomBytes(1000, r);
+      const from = Math.floor(r() * (old.length - 9));
+      nw.set(old.subarray(from, from + 9), 500);
+      const at = matcher.find(nw, 500, nw.length) >= 9 ? 500 : 501;
+      const len = matcher.find(nw, at, nw.length);
+      expect(len).toBeGreaterThanOrEqual(509 - at);
+      expect(Buffer.from(old.subarray(matcher.pos, matcher.pos + len)).equals(Buffer.from(nw.subarray(at, at + len)))).toBe(true);
+    }
+  });
 
   it('handles empty inputs', async () => {
     await check(new Uint8Array(0), new Uint8Array(0));

@@ -4,7 +4,7 @@
 // a similar name gets a bsdiff delta, the rest is literal. Headers are encoded against the
 // matched base header (tar/header-codec.ts). Deterministic: the same inputs give the same bytes,
 // whatever the worker timing.
-import { BlockHashMatcher } from './matcher.js';
+import { HashChainMatcher } from './matcher.js';
 import { diffRange, newDiffOutput } from './bsdiff.js';
 import { ByteWriter, type ByteSource } from './bytes.js';
 import type { Differ, DiffResult } from './differ.js';
@@ -193,7 +193,7 @@ class LayerEncoder {
   /** A delta too large to diff whole: the old file in memory, the new one window by window. */
   async largeDelta(ref: BaseFile, e: TarEntry): Promise<void> {
     const old = await this.base.layers[ref.layer]!.read(ref.entry.dataOffset, ref.entry.size);
-    const matcher = new BlockHashMatcher(old);
+    const matcher = new HashChainMatcher(old);
     let state = { oldCursor: 0, lastOffset: 0 };
     for (let w = 0; w < e.size; w += WINDOW) {
       const nw = await this.src.read(e.dataOffset + w, Math.min(WINDOW, e.size - w));

@@ -15,29 +15,34 @@ import { DigestMismatchError } from '../digest.js';
 const compressOnce = promisify(brotliCompress);
 
 /**
- * Brotli parameters, chosen by measurement (docs/bench.md): quality 11 is ~0.5 MB/s, so it is used
- * for sections up to SMALL_SECTION raw bytes (ops, headers, control, most diffs). Larger sections
- * stream. In a delta, at quality 7 with a 4 MiB window: on the node binary's 22 MB of diff and
- * literal streams quality 5 took 2 s for 8.74 MB, 7 took 5.6 s for 8.67 MB, 9 took 44 s (loaded
- * machine) for 8.51 MB, and build time is held against xdelta3's. A first image has no peer
- * time to meet and its literal streams are the whole image, so it takes quality 11 with a 16 MiB
- * window: on the 117 MB node binary, 7/4 MiB gave 33.1 MB in 24 s, 9/16 MiB 32.4 MB in 117 s,
- * 10/16 MiB 29.1 MB in 243 s, 11/16 MiB 27.7 MB in 418 s (gzip -6: 41.3 MB; xz -9: 27.0 MB).
+ * Brotli parameters, chosen by measurement (docs/bench.md). Every section is compressed at
+ * quality 11; sections over SMALL_SECTION raw bytes stream with a 16 MiB window, which is what
+ * the applier holds per streamed section. On the node binary's delta streams (117 → 120 MB;
+ * control, differences, literal) quality 7 with a 4 MiB window gave 8.48 MB, 9 gave 8.42 MB,
+ * 11 with 16 MiB 7.52 MB; on the binary as a first image, 7/4 MiB 33.1 MB in 24 s, 11/16 MiB
+ * 27.7 MB in 418 s (gzip -6: 41.3 MB; xz -9: 27.0 MB). Quality 11 runs at ~0.3 MB/s, so a
+ * section whose first SMALL_SECTION bytes do not compress (random or already-compressed data:
+ * brotli quality 1 saves under 3%) streams at quality 4 instead: on 26 MB of random bytes
+ * quality 11 took 64 s to save nothing, quality 4 0.4 s.
  */
 export const SMALL_SECTION = 4 << 20;
 const LGWIN = 24;
-/** How streamed sections are compressed; the applier holds one window per streamed section. */
-export const STREAMED = {
-  delta: { quality: 7, lgwin: 22 },
-  full: { quality: 11, lgwin: 24 },
-} as const;
-export type Streamed = (typeof STREAMED)[keyof typeof STREAMED];
+const QUALITY = 11;
+const INCOMPRESSIBLE_QUALITY = 4;
+const PROBE_QUALITY = 1;
+const PROBE_KEEPS = 0.97;
 
-function params(quality: number, sizeHint: number, lgwin = LGWIN) {
+/** The quality for a section, judged by its first (up to SMALL_SECTION) bytes. */
+async function qualityFor(first: Buffer): Promise<number> {
+  const probe = await compressOnce(first, params(PROBE_QUALITY, first.length));
+  return probe.length > first.length * PROBE_KEEPS ? INCOMPRESSIBLE_QUALITY : QUALITY;
+}
+
+function params(quality: number, sizeHint: number) {
   return {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: quality,
-      [constants.BROTLI_PARAM_LGWIN]: lgwin,
+      [constants.BROTLI_PARAM_LGWIN]: LGWIN,
       [constants.BROTLI_PARAM_SIZE_HINT]: sizeHint,
     },
   };
@@ -47,10 +52,7 @@ function params(quality: number, sizeHint: number, lgwin = LGWIN) {
 export class SectionStore {
   readonly files: string[] = [];
   private offset = 0;
-  constructor(
-    private readonly dir: string,
-    private readonly streamed: Streamed,
-  ) {}
+  constructor(private readonly dir: string) {}
 
   openLayer(): LayerWriter {
     const start = this.offset;
@@ -59,7 +61,7 @@ export class SectionStore {
       section: (name) => {
         const path = join(this.dir, `section-${this.files.length + mine.length}-${name}`);
         mine.push(path);
-        return sectionWriter(path, this.streamed);
+        return sectionWriter(path);
       },
       finish: async () => {
         const hash = createHash('sha256');
@@ -77,14 +79,14 @@ export class SectionStore {
   }
 }
 
-function sectionWriter(path: string, streamed: Streamed): SectionWriter {
+function sectionWriter(path: string): SectionWriter {
   let raw = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let stream: { brotli: BrotliCompress; done: Promise<unknown> } | undefined;
   let length = 0;
-  const startStream = () => {
-    const brotli = createBrotliCompress(params(streamed.quality, 0, streamed.lgwin));
+  const startStream = async (first: Buffer) => {
+    const brotli = createBrotliCompress(params(await qualityFor(first), 0));
     const file = createWriteStream(path, { flags: 'wx' });
     brotli.on('data', (c: Buffer) => {
       length += c.length;
@@ -113,9 +115,10 @@ function sectionWriter(path: string, streamed: Streamed): SectionWriter {
       pending.push(new Uint8Array(b));
       pendingBytes += b.length;
       if (pendingBytes > SMALL_SECTION) {
-        stream = startStream();
-        for (const p of pending) await push(p);
+        const first = Buffer.concat(pending);
         pending = [];
+        stream = await startStream(first);
+        await push(first);
       }
     },
     finish: async (): Promise<SectionSize> => {
@@ -123,7 +126,8 @@ function sectionWriter(path: string, streamed: Streamed): SectionWriter {
         stream.brotli.end();
         await stream.done;
       } else {
-        const out = await compressOnce(Buffer.concat(pending), params(11, pendingBytes));
+        const all = Buffer.concat(pending);
+        const out = await compressOnce(all, params(await qualityFor(all), pendingBytes));
         length = out.length;
         await fs.writeFile(path, out, { flag: 'wx' });
       }
