@@ -12,6 +12,7 @@ export interface LayerStreams {
   ops: ChunkReader;
   hdr: ChunkReader;
   ctrl: ChunkReader;
+  runs: ChunkReader;
   diff: ChunkReader;
   lit: ChunkReader;
 }
@@ -149,8 +150,8 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
     // add region: old bytes + zero-run coded differences
     let left = add;
     while (left > 0) {
-      const zeros = await s.diff.uvar();
-      const nonzero = await s.diff.uvar();
+      const zeros = await s.runs.uvar();
+      const nonzero = await s.runs.uvar();
       if (zeros + nonzero > left || zeros + nonzero === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
       for (let z = zeros; z > 0; ) {
         const len = Math.min(z, OUT_BLOCK - n);

@@ -5,26 +5,30 @@
 // Output, for the new bytes in order, as control triples (seek, add, extra):
 //   oldPos += seek; then `add` bytes are new = old[oldPos..] + diff (mod 256), oldPos += add;
 //   then `extra` bytes come literally.
-// Differences are zero-run coded because they are mostly zeros. (Carrying the new bytes instead
-// of differences for text files was measured: 8% larger on the corpus's app update.)
+// Differences are zero-run coded because they are mostly zeros: the run lengths and the nonzero
+// bytes go to separate streams, which brotli models better apart (on the node binary, 4.37 MB
+// together, 4.13 MB apart). (Carrying the new bytes instead of differences for text files was
+// measured: 8% larger on the corpus's app update.)
 import { ByteWriter } from './bytes.js';
 import type { Matcher } from './matcher.js';
 
 export interface DiffOutput {
   /** Control triples as varints: svar seek, uvar add, uvar extra. */
   ctrl: ByteWriter;
-  /** Add-region differences, zero-run coded: repeated (uvar zeros, uvar n, n nonzero-run bytes). */
+  /** Add-region difference runs: repeated (uvar zeros, uvar n), n bytes of `diff` each. */
+  runs: ByteWriter;
+  /** The nonzero-run difference bytes. */
   diff: ByteWriter;
   /** Literal bytes. */
   extra: ByteWriter;
 }
 
 export function newDiffOutput(): DiffOutput {
-  return { ctrl: new ByteWriter(), diff: new ByteWriter(), extra: new ByteWriter() };
+  return { ctrl: new ByteWriter(), runs: new ByteWriter(), diff: new ByteWriter(), extra: new ByteWriter() };
 }
 
 /** Zero-run codes the difference nw[np..np+len) − old[op..op+len). */
-function writeDiff(out: ByteWriter, old: Uint8Array, op: number, nw: Uint8Array, np: number, len: number): void {
+function writeDiff(out: DiffOutput, old: Uint8Array, op: number, nw: Uint8Array, np: number, len: number): void {
   let i = 0;
   while (i < len) {
     let z = i;
@@ -39,9 +43,9 @@ function writeDiff(out: ByteWriter, old: Uint8Array, op: number, nw: Uint8Array,
         k = e;
       } else k++;
     }
-    out.uvar(z - i);
-    out.uvar(k - z);
-    for (let j = z; j < k; j++) out.byte((nw[np + j]! - old[op + j]!) & 0xff);
+    out.runs.uvar(z - i);
+    out.runs.uvar(k - z);
+    for (let j = z; j < k; j++) out.diff.byte((nw[np + j]! - old[op + j]!) & 0xff);
     i = k;
   }
 }
@@ -80,7 +84,7 @@ export function diffRange(
     out.ctrl.svar(lastPos - oldCursor);
     out.ctrl.uvar(lenf);
     out.ctrl.uvar(extraEnd - extraStart);
-    writeDiff(out.diff, old, lastPos, nw, lastScan, lenf);
+    writeDiff(out, old, lastPos, nw, lastScan, lenf);
     out.extra.bytes(nw.subarray(extraStart, extraEnd));
     oldCursor = lastPos + lenf;
   };

@@ -7,8 +7,8 @@
 import { HashChainMatcher } from './matcher.js';
 import { diffRange, newDiffOutput } from './bsdiff.js';
 import { ByteWriter, type ByteSource } from './bytes.js';
-import type { Differ, DiffResult } from './differ.js';
-import type { PatchHeader, PatchLayer, SectionName, SectionSize } from './format.js';
+import { takeResult, type Differ, type DiffResult } from './differ.js';
+import { SECTION_NAMES, type PatchHeader, type PatchLayer, type SectionName, type SectionSize } from './format.js';
 import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
 import { encodeHeader, HF } from '../tar/header-codec.js';
 import { readTarLayout, type TarEntry } from '../tar/reader.js';
@@ -186,6 +186,7 @@ class LayerEncoder {
 
   async writeDiff(r: DiffResult): Promise<void> {
     await this.s.ctrl.write(r.ctrl);
+    await this.s.runs.write(r.runs);
     await this.s.diff.write(r.diff);
     await this.s.lit.write(r.extra);
   }
@@ -199,7 +200,7 @@ class LayerEncoder {
       const nw = await this.src.read(e.dataOffset + w, Math.min(WINDOW, e.size - w));
       const out = newDiffOutput();
       state = diffRange(old, matcher, nw, out, state, w);
-      await this.writeDiff({ ctrl: out.ctrl.take(), diff: out.diff.take(), extra: out.extra.take() });
+      await this.writeDiff(takeResult(out));
     }
   }
 
@@ -306,7 +307,7 @@ async function planEntry(enc: LayerEncoder, env: BuildEnv, e: TarEntry): Promise
 
 async function encodeLayer(target: ByteSource, base: BaseIndex, env: BuildEnv, progress: (n: number) => void) {
   const w = env.openLayer();
-  const s: Sections = { ops: w.section('ops'), hdr: w.section('hdr'), ctrl: w.section('ctrl'), diff: w.section('diff'), lit: w.section('lit') };
+  const s = Object.fromEntries(SECTION_NAMES.map((name) => [name, w.section(name)])) as Sections;
   const enc = new LayerEncoder(s, base, target);
   const layout = await readTarLayout(target);
   const queue: Array<{ entry: TarEntry; plan: ReturnType<typeof planEntry> }> = [];
@@ -328,13 +329,8 @@ async function encodeLayer(target: ByteSource, base: BaseIndex, env: BuildEnv, p
   progress(layout.size - layout.trailerOffset);
   enc.ops.byte(OP.END);
   await s.ops.write(enc.ops.take());
-  const sections = {
-    ops: await s.ops.finish(),
-    hdr: await s.hdr.finish(),
-    ctrl: await s.ctrl.finish(),
-    diff: await s.diff.finish(),
-    lit: await s.lit.finish(),
-  };
+  const sections = {} as Record<SectionName, SectionSize>;
+  for (const name of SECTION_NAMES) sections[name] = await s[name].finish();
   return { ...(await w.finish()), sections };
 }
 

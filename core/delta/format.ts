@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 export const MAGIC = 'LGTPATCH';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const PREFIX_BYTES = 16;
 export const HEADER_DIGEST_BYTES = 32;
 /** Bound on the compressed and on the decompressed header. */
@@ -13,7 +13,7 @@ export const MAX_HEADER_BYTES = 16 << 20;
 /** Largest layer or decompressed section we accept: 64 GiB. */
 const MAX_BYTES = 64 * 2 ** 30;
 
-export const SECTION_NAMES = ['ops', 'hdr', 'ctrl', 'diff', 'lit'] as const;
+export const SECTION_NAMES = ['ops', 'hdr', 'ctrl', 'runs', 'diff', 'lit'] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
 
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
@@ -40,7 +40,7 @@ const layer = z.discriminatedUnion('from', [
     offset: size,
     length: size,
     sha256: digest,
-    sections: z.object({ ops: section, hdr: section, ctrl: section, diff: section, lit: section }),
+    sections: z.object({ ops: section, hdr: section, ctrl: section, runs: section, diff: section, lit: section }),
   }),
 ]);
 export type PatchLayer = z.infer<typeof layer>;

@@ -54,8 +54,10 @@ export class SuffixMatcher implements Matcher {
 const KEY = 8;
 /** Candidates tried per lookup (longest wins): enough to pick a good one among repeats. */
 const CHAIN_DEPTH = 16;
-/** Most index entries: beyond 2·INDEX_KEYS old bytes, the step between keyed positions grows. */
-const INDEX_KEYS = 64 << 20;
+/** Old files up to this size have every 2nd position keyed (≤ 64 Mi keys, ~0.5 GiB of index). */
+const DENSE_INDEX_LIMIT = 128 << 20;
+/** Larger old files (which sit in memory whole) get a wider step: at most this many keys, ~256 MiB. */
+const SPARSE_KEYS = 32 << 20;
 const PRIME = 0x01000193;
 
 function keyAt(buf: Uint8Array, p: number): number {
@@ -68,8 +70,8 @@ function keyAt(buf: Uint8Array, p: number): number {
  * Hash-chain index over the old bytes, for files too large to suffix-sort in time: every
  * `step`-th position is keyed by its next KEY bytes, and a lookup tries the CHAIN_DEPTH most
  * recent positions with the same key, returning the longest match. Finds any match of at least
- * KEY + step − 1 bytes. step is 2 up to 128 MiB and grows with the file, so the index (4 bytes
- * per key plus a head table) stays under 0.5 GiB: a 1.3 GiB file gets step 21.
+ * KEY + step − 1 bytes. step is 2 up to 128 MiB; beyond, it grows with the file so the index
+ * (4 bytes per key plus a head table) stays near 256 MiB: a 1.3 GiB file gets step 40.
  * On the node binary (117 → 120 MB) this brings the patch from 9.01 MB (32-byte aligned block
  * hashes) to 8.48 MB, what a full suffix array gives (docs/bench.md).
  */
@@ -80,7 +82,7 @@ export class HashChainMatcher implements Matcher {
   private readonly prev: Int32Array;
   private readonly mask: number;
   constructor(private readonly old: Uint8Array) {
-    this.step = Math.max(2, Math.ceil(old.length / INDEX_KEYS));
+    this.step = old.length <= DENSE_INDEX_LIMIT ? 2 : Math.ceil(old.length / SPARSE_KEYS);
     const keys = old.length >= KEY ? Math.floor((old.length - KEY) / this.step) + 1 : 0;
     let size = 1 << 10;
     while (size < keys) size <<= 1;

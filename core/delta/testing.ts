@@ -36,11 +36,12 @@ export async function roundTrip(old: Uint8Array, nw: Uint8Array, matcher: Matche
     ops: chunked(new Uint8Array(0), 'ops'),
     hdr: chunked(new Uint8Array(0), 'hdr'),
     ctrl: chunked(out.ctrl.view(), 'ctrl'),
+    runs: chunked(out.runs.view(), 'runs'),
     diff: chunked(out.diff.view(), 'diff'),
     lit: chunked(out.extra.view(), 'lit'),
   };
   const rebuilt = await collect(applyDelta(streams, bufferSource(old), 0, old.length, nw.length));
-  for (const r of [streams.ctrl, streams.diff, streams.lit]) if (!(await r.atEnd())) throw new Error('diff streams have unused bytes');
+  for (const r of [streams.ctrl, streams.runs, streams.diff, streams.lit]) if (!(await r.atEnd())) throw new Error('diff streams have unused bytes');
   return { rebuilt, out };
 }
 

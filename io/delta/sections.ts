@@ -16,17 +16,21 @@ const compressOnce = promisify(brotliCompress);
 
 /**
  * Brotli parameters, chosen by measurement (docs/bench.md). Every section is compressed at
- * quality 11; sections over SMALL_SECTION raw bytes stream with a 16 MiB window, which is what
- * the applier holds per streamed section. On the node binary's delta streams (117 → 120 MB;
- * control, differences, literal) quality 7 with a 4 MiB window gave 8.48 MB, 9 gave 8.42 MB,
- * 11 with 16 MiB 7.52 MB; on the binary as a first image, 7/4 MiB 33.1 MB in 24 s, 11/16 MiB
- * 27.7 MB in 418 s (gzip -6: 41.3 MB; xz -9: 27.0 MB). Quality 11 runs at ~0.3 MB/s, so a
+ * quality 11; sections over SMALL_SECTION raw bytes stream, and the applier holds one window
+ * per streamed section. On the node binary's delta streams (117 → 120 MB; control, differences,
+ * literal) quality 7 with a 4 MiB window gave 8.48 MB, 9 with 16 MiB 8.42 MB, 11 with 16 MiB
+ * 7.52 MB, 11 with 4 MiB 7.58 MB: deltas keep the 4 MiB window, 0.8% for 24 MB less apply memory
+ * (146 MB peak with 16 MiB). A first image's streams are whole layers, where the window counts:
+ * on the binary as a first image, 7/4 MiB gave 33.1 MB in 24 s, 11/16 MiB 27.7 MB in 418 s
+ * (gzip -6: 41.3 MB; xz -9: 27.0 MB). Quality 11 runs at ~0.3 MB/s, so a
  * section whose first SMALL_SECTION bytes do not compress (random or already-compressed data:
  * brotli quality 1 saves under 3%) streams at quality 4 instead: on 26 MB of random bytes
  * quality 11 took 64 s to save nothing, quality 4 0.4 s.
  */
 export const SMALL_SECTION = 4 << 20;
-const LGWIN = 24;
+/** Window (log2 bytes) of streamed sections, by what the patch carries. */
+export const WINDOW = { delta: 22, firstImage: 24 } as const;
+const SMALL_LGWIN = 24;
 const QUALITY = 11;
 const INCOMPRESSIBLE_QUALITY = 4;
 const PROBE_QUALITY = 1;
@@ -34,15 +38,15 @@ const PROBE_KEEPS = 0.97;
 
 /** The quality for a section, judged by its first (up to SMALL_SECTION) bytes. */
 async function qualityFor(first: Buffer): Promise<number> {
-  const probe = await compressOnce(first, params(PROBE_QUALITY, first.length));
+  const probe = await compressOnce(first, params(PROBE_QUALITY, first.length, SMALL_LGWIN));
   return probe.length > first.length * PROBE_KEEPS ? INCOMPRESSIBLE_QUALITY : QUALITY;
 }
 
-function params(quality: number, sizeHint: number) {
+function params(quality: number, sizeHint: number, lgwin: number) {
   return {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: quality,
-      [constants.BROTLI_PARAM_LGWIN]: LGWIN,
+      [constants.BROTLI_PARAM_LGWIN]: lgwin,
       [constants.BROTLI_PARAM_SIZE_HINT]: sizeHint,
     },
   };
@@ -52,7 +56,10 @@ function params(quality: number, sizeHint: number) {
 export class SectionStore {
   readonly files: string[] = [];
   private offset = 0;
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly lgwin: number,
+  ) {}
 
   openLayer(): LayerWriter {
     const start = this.offset;
@@ -61,7 +68,7 @@ export class SectionStore {
       section: (name) => {
         const path = join(this.dir, `section-${this.files.length + mine.length}-${name}`);
         mine.push(path);
-        return sectionWriter(path);
+        return sectionWriter(path, this.lgwin);
       },
       finish: async () => {
         const hash = createHash('sha256');
@@ -79,14 +86,14 @@ export class SectionStore {
   }
 }
 
-function sectionWriter(path: string): SectionWriter {
+function sectionWriter(path: string, lgwin: number): SectionWriter {
   let raw = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let stream: { brotli: BrotliCompress; done: Promise<unknown> } | undefined;
   let length = 0;
   const startStream = async (first: Buffer) => {
-    const brotli = createBrotliCompress(params(await qualityFor(first), 0));
+    const brotli = createBrotliCompress(params(await qualityFor(first), 0, lgwin));
     const file = createWriteStream(path, { flags: 'wx' });
     brotli.on('data', (c: Buffer) => {
       length += c.length;
@@ -127,7 +134,7 @@ function sectionWriter(path: string): SectionWriter {
         await stream.done;
       } else {
         const all = Buffer.concat(pending);
-        const out = await compressOnce(all, params(await qualityFor(all), pendingBytes));
+        const out = await compressOnce(all, params(await qualityFor(all), pendingBytes, SMALL_LGWIN));
         length = out.length;
         await fs.writeFile(path, out, { flag: 'wx' });
       }
