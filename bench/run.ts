@@ -62,16 +62,19 @@ async function sameImage(rebuiltRef: string, targetRef: string): Promise<boolean
   }
 }
 
-async function benchPair(scenario: string, base: string | undefined, target: string, work: string): Promise<Row[]> {
-  const rows: Row[] = [];
-  const targetSha = await fileSha(target);
-  const out = (name: string) => join(work, `${scenario}.${name}`);
-  const log = (r: Row) => {
-    rows.push(r);
-    process.stderr.write(`${scenario} ${r.tool}: ${r.bytes} bytes, build ${r.build?.seconds ?? '-'} s / ${r.build?.rssMB.toFixed(0) ?? '-'} MB, apply ${r.apply?.seconds ?? '-'} s / ${r.apply?.rssMB.toFixed(0) ?? '-'} MB, ${r.ok}\n`);
-  };
+/** Tools a run can select with BENCH_TOOLS (default: all), e.g. to re-time Lighter against xdelta3 alone. */
+const TOOLS = new Set((process.env.BENCH_TOOLS ?? 'lighter,xdelta3,zstd,bsdiff,gzip').split(','));
 
-  // Lighter
+interface Pair {
+  scenario: string;
+  base: string | undefined;
+  target: string;
+  targetSha: string;
+  out(name: string): string;
+  log(r: Row): void;
+}
+
+async function benchLighter({ scenario, base, target, out, log }: Pair): Promise<void> {
   const patch = out('lighter');
   const build = await timed(LIGHTER, ['diff', ...(base ? ['--from', `docker-archive:${base}`] : []), '--to', `docker-archive:${target}`, '-o', patch]);
   const rebuilt = out('rebuilt.tar');
@@ -79,38 +82,63 @@ async function benchPair(scenario: string, base: string | undefined, target: str
   const apply = await timed(LIGHTER, ['patch', ...(base ? ['--from', `docker-archive:${base}`] : []), patch, '--to', `docker-archive:${rebuilt}:bench/rebuilt:latest`]);
   log({ scenario, tool: 'lighter', bytes: await size(patch), build, apply, ok: (await sameImage(`docker-archive:${rebuilt}`, `docker-archive:${target}`)) ? 'image identical' : 'MISMATCH' });
   await fs.rm(rebuilt, { force: true });
+}
 
-  if (base) {
-    const xd = out('xdelta3');
-    const xb = await timed('xdelta3', ['-e', '-9', '-f', '-B', String(await size(base)), '-s', base, target, xd]);
-    const xa = await timed('xdelta3', ['-d', '-f', '-B', String(await size(base)), '-s', base, xd, out('xd.out')]);
-    log({ scenario, tool: 'xdelta3 -9', bytes: await size(xd), build: xb, apply: xa, ok: (await fileSha(out('xd.out'))) === targetSha ? 'bytes identical' : 'MISMATCH' });
-    await fs.rm(out('xd.out'), { force: true });
+/** A peer that encodes `target` (against `base` when given) into `file` and decodes it back to `decoded`. */
+async function benchPeer(p: Pair, tool: string, name: string, encode: (file: string) => [string, string[]], decode: (file: string, decoded: string) => [string, string[]]): Promise<void> {
+  const file = p.out(name);
+  const decoded = p.out(`${name}.out`);
+  const build = await timed(...encode(file));
+  const apply = await timed(...decode(file, decoded));
+  p.log({ scenario: p.scenario, tool, bytes: await size(file), build, apply, ok: (await fileSha(decoded)) === p.targetSha ? 'bytes identical' : 'MISMATCH' });
+  await fs.rm(decoded, { force: true });
+}
 
-    const zs = out('zst');
-    const zb = await timed('zstd', ['-q', '-f', '-19', '--long=31', `--patch-from=${base}`, target, '-o', zs]);
-    const za = await timed('zstd', ['-q', '-f', '-d', '--long=31', `--patch-from=${base}`, zs, '-o', out('zst.out')]);
-    log({ scenario, tool: 'zstd -19 --patch-from', bytes: await size(zs), build: zb, apply: za, ok: (await fileSha(out('zst.out'))) === targetSha ? 'bytes identical' : 'MISMATCH' });
-    await fs.rm(out('zst.out'), { force: true });
-
+async function benchDeltaPeers(p: Pair, base: string): Promise<void> {
+  const baseSize = String(await size(base));
+  if (TOOLS.has('xdelta3')) {
+    await benchPeer(
+      p,
+      'xdelta3 -9',
+      'xdelta3',
+      (f) => ['xdelta3', ['-e', '-9', '-f', '-B', baseSize, '-s', base, p.target, f]],
+      (f, d) => ['xdelta3', ['-d', '-f', '-B', baseSize, '-s', base, f, d]],
+    );
+  }
+  if (TOOLS.has('zstd')) {
+    await benchPeer(
+      p,
+      'zstd -19 --patch-from',
+      'zst',
+      (f) => ['zstd', ['-q', '-f', '-19', '--long=31', `--patch-from=${base}`, p.target, '-o', f]],
+      (f, d) => ['zstd', ['-q', '-f', '-d', '--long=31', `--patch-from=${base}`, f, '-o', d]],
+    );
+  }
+  if (TOOLS.has('bsdiff')) {
     if ((await size(base)) <= BSDIFF_MAX_BASE) {
-      const bs = out('bsdiff');
-      const bb = await timed('bsdiff', [base, target, bs]);
-      const ba = await timed('bspatch', [base, out('bs.out'), bs]);
-      log({ scenario, tool: 'bsdiff', bytes: await size(bs), build: bb, apply: ba, ok: (await fileSha(out('bs.out'))) === targetSha ? 'bytes identical' : 'MISMATCH' });
-      await fs.rm(out('bs.out'), { force: true });
+      await benchPeer(
+        p,
+        'bsdiff',
+        'bsdiff',
+        (f) => ['bsdiff', [base, p.target, f]],
+        (f, d) => ['bspatch', [base, d, f]],
+      );
     } else {
-      rows.push({ scenario, tool: 'bsdiff', bytes: NaN, ok: `not run: needs ~${((17 * (await size(base))) / 2 ** 30).toFixed(1)} GiB` });
+      p.log({ scenario: p.scenario, tool: 'bsdiff', bytes: NaN, ok: `not run: needs ~${((17 * (await size(base))) / 2 ** 30).toFixed(1)} GiB` });
     }
-  } else {
-    // What a registry would send: each layer tar gzip -6.
-    const src = await openSource(`docker-archive:${target}`);
+  }
+}
+
+/** A first image: what a registry would send (each layer tar gzip -6), and zstd -19 --long=31 of the archive. */
+async function benchFirstImagePeers(p: Pair): Promise<void> {
+  if (TOOLS.has('gzip')) {
+    const src = await openSource(`docker-archive:${p.target}`);
     let gz = 0;
     let gzRun: Run = { seconds: 0, rssMB: 0 };
     try {
       const info = await src.info();
       for (let i = 0; i < info.layers.length; i++) {
-        const tar = out(`layer${i}.tar`);
+        const tar = p.out(`layer${i}.tar`);
         const file = await fs.open(tar, 'w');
         for await (const c of await src.openLayerTar(i)) await file.write(c as Buffer);
         await file.close();
@@ -123,13 +151,35 @@ async function benchPair(scenario: string, base: string | undefined, target: str
     } finally {
       await src.close();
     }
-    log({ scenario, tool: 'gzip -6 layers (registry)', bytes: gz, build: gzRun, ok: '-' });
-    const zs = out('zst');
-    const zb = await timed('zstd', ['-q', '-f', '-19', '--long=31', target, '-o', zs]);
-    const za = await timed('zstd', ['-q', '-f', '-d', '--long=31', zs, '-o', out('zst.out')]);
-    log({ scenario, tool: 'zstd -19 --long=31', bytes: await size(zs), build: zb, apply: za, ok: (await fileSha(out('zst.out'))) === targetSha ? 'bytes identical' : 'MISMATCH' });
-    await fs.rm(out('zst.out'), { force: true });
+    p.log({ scenario: p.scenario, tool: 'gzip -6 layers (registry)', bytes: gz, build: gzRun, ok: '-' });
   }
+  if (TOOLS.has('zstd')) {
+    await benchPeer(
+      p,
+      'zstd -19 --long=31',
+      'zst',
+      (f) => ['zstd', ['-q', '-f', '-19', '--long=31', p.target, '-o', f]],
+      (f, d) => ['zstd', ['-q', '-f', '-d', '--long=31', f, '-o', d]],
+    );
+  }
+}
+
+async function benchPair(scenario: string, base: string | undefined, target: string, work: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const p: Pair = {
+    scenario,
+    base,
+    target,
+    targetSha: await fileSha(target),
+    out: (name) => join(work, `${scenario}.${name}`),
+    log: (r) => {
+      rows.push(r);
+      process.stderr.write(`${scenario} ${r.tool}: ${r.bytes} bytes, build ${r.build?.seconds ?? '-'} s / ${r.build?.rssMB.toFixed(0) ?? '-'} MB, apply ${r.apply?.seconds ?? '-'} s / ${r.apply?.rssMB.toFixed(0) ?? '-'} MB, ${r.ok}\n`);
+    },
+  };
+  if (TOOLS.has('lighter')) await benchLighter(p);
+  if (base) await benchDeltaPeers(p, base);
+  else await benchFirstImagePeers(p);
   return rows;
 }
 
@@ -148,16 +198,17 @@ function report(rows: Row[], command: string): string {
     '|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const lighter = rows.find((x) => x.scenario === r.scenario && x.tool === 'lighter')!;
-    const ratio = r.tool === 'lighter' || Number.isNaN(r.bytes) ? '' : (lighter.bytes / r.bytes).toFixed(3);
+    const lighter = rows.find((x) => x.scenario === r.scenario && x.tool === 'lighter');
+    const ratio = !lighter || r.tool === 'lighter' || Number.isNaN(r.bytes) ? '' : (lighter.bytes / r.bytes).toFixed(3);
     lines.push(`| ${r.scenario} | ${r.tool} | ${fmtBytes(r.bytes)} | ${fmtRun(r.build)} | ${fmtRun(r.apply)} | ${r.ok} | ${ratio} |`);
   }
   lines.push('', '## Against the targets (DESIGN.md, "Performance")', '', '| scenario | Lighter ÷ best peer | target | build time ÷ xdelta3 | apply peak RSS |', '|---|---|---|---|---|');
   for (const scenario of [...new Set(rows.map((r) => r.scenario))]) {
-    const mine = rows.find((x) => x.scenario === scenario && x.tool === 'lighter')!;
+    const mine = rows.find((x) => x.scenario === scenario && x.tool === 'lighter');
     const peers = rows.filter((x) => x.scenario === scenario && x.tool !== 'lighter' && !Number.isNaN(x.bytes));
+    if (!mine || peers.length === 0) continue;
     const first = peers.some((p) => p.tool.startsWith('gzip'));
-    const best = first ? peers.find((p) => p.tool.startsWith('gzip'))! : peers.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    const best = (first && peers.find((p) => p.tool.startsWith('gzip'))) || peers.reduce((a, b) => (b.bytes < a.bytes ? b : a));
     const xd = peers.find((p) => p.tool.startsWith('xdelta3'));
     const target = first ? '≤ 0.7 × gzip layers' : scenario === 'large-file' ? '≤ 1.05' : '≤ 0.5';
     lines.push(

@@ -51,8 +51,9 @@ export interface TargetImage extends ImageLayers {
 
 /** Files up to this size are diffed whole with a suffix array (on a worker); larger ones in windows. */
 export const WHOLE_DIFF_LIMIT = 32 << 20;
-/** New-file window for large diffs: bounds memory to the old file + one window. */
-const WINDOW = 64 << 20;
+/** New-file window for large diffs: bounds memory to the old file + one window, and lets each window's
+ * streams compress (on the thread pool) while the next one is diffed. */
+const WINDOW = 16 << 20;
 /** Old files beyond this are not loaded for diffing (build memory bound); their content goes literal. */
 const MAX_DELTA_OLD = 1280 << 20;
 const CHUNK = 1 << 20;
