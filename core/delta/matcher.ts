@@ -54,6 +54,10 @@ export class SuffixMatcher implements Matcher {
 const KEY = 8;
 /** Candidates tried per lookup (longest wins): enough to pick a good one among repeats. */
 const CHAIN_DEPTH = 16;
+/** A match this long is taken without trying the remaining candidates. */
+const LONG_ENOUGH = 4096;
+/** A key seen again within this many bytes is a repeat, not indexed again. */
+const REPEAT_SPAN = 256;
 /** Old files up to this size have every 2nd position keyed (≤ 64 Mi keys, ~0.5 GiB of index). */
 const DENSE_INDEX_LIMIT = 128 << 20;
 /** Larger old files (which sit in memory whole) get a wider step: at most this many keys, ~256 MiB. */
@@ -91,7 +95,15 @@ export class HashChainMatcher implements Matcher {
     this.prev = new Int32Array(keys);
     for (let k = 0; k < keys; k++) {
       const slot = this.slot(keyAt(old, k * this.step));
-      this.prev[k] = this.head[slot]!;
+      const last = this.head[slot]!;
+      // Inside a repeat (zero padding, tables) the same key recurs every few bytes; keeping only the
+      // first position lets a lookup find the long match from the repeat's start instead of a chain
+      // full of short ones near its end.
+      if (last >= 0 && (k - last) * this.step <= REPEAT_SPAN && matchLen(old, last * this.step, old, k * this.step, k * this.step + KEY) === KEY) {
+        this.prev[k] = -1;
+        continue;
+      }
+      this.prev[k] = last;
       this.head[slot] = k;
     }
   }
@@ -107,6 +119,8 @@ export class HashChainMatcher implements Matcher {
       if (len > best) {
         best = len;
         this.pos = k * this.step;
+        // In long repeats every candidate matches for megabytes; comparing them all is quadratic.
+        if (len >= LONG_ENOUGH) break;
       }
     }
     return best >= KEY ? best : 0;
