@@ -17,7 +17,7 @@ import { sha256, VerifyingStream } from '../digest.js';
 import type { ImageDestination, ImageSource, LayerInfo } from '../image/transport.js';
 import { FileSource, spool } from './file-source.js';
 import { DiffPool } from './pool.js';
-import { layerReaders, SectionStore, verifyLayer, WINDOW } from './sections.js';
+import { layerReaders, SectionStore, STREAM, verifyLayer } from './sections.js';
 
 export interface Progress {
   (done: number, total: number): void;
@@ -83,7 +83,7 @@ export async function diffImages(base: ImageSource | undefined, target: ImageSou
         diffIDs: ti.layers.map((l) => l.diffID),
         layers: await Promise.all(ti.layers.map(async (l, i) => targetFiles.get(i) ?? { size: await tarSize(target, i, l), read: notSpooled.read })),
       };
-      const store = new SectionStore(dir, base ? WINDOW.delta : WINDOW.firstImage);
+      const store = new SectionStore(dir, base ? STREAM.delta : STREAM.firstImage);
       const header = await buildPatch(baseImage, targetImage, { openLayer: () => store.openLayer(), hash: () => incremental(), differ: pool, onProgress: opts.onProgress }, known);
       await writePatchFile(outPath, header, store.files);
       return header;

@@ -28,10 +28,11 @@ const compressOnce = promisify(brotliCompress);
  * quality 11 took 64 s to save nothing, quality 4 0.4 s.
  */
 export const SMALL_SECTION = 4 << 20;
-/** Window (log2 bytes) of streamed sections, by what the patch carries. */
-export const WINDOW = { delta: 22, firstImage: 24 } as const;
+/** How sections over SMALL_SECTION stream, by what the patch carries. */
+export const STREAM = { delta: { quality: 10, lgwin: 22 }, firstImage: { quality: 11, lgwin: 24 } } as const;
+export type Stream = (typeof STREAM)[keyof typeof STREAM];
 const SMALL_LGWIN = 24;
-const QUALITY = 11;
+const SMALL_QUALITY = 11;
 const INCOMPRESSIBLE_QUALITY = 4;
 const PROBE_QUALITY = 1;
 const PROBE_KEEPS = 0.97;
@@ -39,9 +40,9 @@ const PROBE_KEEPS = 0.97;
 const BACKLOG = 32 << 20;
 
 /** The quality for a section, judged by its first (up to SMALL_SECTION) bytes. */
-async function qualityFor(first: Buffer): Promise<number> {
+async function qualityFor(first: Buffer, quality: number): Promise<number> {
   const probe = await compressOnce(first, params(PROBE_QUALITY, first.length, SMALL_LGWIN));
-  return probe.length > first.length * PROBE_KEEPS ? INCOMPRESSIBLE_QUALITY : QUALITY;
+  return probe.length > first.length * PROBE_KEEPS ? INCOMPRESSIBLE_QUALITY : quality;
 }
 
 function params(quality: number, sizeHint: number, lgwin: number) {
@@ -60,7 +61,7 @@ export class SectionStore {
   private offset = 0;
   constructor(
     private readonly dir: string,
-    private readonly lgwin: number,
+    private readonly how: Stream,
   ) {}
 
   openLayer(): LayerWriter {
@@ -70,7 +71,7 @@ export class SectionStore {
       section: (name) => {
         const path = join(this.dir, `section-${this.files.length + mine.length}-${name}`);
         mine.push(path);
-        return sectionWriter(path, this.lgwin);
+        return sectionWriter(path, this.how);
       },
       finish: async () => {
         const hash = createHash('sha256');
@@ -88,7 +89,7 @@ export class SectionStore {
   }
 }
 
-function sectionWriter(path: string, lgwin: number): SectionWriter {
+function sectionWriter(path: string, how: Stream): SectionWriter {
   let raw = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
@@ -99,7 +100,7 @@ function sectionWriter(path: string, lgwin: number): SectionWriter {
     // zlib's default 16 KiB the engine waited on compression after every window (runtime-update:
     // the main thread was idle for 123 of 198 s).
     // (zlib streams are Transforms and honour it, though BrotliOptions does not declare it.)
-    const options = { ...params(await qualityFor(first), 0, lgwin), writableHighWaterMark: BACKLOG };
+    const options = { ...params(await qualityFor(first, how.quality), 0, how.lgwin), writableHighWaterMark: BACKLOG };
     const brotli = createBrotliCompress(options);
     const file = createWriteStream(path, { flags: 'wx' });
     brotli.on('data', (c: Buffer) => {
@@ -141,7 +142,7 @@ function sectionWriter(path: string, lgwin: number): SectionWriter {
         await stream.done;
       } else {
         const all = Buffer.concat(pending);
-        const out = await compressOnce(all, params(await qualityFor(all), pendingBytes, SMALL_LGWIN));
+        const out = await compressOnce(all, params(await qualityFor(all, SMALL_QUALITY), pendingBytes, SMALL_LGWIN));
         length = out.length;
         await fs.writeFile(path, out, { flag: 'wx' });
       }
