@@ -15,14 +15,16 @@ import { DigestMismatchError } from '../digest.js';
 const compressOnce = promisify(brotliCompress);
 
 /**
- * Brotli parameters, chosen by measurement (docs/bench.md). Every section is compressed at
- * quality 11; sections over SMALL_SECTION raw bytes stream, and the applier holds one window
- * per streamed section. On the node binary's delta streams (117 → 120 MB; control, differences,
+ * Brotli parameters, chosen by measurement (docs/bench.md). Sections up to SMALL_SECTION raw bytes
+ * are compressed whole at quality 11; larger ones stream, and the applier holds one window per
+ * streamed section. On the node binary's delta streams (117 → 120 MB; control, runs, differences,
  * literal) quality 7 with a 4 MiB window gave 8.48 MB, 9 with 16 MiB 8.42 MB, 11 with 16 MiB
  * 7.52 MB, 11 with 4 MiB 7.58 MB: deltas keep the 4 MiB window, 0.8% for 24 MB less apply memory
- * (146 MB peak with 16 MiB). A first image's streams are whole layers, where the window counts:
- * on the binary as a first image, 7/4 MiB gave 33.1 MB in 24 s, 11/16 MiB 27.7 MB in 418 s
- * (gzip -6: 41.3 MB; xz -9: 27.0 MB). Quality 11 runs at ~0.3 MB/s, so a
+ * (146 MB peak with 16 MiB). Build time is held to 1.5 × xdelta3's: on runtime-update, idle
+ * machine, quality 11 built in 68.5 s (7,326,060 B) against xdelta3's 41.6 s, quality 10 in 56 s
+ * (7,562,946 B), so delta streams take quality 10. A first image has no peer time to meet and its
+ * streams are whole layers: on the binary as a first image, 7/4 MiB gave 33.1 MB in 24 s, 11/16 MiB
+ * 27.7 MB in 418 s (gzip -6: 41.3 MB; xz -9: 27.0 MB). Quality 10–11 run at ~0.3–0.5 MB/s, so a
  * section whose first SMALL_SECTION bytes do not compress (random or already-compressed data:
  * brotli quality 1 saves under 3%) streams at quality 4 instead: on 26 MB of random bytes
  * quality 11 took 64 s to save nothing, quality 4 0.4 s.
