@@ -15,7 +15,7 @@ export const LAYERS = {
   main: { layers: ['main', 'io', 'core', 'contract'], pkg: (s) => NODE(s) || s !== 'react' },
   preload: { layers: ['preload', 'contract'], pkg: (s) => s === 'electron' },
   renderer: { layers: ['renderer', 'contract', 'core'], pkg: (s) => !NODE(s) && !['electron', 'better-sqlite3', 'dockerode'].includes(s) },
-  'edge-module': { layers: ['edge-module', 'io', 'core'], pkg: (s) => NODE(s) || ['dockerode', 'azure-iot-device', 'azure-iot-device-mqtt', 'tar-stream'].includes(s) || PURE_PACKAGES.has(s) },
+  'edge-module': { layers: ['edge-module', 'io', 'core'], pkg: (s) => NODE(s) || ['dockerode', 'azure-iot-device', 'azure-iot-device-mqtt', 'azure-iot-common', 'tar-stream'].includes(s) || PURE_PACKAGES.has(s) },
   bench: { layers: ['bench', 'io', 'core', 'main'], pkg: () => true },
   test: { layers: [], pkg: () => true },
 };
