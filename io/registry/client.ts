@@ -2,6 +2,7 @@
 // WWW-Authenticate challenge → token endpoint dance Azure Container Registry uses), manifests,
 // blobs, cross-repository mounts and chunked uploads that resume where an interrupted one stopped.
 import type { Readable } from 'node:stream';
+import { retry, retryAfterMs } from '../retry.js';
 import { readBody, send, isLoopback, type Response } from './http.js';
 
 export interface RegistryOptions {
@@ -46,10 +47,42 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   return { scheme: (m?.[1] ?? '').toLowerCase(), params };
 }
 
+/** A status that says "not now" rather than "no": the request was not acted on. */
+const TRY_LATER = new Set([429, 503]);
+
+/** Renew a token this long before the expiry its endpoint announced. */
+const RENEW_EARLY_MS = 10_000;
+
+/** How one exchange with the registry is retried (see io/retry.ts). */
+const RETRY = { attempts: 4, baseMs: 200, capMs: 10_000, deadlineMs: 300_000 };
+
+/** An answer worth another attempt, carried through io/retry.ts. */
+class RetryableAnswer extends Error {
+  constructor(
+    readonly res: Response,
+    readonly afterMs: number | undefined,
+  ) {
+    super(`answered ${res.status}`);
+  }
+}
+
+/** The request never got an answer (connection refused, reset, timed out). */
+class LinkError extends Error {}
+
+/** The registry no longer knows an upload: it has to start over. */
+const UPLOAD_LOST = new Error('upload lost');
+
+type Body = Buffer | (() => Readable);
+
 export class RegistryClient {
   private base: URL;
   private authHeader: string | undefined;
   private authChecked = false;
+  /** where bearer tokens come from (with scopes), once the registry asked for one */
+  private tokenUrl: URL | undefined;
+  private basic: string | undefined;
+  /** ms epoch after which the current token should not be used, when its endpoint said */
+  private tokenRenewAt: number | undefined;
   /** how many uploads were resumed after an interruption, and how many had to start over */
   readonly stats = { resumed: 0, restarted: 0 };
 
@@ -83,9 +116,16 @@ export class RegistryClient {
     throw new RegistryError(`registry ${this.host} answered ${res.status} for ${what}${hint}${detail ? `: ${detail}` : ''}`, res.status, code);
   }
 
-  /** Answers the registry's challenge once per client: basic credentials or a bearer token. */
+  /**
+   * Answers the registry's challenge once per client (basic credentials, or where bearer tokens
+   * come from), and fetches a token when there is none or the one we have is about to expire.
+   */
   private async authenticate(push: boolean): Promise<void> {
-    if (this.authChecked) return;
+    if (!this.authChecked) await this.challenge(push);
+    if (this.tokenUrl && (!this.authHeader || (this.tokenRenewAt !== undefined && Date.now() >= this.tokenRenewAt))) await this.renewToken();
+  }
+
+  private async challenge(push: boolean): Promise<void> {
     const ping = () =>
       this.raw('GET', '/v2/', {}).catch((err: Error) => {
         throw new Error(`cannot reach registry ${this.host} over ${this.base.protocol.slice(0, -1).toUpperCase()}: ${err.message}`);
@@ -106,10 +146,10 @@ export class RegistryClient {
     const header = res.headers['www-authenticate'];
     const { scheme, params } = parseChallenge(Array.isArray(header) ? header[0]! : (header ?? ''));
     const creds = this.opts.credentials;
-    const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
+    this.basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
     if (scheme === 'basic') {
-      if (!basic) throw new RegistryError(`registry ${this.host} answered 401: it requires credentials (basic auth, realm ${params.realm ?? '?'})`, 401);
-      this.authHeader = basic;
+      if (!this.basic) throw new RegistryError(`registry ${this.host} answered 401: it requires credentials (basic auth, realm ${params.realm ?? '?'})`, 401);
+      this.authHeader = this.basic;
       return;
     }
     if (scheme !== 'bearer' || !params.realm) throw new RegistryError(`registry ${this.host} answered 401 with an unsupported challenge ${JSON.stringify(header)}`, 401);
@@ -118,43 +158,78 @@ export class RegistryClient {
     if (params.service) realm.searchParams.set('service', params.service);
     realm.searchParams.append('scope', `repository:${this.repository}:${push ? 'pull,push' : 'pull'}`);
     for (const r of this.extraPull) realm.searchParams.append('scope', `repository:${r}:pull`);
-    const tokenRes = await send(realm, { method: 'GET', headers: basic ? { authorization: basic } : {}, insecure: this.opts.insecure });
+    this.tokenUrl = realm;
+  }
+
+  private async renewToken(): Promise<void> {
+    const realm = this.tokenUrl!;
+    const asked = Date.now();
+    const tokenRes = await send(realm, { method: 'GET', headers: this.basic ? { authorization: this.basic } : {}, insecure: this.opts.insecure });
     if (tokenRes.status !== 200) {
       tokenRes.body.resume();
       throw new RegistryError(`token endpoint ${realm.host} answered ${tokenRes.status}${tokenRes.status === 401 ? ' (credentials rejected)' : ''}`, tokenRes.status);
     }
-    const tok = JSON.parse((await readBody(tokenRes, 1 << 20, 'token response')).toString()) as { token?: string; access_token?: string };
+    const tok = JSON.parse((await readBody(tokenRes, 1 << 20, 'token response')).toString()) as { token?: string; access_token?: string; expires_in?: number };
     const token = tok.token ?? tok.access_token;
     if (!token) throw new Error(`token endpoint ${realm.host} returned no token`);
     this.authHeader = `Bearer ${token}`;
+    // an endpoint that does not say how long the token lives is taken at its word on 401 instead
+    this.tokenRenewAt = typeof tok.expires_in === 'number' && tok.expires_in > 0 ? asked + Math.max(tok.expires_in * 1000 - RENEW_EARLY_MS, tok.expires_in * 500) : undefined;
   }
 
-  private raw(method: string, path: string | URL, init: { headers?: Record<string, string>; body?: Buffer | Readable }): Promise<Response> {
+  /** A 401 that a fresh token can cure: ours expired or was revoked, not a missing permission. */
+  private tokenRejected(res: Response): boolean {
+    if (res.status !== 401 || !this.tokenUrl) return false;
+    const header = res.headers['www-authenticate'];
+    const { scheme, params } = parseChallenge(Array.isArray(header) ? header[0]! : (header ?? ''));
+    return scheme === 'bearer' && params.error !== 'insufficient_scope';
+  }
+
+  private raw(method: string, path: string | URL, init: { headers?: Record<string, string>; body?: Body }): Promise<Response> {
     const url = typeof path === 'string' ? new URL(path, this.base) : path;
     const headers: Record<string, string> = { ...init.headers, 'user-agent': 'lighter' };
     if (this.authHeader && url.host === this.base.host) headers.authorization = this.authHeader;
-    return send(url, { method, headers, ...(init.body !== undefined ? { body: init.body } : {}), insecure: this.opts.insecure });
+    const body = typeof init.body === 'function' ? init.body() : init.body;
+    return send(url, { method, headers, ...(body !== undefined ? { body } : {}), insecure: this.opts.insecure });
   }
 
-  /** A request after authentication; 5xx and network errors on idempotent requests are retried. */
-  private async request(method: string, path: string | URL, init: { headers?: Record<string, string>; body?: Buffer | Readable; push?: boolean } = {}): Promise<Response> {
-    await this.authenticate(init.push ?? false);
+  /**
+   * One authenticated exchange. A rejected token is renewed and the request sent again; 429/503
+   * wait for the registry's Retry-After (or back off) and try again; 5xx answers and network errors
+   * are retried only for GET/HEAD, which cannot have done anything half-way. When the attempts are
+   * used up the last answer is returned for the caller to report.
+   */
+  private async request(method: string, path: string | URL, init: { headers?: Record<string, string>; body?: Body; push?: boolean } = {}): Promise<Response> {
     const idempotent = method === 'GET' || method === 'HEAD';
-    for (let attempt = 0; ; attempt++) {
-      let res: Response;
-      try {
-        res = await this.raw(method, path, init);
-      } catch (err) {
-        if (!idempotent || attempt >= 2) throw new Error(`registry ${this.host}: ${method} failed: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
-        continue;
-      }
-      if (res.status >= 500 && idempotent && attempt < 2) {
-        res.body.resume();
-        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
-        continue;
-      }
-      return res;
+    await this.authenticate(init.push ?? false);
+    let renewed = false;
+    let refused: Response | undefined;
+    try {
+      return await retry(
+        async () => {
+          // the answer we are retrying is not needed any more; the one we give up on is reported
+          refused?.body.resume();
+          await this.authenticate(init.push ?? false);
+          let res: Response;
+          try {
+            res = await this.raw(method, path, init);
+          } catch (err) {
+            throw new LinkError(`registry ${this.host}: ${method} failed: ${(err as Error).message}`);
+          }
+          if (!renewed && this.tokenRejected(res)) {
+            renewed = true;
+            res.body.resume();
+            await this.renewToken();
+            throw new RetryableAnswer(res, 0);
+          }
+          if (TRY_LATER.has(res.status) || (idempotent && res.status >= 500)) throw new RetryableAnswer((refused = res), retryAfterMs(res.headers['retry-after']));
+          return res;
+        },
+        { ...RETRY, decide: (err) => (err instanceof RetryableAnswer ? (err.afterMs ?? true) : idempotent && err instanceof LinkError) },
+      );
+    } catch (err) {
+      if (err instanceof RetryableAnswer) return err.res;
+      throw err;
     }
   }
 
@@ -193,7 +268,7 @@ export class RegistryClient {
     if (res.status === 201) return true;
     if (res.status === 202 && res.headers.location) {
       // the registry started an ordinary upload instead; drop it
-      (await this.raw('DELETE', new URL(res.headers.location, this.base), {})).body.resume();
+      (await this.request('DELETE', new URL(res.headers.location, this.base))).body.resume();
       return false;
     }
     return this.fail(res, `mount of ${digest} from ${from}`);
@@ -207,50 +282,58 @@ export class RegistryClient {
   async uploadBlob(src: UploadSource): Promise<void> {
     const chunk = this.opts.chunkSize ?? 16 << 20;
     const retries = this.opts.retries ?? 5;
-    let restarts = 0;
-    for (;;) {
-      let location = await this.startUpload();
-      let offset = 0;
-      let failures = 0;
-      let lost = false;
-      while (offset < src.size && !lost) {
-        const end = Math.min(src.size, offset + chunk) - 1;
-        try {
-          const res = await this.raw('PATCH', location, {
-            headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${end}`, 'content-length': String(end - offset + 1) },
-            body: src.open(offset, end),
-          });
-          if (res.status !== 202) return this.fail(res, `upload of ${src.digest} to ${this.label} (bytes ${offset}-${end})`);
-          res.body.resume();
-          location = this.location(res, location);
-          offset = end + 1;
-          failures = 0;
-        } catch (err) {
-          if (err instanceof RegistryError || ++failures > retries) throw err instanceof RegistryError ? err : new Error(`upload of ${src.digest} to ${this.label} failed after ${retries} retries: ${(err as Error).message}`);
-          await new Promise((r) => setTimeout(r, 100 * 2 ** failures));
-          // docker-registry 2.8 discards an upload whose stored size no longer matches its state
-          // (a chunk that arrived in part): then there is nothing to resume and we start over
-          const status = await this.uploadStatus(location).catch(() => undefined);
-          if (!status) {
-            lost = true;
-            break;
-          }
-          location = status.location;
-          offset = status.next;
-          this.stats.resumed++;
-        }
-      }
-      if (lost) {
-        if (++restarts > retries) throw new Error(`upload of ${src.digest} to ${this.label}: the registry lost the upload ${restarts} times`);
+    for (let restarts = 0; ; restarts++) {
+      let at = { location: await this.startUpload(), next: 0 };
+      try {
+        while (at.next < src.size) at = await this.sendChunk(src, at, chunk, retries);
+      } catch (err) {
+        if (err !== UPLOAD_LOST) throw err;
+        if (restarts + 1 > retries) throw new Error(`upload of ${src.digest} to ${this.label}: the registry lost the upload ${restarts + 1} times`);
         this.stats.restarted++;
         continue;
       }
-      const url = new URL(location);
+      const url = new URL(at.location);
       url.searchParams.set('digest', src.digest);
-      const res = await this.raw('PUT', url, { headers: { 'content-length': '0' }, body: Buffer.alloc(0) });
+      const res = await this.request('PUT', url, { headers: { 'content-length': '0' }, body: Buffer.alloc(0) });
       if (res.status !== 201) return this.fail(res, `completing upload of ${src.digest} to ${this.label}`);
       res.body.resume();
       return;
+    }
+  }
+
+  /**
+   * Sends the chunk at AT. After a dropped connection it asks the registry how much arrived and
+   * goes on from there; UPLOAD_LOST when the registry no longer knows the upload.
+   */
+  private async sendChunk(src: UploadSource, at: { location: string; next: number }, chunk: number, retries: number): Promise<{ location: string; next: number }> {
+    let cur = at;
+    try {
+      return await retry(
+        async (attempt) => {
+          if (attempt > 0) {
+            // docker-registry 2.8 discards an upload whose stored size no longer matches its state
+            // (a chunk that arrived in part): then there is nothing to resume and we start over
+            const status = await this.uploadStatus(cur.location).catch(() => undefined);
+            if (!status) throw UPLOAD_LOST;
+            this.stats.resumed++;
+            cur = status;
+            if (cur.next >= src.size) return cur;
+          }
+          const { location, next: offset } = cur;
+          const end = Math.min(src.size, offset + chunk) - 1;
+          const res = await this.request('PATCH', location, {
+            headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${end}`, 'content-length': String(end - offset + 1) },
+            body: () => src.open(offset, end),
+          });
+          if (res.status !== 202) return this.fail(res, `upload of ${src.digest} to ${this.label} (bytes ${offset}-${end})`);
+          res.body.resume();
+          return { location: this.location(res, location), next: end + 1 };
+        },
+        { attempts: retries + 1, baseMs: RETRY.baseMs, capMs: RETRY.capMs, decide: (err) => err instanceof LinkError },
+      );
+    } catch (err) {
+      if (err instanceof LinkError) throw new Error(`upload of ${src.digest} to ${this.label} failed after ${retries} retries: ${err.message}`);
+      throw err;
     }
   }
 
@@ -268,7 +351,7 @@ export class RegistryClient {
 
   /** Where an interrupted upload stands: the next byte the registry expects. */
   private async uploadStatus(location: string): Promise<{ location: string; next: number }> {
-    const res = await this.raw('GET', new URL(location), {});
+    const res = await this.request('GET', new URL(location));
     res.body.resume();
     if (res.status !== 204) throw new RegistryError(`upload status answered ${res.status}`, res.status);
     const range = /^(?:bytes=)?0-(\d+)$/.exec(String(res.headers.range ?? ''));

@@ -24,11 +24,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** seconds docker-registry 2.8 lets a token live past its exp and before its nbf */
+const REGISTRY_LEEWAY = 60;
+
 /**
  * A token server as Azure Container Registry and Docker Hub use: clients that get a Bearer
  * challenge ask it (with basic credentials) for a JWT the registry verifies against our cert.
  */
-async function startTokenServer(dir: string, users: Record<string, string>): Promise<{ realm: string; cert: string; requests: string[]; stop(): Promise<void> }> {
+async function startTokenServer(dir: string, users: Record<string, string>, ttl: number): Promise<{ realm: string; cert: string; requests: string[]; stop(): Promise<void> }> {
   const key = join(dir, 'token-key.pem');
   const cert = join(dir, 'token-cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=lighter-test-token'], { stdio: 'ignore' });
@@ -48,8 +51,10 @@ async function startTokenServer(dir: string, users: Record<string, string>): Pro
       const [type, name, actions] = sc.split(':');
       return { type, name, actions: (actions ?? '').split(',') };
     });
+    // docker-registry accepts a token up to 60 s past its exp (clock-skew leeway), so a token
+    // meant to live TTL seconds carries exp = now + ttl - 60
     const now = Math.floor(Date.now() / 1000);
-    const body = `${b64url({ typ: 'JWT', alg: 'ES256', x5c: [der] })}.${b64url({ iss: 'lighter-test-issuer', sub: user, aud: url.searchParams.get('service'), exp: now + 600, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access })}`;
+    const body = `${b64url({ typ: 'JWT', alg: 'ES256', x5c: [der] })}.${b64url({ iss: 'lighter-test-issuer', sub: user, aud: url.searchParams.get('service'), exp: now + ttl - REGISTRY_LEEWAY, nbf: now - REGISTRY_LEEWAY - 10, iat: now - REGISTRY_LEEWAY, jti: randomBytes(8).toString('hex'), access })}`;
     const sig = sign('sha256', Buffer.from(body), { key: privateKey, dsaEncoding: 'ieee-p1363' });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${body}.${sig.toString('base64url')}` }));
   });
@@ -60,11 +65,12 @@ async function startTokenServer(dir: string, users: Record<string, string>): Pro
 /**
  * options.htpasswd: contents of an htpasswd file (bcrypt) to require basic auth.
  * options.tokenUsers: user → password for bearer-token auth through a token server (see `tokenRequests`).
+ * options.tokenTtl: seconds each token stays valid (default 600); the token response does not say.
  */
-export async function startRegistry(options: { htpasswd?: string; tokenUsers?: Record<string, string> } = {}): Promise<TestRegistry & { tokenRequests: string[] }> {
+export async function startRegistry(options: { htpasswd?: string; tokenUsers?: Record<string, string>; tokenTtl?: number } = {}): Promise<TestRegistry & { tokenRequests: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'lighter-registry-'));
   const port = await freePort();
-  const token = options.tokenUsers ? await startTokenServer(dir, options.tokenUsers) : undefined;
+  const token = options.tokenUsers ? await startTokenServer(dir, options.tokenUsers, options.tokenTtl ?? 600) : undefined;
   const auth = options.htpasswd
     ? (writeFileSync(join(dir, 'htpasswd'), options.htpasswd), `auth:\n  htpasswd:\n    realm: lighter-test\n    path: ${join(dir, 'htpasswd')}\n`)
     : token
@@ -173,16 +179,22 @@ export async function startCuttingProxy(target: string, cutAfter: number, opts: 
 }
 
 /**
- * An HTTP proxy to `target` that answers `status` instead of forwarding when `match` says so.
- * It listens on loopback unless `listen` names another local address.
+ * An HTTP proxy to `target` that answers `status` (with extra `headers`, e.g. Retry-After) instead
+ * of forwarding when `match` says so. It listens on loopback unless `listen` names another local
+ * address.
  */
-export async function startFailingProxy(target: string, match: (method: string, path: string) => number | undefined, listen = '127.0.0.1'): Promise<TestProxy> {
+export async function startFailingProxy(
+  target: string,
+  match: (method: string, path: string) => number | { status: number; headers: Record<string, string> } | undefined,
+  listen = '127.0.0.1',
+): Promise<TestProxy> {
   let uploaded = 0;
   const server = createHttpServer((req, res) => {
-    const status = match(req.method ?? 'GET', req.url ?? '/');
-    if (status !== undefined) {
+    const answer = match(req.method ?? 'GET', req.url ?? '/');
+    if (answer !== undefined) {
+      const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
       req.resume();
-      res.writeHead(status, { 'content-type': 'application/json' });
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: `injected ${status}` }] }));
       return;
     }
