@@ -5,11 +5,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppInfo } from '../contract/index.js';
+import { EventHub } from './bridge/events.js';
 import { Handlers } from './bridge/handlers.js';
 import { dataDir, defaultDbPath } from './inventory/location.js';
 import { openInventory } from './inventory/open.js';
 import { Inventory, resolveActor } from './inventory/store.js';
 import { InventoryViews } from './inventory/views.js';
+import { JobsApiService } from './jobs/api.js';
+import { JobHistory } from './jobs/history.js';
+import { Jobs } from './jobs/service.js';
 
 /** The repository (or packaged app) root: the nearest folder above this module with package.json. */
 export function appRoot(): string {
@@ -35,7 +39,16 @@ export interface ServiceOptions {
 
 export interface Services {
   handlers: Handlers;
-  close(): void;
+  /** what main pushes to the renderer (job progress, ...) */
+  events: EventHub;
+  jobs: Jobs;
+  /** cancels running jobs, waits for them, closes the inventory */
+  close(): Promise<void>;
+}
+
+/** Jobs for CLI commands that work on files only (no inventory): same service, no history. */
+export function standaloneJobs(): Jobs {
+  return new Jobs({ actor: resolveActor() });
 }
 
 export async function buildServices(options: ServiceOptions): Promise<Services> {
@@ -45,8 +58,21 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
   const pkg = JSON.parse(readFileSync(join(appRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
   const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: options.database ? dirname(database) : dataDir(), database, shell: options.shell };
 
+  const events = new EventHub();
+  const jobs = new Jobs({ history: new JobHistory(db), actor: inventory.actor });
+  jobs.subscribe((job) => events.publish({ type: 'job', job }));
+
   const handlers = new Handlers()
     .register('app', { info: async () => info })
-    .register('inventory', new InventoryViews(inventory));
-  return { handlers, close: () => db.close() };
+    .register('inventory', new InventoryViews(inventory))
+    .register('jobs', new JobsApiService(jobs));
+  return {
+    handlers,
+    events,
+    jobs,
+    close: async () => {
+      await jobs.stopAll();
+      db.close();
+    },
+  };
 }

@@ -4,8 +4,18 @@
 import { contextBridge, ipcRenderer } from 'electron';
 import { IPC_PREFIX } from '../contract/channels.js';
 import { apiFrom, type BridgeReply } from '../contract/client.js';
+import { EVENT_CHANNEL, type BridgeEvent, type EventSubscription } from '../contract/events.js';
 
 contextBridge.exposeInMainWorld(
   'lighter',
   apiFrom((channel, request) => ipcRenderer.invoke(IPC_PREFIX + channel, request) as Promise<BridgeReply>),
 );
+
+const events: EventSubscription = {
+  subscribe(listener) {
+    const forward = (_event: unknown, payload: unknown) => listener(payload as BridgeEvent);
+    ipcRenderer.on(EVENT_CHANNEL, forward);
+    return () => ipcRenderer.removeListener(EVENT_CHANNEL, forward);
+  },
+};
+contextBridge.exposeInMainWorld('lighterEvents', events);

@@ -19,8 +19,8 @@ beforeAll(async () => {
   services = await buildServices({ database: join(dir, 'inventory.db'), shell: 'electron' });
 });
 
-afterAll(() => {
-  services?.close();
+afterAll(async () => {
+  await services?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -37,6 +37,9 @@ describe('bridge handlers', () => {
       'inventory.transfersPerDay',
       'inventory.syncHistory',
       'inventory.auditLog',
+      'jobs.list',
+      'jobs.get',
+      'jobs.cancel',
     ]);
   });
 

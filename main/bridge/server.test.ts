@@ -65,12 +65,12 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'secret.txt'), 'outside the renderer');
 
   services = await buildServices({ database: file, shell: 'bridge' });
-  bridge = await startBridge({ handlers: services.handlers, rendererDir: ui });
+  bridge = await startBridge({ handlers: services.handlers, events: services.events, rendererDir: ui });
 });
 
 afterAll(async () => {
   await bridge?.close();
-  services?.close();
+  await services?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -201,5 +201,64 @@ describe('loopback bridge', () => {
       expect(a.status, path).toBe(404);
       expect(a.body).not.toContain('outside the renderer');
     }
+  });
+});
+
+describe('event stream', () => {
+  /** Opens GET /events and collects parsed events until `until` says stop. */
+  function listen(headers: Record<string, string>, until: (events: Array<{ type: string; job: { id: number; state: string; done: number } }>) => boolean) {
+    return new Promise<{ status: number; type: string | undefined; events: Array<{ type: string; job: { id: number; state: string; done: number } }> }>((resolve, reject) => {
+      const events: Array<{ type: string; job: { id: number; state: string; done: number } }> = [];
+      const req = request({ host: '127.0.0.1', port: bridge.port, path: '/events', headers }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          resolve({ status: res.statusCode!, type: res.headers['content-type'], events });
+          return;
+        }
+        let buf = '';
+        res.on('data', (c: Buffer) => {
+          buf += c.toString();
+          let end;
+          while ((end = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            const data = block.split('\n').find((l) => l.startsWith('data: '));
+            if (data) events.push(JSON.parse(data.slice(6)));
+          }
+          if (until(events)) {
+            req.destroy();
+            resolve({ status: 200, type: res.headers['content-type'], events });
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('pushes job progress and the end to a page that holds the token', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((ok) => (release = ok));
+    const stream = listen({ [TOKEN_HEADER]: bridge.token }, (events) => events.some((e) => e.job.state === 'succeeded'));
+    // the stream is open once the server has a subscriber
+    await expect.poll(() => services.events.size).toBe(1);
+    const job = services.jobs.start('test-sse', 'count to three', {}, async (ctx) => {
+      for (let i = 1; i <= 3; i++) ctx.progress(i, 3, 'counting');
+      await gate;
+      return { counted: 3 };
+    });
+    release();
+    const got = await stream;
+    expect(got.type).toBe('text/event-stream; charset=utf-8');
+    const mine = got.events.filter((e) => e.type === 'job' && e.job.id === job.id);
+    expect(mine[0]!.job.state).toBe('running');
+    expect(mine.at(-1)!.job).toMatchObject({ state: 'succeeded', done: 3, result: { counted: 3 } });
+    await expect.poll(() => services.events.size).toBe(0);
+  });
+
+  it('refuses the stream without the token or from a foreign origin', async () => {
+    expect((await listen({}, () => true)).status).toBe(401);
+    expect((await listen({ [TOKEN_HEADER]: 'x'.repeat(43) }, () => true)).status).toBe(401);
+    expect((await listen({ [TOKEN_HEADER]: bridge.token, origin: 'https://evil.example' }, () => true)).status).toBe(403);
   });
 });

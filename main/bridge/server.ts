@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { CONTENT_SECURITY_POLICY } from '../../contract/csp.js';
-import { TOKEN_HEADER, type BridgeErrorCode, type BridgeFailure } from '../../contract/index.js';
+import { EVENTS_PATH, TOKEN_HEADER, type BridgeErrorCode, type BridgeFailure } from '../../contract/index.js';
+import type { EventHub } from './events.js';
 import { BridgeError, type Handlers } from './handlers.js';
 
 export const LOOPBACK = '127.0.0.1';
@@ -44,6 +45,8 @@ const SECURITY_HEADERS = {
 
 export interface BridgeOptions {
   handlers: Handlers;
+  /** pushed to pages as Server-Sent Events on GET /events */
+  events?: EventHub;
   /** the built renderer (renderer/dist) */
   rendererDir: string;
   host?: string;
@@ -101,6 +104,16 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       const body = await readJson(req);
       const result = await options.handlers.invoke(decodeURIComponent(url.pathname.slice('/ipc/'.length)), body);
       sendJson(res, 200, { result: result ?? null });
+      return;
+    }
+    if (url.pathname === EVENTS_PATH) {
+      checkOrigin(req.headers.origin, port);
+      checkToken(req.headers[TOKEN_HEADER], token);
+      if (req.method !== 'GET') {
+        res.setHeader('allow', 'GET');
+        throw new HttpError(405, 'invalid-request', `${req.method} is not allowed on ${EVENTS_PATH}; use GET`);
+      }
+      streamEvents(req, res, options.events);
       return;
     }
     await serveStatic(req, res, root, url.pathname);
@@ -205,6 +218,21 @@ async function serveStatic(req: IncomingMessage, res: ServerResponse, root: stri
     return;
   }
   createReadStream(file).pipe(res);
+}
+
+/** Server-Sent Events: one `data:` line of JSON per event, a comment every 15 s keeps proxies and idle timers off. */
+function streamEvents(req: IncomingMessage, res: ServerResponse, events: EventHub | undefined): void {
+  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+  res.write('retry: 1000\n: connected\n\n');
+  const unsubscribe = events?.subscribe((event) => res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`));
+  const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+  ping.unref();
+  const stop = () => {
+    unsubscribe?.();
+    clearInterval(ping);
+  };
+  req.on('close', stop);
+  res.on('error', stop);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -145,6 +145,33 @@ CREATE TABLE audit_log (
 ALTER TABLE devices ADD COLUMN local_registry TEXT;
 `,
   },
+  {
+    version: 3,
+    description: 'jobs: long work the app and the CLI ran, with its outcome, so the list survives restarts',
+    sql: `
+-- One row per job; progress lives in memory while it runs, the row keeps the outcome. pid names
+-- the process that ran it, so a later start can tell a crashed run from one still going.
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  title TEXT NOT NULL,
+  params_json TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
+  stage TEXT,
+  done INTEGER NOT NULL DEFAULT 0,
+  total INTEGER NOT NULL DEFAULT 0,
+  unit TEXT NOT NULL DEFAULT 'bytes' CHECK (unit IN ('bytes', 'items')),
+  resource TEXT,
+  result_json TEXT,
+  error TEXT,
+  actor TEXT NOT NULL,
+  pid INTEGER,
+  started_at TEXT NOT NULL,
+  finished_at TEXT
+);
+CREATE INDEX jobs_by_state ON jobs(state);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

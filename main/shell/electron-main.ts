@@ -3,7 +3,7 @@
 import { app, BrowserWindow, session } from 'electron';
 import { join } from 'node:path';
 import { buildServices, appRoot, rendererDir, type Services } from '../services.js';
-import { registerIpc } from './ipc.js';
+import { forwardEvents, registerIpc } from './ipc.js';
 import { denyAllPermissions, lockDown, trustedPage } from './security.js';
 
 const indexHtml = join(rendererDir(), 'index.html');
@@ -40,7 +40,14 @@ function createWindow(): void {
 app.enableSandbox();
 app.on('web-contents-created', (_event, contents) => lockDown(contents, trusted));
 app.on('window-all-closed', () => app.quit());
-app.on('will-quit', () => services?.close());
+// Running jobs are cancelled (they clean up their temp files) before the inventory closes.
+app.on('before-quit', (event) => {
+  if (!services) return;
+  event.preventDefault();
+  const closing = services;
+  services = null;
+  void closing.close().finally(() => app.exit(0));
+});
 app.on('activate', () => {
   if (BrowserWindow.getAllWindows().length === 0) createWindow();
 });
@@ -49,4 +56,5 @@ await app.whenReady();
 denyAllPermissions(session.defaultSession);
 services = await buildServices({ shell: 'electron' });
 registerIpc(services.handlers, trusted);
+forwardEvents(services.events, trusted);
 createWindow();

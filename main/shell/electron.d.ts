@@ -23,6 +23,9 @@ declare module 'electron' {
     on(event: 'will-navigate' | 'will-redirect', listener: (event: Event, url: string) => void): this;
     on(event: 'will-attach-webview', listener: (event: Event) => void): this;
     setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' } | { action: 'allow' }): void;
+    send(channel: string, ...args: unknown[]): void;
+    isDestroyed(): boolean;
+    getURL(): string;
   }
 
   interface IpcMainInvokeEvent {
@@ -58,7 +61,9 @@ declare module 'electron' {
     whenReady(): Promise<void>;
     enableSandbox(): void;
     quit(): void;
+    exit(code?: number): void;
     on(event: 'window-all-closed' | 'activate' | 'will-quit', listener: () => void): void;
+    on(event: 'before-quit', listener: (event: Event) => void): void;
     on(event: 'web-contents-created', listener: (event: Event, contents: WebContents) => void): void;
   };
 
@@ -80,7 +85,23 @@ declare module 'electron' {
     exposeInMainWorld(apiKey: string, api: unknown): void;
   };
 
+  interface IpcRendererEvent {
+    readonly sender: unknown;
+  }
+
   export const ipcRenderer: {
     invoke(channel: string, ...args: unknown[]): Promise<unknown>;
+    on(channel: string, listener: (event: IpcRendererEvent, ...args: unknown[]) => void): void;
+    removeListener(channel: string, listener: (event: IpcRendererEvent, ...args: unknown[]) => void): void;
+  };
+
+  export class Notification {
+    constructor(options: { title: string; body?: string; silent?: boolean });
+    show(): void;
+    static isSupported(): boolean;
+  }
+
+  export const dialog: {
+    showOpenDialog(window: BrowserWindow, options: { title?: string; properties: Array<'openFile' | 'openDirectory' | 'createDirectory'>; filters?: Array<{ name: string; extensions: string[] }> }): Promise<{ canceled: boolean; filePaths: string[] }>;
   };
 }

@@ -1,7 +1,8 @@
 // The contract over Electron IPC: one ipcMain.handle per channel, each refusing frames other than
 // our own renderer before anything is parsed. Replies use the same envelope as the loopback bridge.
-import { ipcMain } from 'electron';
-import { IPC_PREFIX, type BridgeFailure } from '../../contract/index.js';
+import { BrowserWindow, ipcMain } from 'electron';
+import { EVENT_CHANNEL, IPC_PREFIX, type BridgeFailure } from '../../contract/index.js';
+import type { EventHub } from '../bridge/events.js';
 import type { Handlers } from '../bridge/handlers.js';
 import { isTrustedSender } from './security.js';
 
@@ -14,4 +15,14 @@ export function registerIpc(handlers: Handlers, trusted: string): void {
       return handlers.reply(channel, request);
     });
   }
+}
+
+/** Pushes main's events (job progress, ...) to every window showing our own page. */
+export function forwardEvents(events: EventHub, trusted: string): () => void {
+  return events.subscribe((event) => {
+    for (const win of BrowserWindow.getAllWindows()) {
+      const contents = win.webContents;
+      if (!contents.isDestroyed() && isTrustedSender({ url: contents.getURL(), parent: null }, trusted)) contents.send(EVENT_CHANNEL, event);
+    }
+  });
 }

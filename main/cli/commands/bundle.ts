@@ -14,7 +14,8 @@ import { defaultStateDir } from '../../../io/bundle/state.js';
 import { openSource } from '../../../io/image/transport.js';
 import { generateKeys, loadSigner, loadVerifier } from '../../../io/keys.js';
 import { UsageError, type Command } from '../command.js';
-import { progressBar } from '../progress.js';
+import { standaloneJobs } from '../../services.js';
+import { runJob } from '../progress.js';
 
 /** parseArgs with usage errors; `positionals` is how many plain arguments the command takes. */
 function parse<T extends ParseArgsConfig>(config: T, positionals = 0): ReturnType<typeof parseArgs<T>> {
@@ -97,9 +98,7 @@ const bundleVerify: Command = {
   async run(args) {
     const { values, positionals } = parse({ args, options: { pubkey: { type: 'string' }, from: { type: 'string' } }, allowPositionals: true }, 1);
     const bundle = await openBundle(positionals[0]!, await loadVerifier(need(values.pubkey, '--pubkey')));
-    const bar = progressBar('verify');
-    await bundle.verifyParts(bar);
-    bar.end();
+    await runJob(standaloneJobs(), { kind: 'bundle-verify', title: `verify ${positionals[0]}`, label: 'verify' }, (ctx) => bundle.verifyParts((d, t) => ctx.progress(d, t, 'part digests')));
     const rebuilt = values.from ? await verifyByRebuild(bundle, values.from) : null;
     const how = rebuilt ? `, and ${rebuilt.target.repoTag} rebuilt from ${values.from}` : '';
     process.stdout.write(`${describe(bundle.manifest)}\nverified: signature, lengths, ${bundle.manifest.parts.length} part digests${how}\n`);
@@ -162,21 +161,22 @@ const bundleBuild: Command = {
     });
     const version = values.version === undefined ? Math.floor(Date.now() / 1000) : Number(values.version);
     if (!Number.isSafeInteger(version) || version < 1) throw new UsageError(`--version must be a positive integer, not ${values.version}`);
-    const bar = progressBar('build');
-    const result = await buildBundle({
-      to: need(values.to, '--to'),
-      from: values.from ?? [],
-      fromSignatures: values['from-signature'] ?? [],
-      signer: await loadSigner(need(values.key, '--key')),
-      out: need(values.output, '-o'),
-      version,
-      creator: values.creator ?? `${userInfo().username}@lighter`,
-      ...(values.expires ? { expires: parseTime(values.expires, '--expires') } : {}),
-      ...(values.tag ? { repoTag: values.tag } : {}),
-      onProgress: bar,
-      log: (line) => process.stderr.write(`${line}\n`),
-    });
-    bar.end();
+    const signer = await loadSigner(need(values.key, '--key'));
+    const result = await runJob(standaloneJobs(), { kind: 'bundle-build', title: `build ${values.to}`, label: 'build' }, (ctx) =>
+      buildBundle({
+        to: need(values.to, '--to'),
+        from: values.from ?? [],
+        fromSignatures: values['from-signature'] ?? [],
+        signer,
+        out: need(values.output, '-o'),
+        version,
+        creator: values.creator ?? `${userInfo().username}@lighter`,
+        ...(values.expires ? { expires: parseTime(values.expires, '--expires') } : {}),
+        ...(values.tag ? { repoTag: values.tag } : {}),
+        onProgress: (d, t) => ctx.progress(d, t, 'diffing'),
+        log: (line) => process.stderr.write(`${line}\n`),
+      }),
+    );
     process.stdout.write(`${describe(result.manifest)}\nbase    ${result.base ?? 'none (full image)'}\nwrote   ${values.output}: ${result.bytes} bytes\n`);
   },
 };
@@ -191,16 +191,17 @@ const bundleApply: Command = {
   A killed apply resumes where it stopped. --state defaults to $LIGHTER_DATA_DIR/apply.`,
   async run(args) {
     const { values, positionals } = parse({ args, options: { from: { type: 'string' }, to: { type: 'string' }, pubkey: { type: 'string' }, state: { type: 'string' } }, allowPositionals: true }, 1);
-    const bar = progressBar('apply');
-    const r = await applyBundle({
-      bundle: positionals[0]!,
-      verifier: await loadVerifier(need(values.pubkey, '--pubkey')),
-      from: values.from ?? null,
-      to: need(values.to, '--to'),
-      stateDir: values.state ?? defaultStateDir(),
-      onProgress: bar,
-    });
-    bar.end();
+    const verifier = await loadVerifier(need(values.pubkey, '--pubkey'));
+    const r = await runJob(standaloneJobs(), { kind: 'bundle-apply', title: `apply ${positionals[0]}`, label: 'apply' }, (ctx) =>
+      applyBundle({
+        bundle: positionals[0]!,
+        verifier,
+        from: values.from ?? null,
+        to: need(values.to, '--to'),
+        stateDir: values.state ?? defaultStateDir(),
+        onProgress: (d, t) => ctx.progress(d, t, 'rebuilding'),
+      }),
+    );
     process.stdout.write(`applied bundle ${r.manifest.id} version ${r.manifest.version}: ${r.entry.target.repoTag} ${r.entry.target.configDigest} -> ${values.to} (${r.rebuilt} layers rebuilt, ${r.resumed} resumed)\n`);
   },
 };

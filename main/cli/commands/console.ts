@@ -36,9 +36,9 @@ const consoleCommand: Command = {
     const services = await buildServices({ database: values.db, shell: 'bridge' });
     let bridge;
     try {
-      bridge = await startBridge({ handlers: services.handlers, rendererDir: rendererDir(), port });
+      bridge = await startBridge({ handlers: services.handlers, events: services.events, rendererDir: rendererDir(), port });
     } catch (err) {
-      services.close();
+      await services.close();
       throw err;
     }
     process.stdout.write(`Lighter console at ${bridge.url}\n(this URL is the key: it works for this run only, on this machine only)\n`);
@@ -50,7 +50,7 @@ const consoleCommand: Command = {
       process.once('SIGTERM', stop);
     });
     await bridge.close();
-    services.close();
+    await services.close();
   },
 };
 

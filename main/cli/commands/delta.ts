@@ -4,7 +4,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { applyPatch, diffImages, PatchFile } from '../../../io/delta/patch.js';
 import { openDestination, openSource } from '../../../io/image/transport.js';
 import { UsageError, type Command } from '../command.js';
-import { progressBar } from '../progress.js';
+import { standaloneJobs } from '../../services.js';
+import { runJob } from '../progress.js';
 
 function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, usage: string) {
   try {
@@ -38,9 +39,9 @@ export const commands: Command[] = [
       try {
         const target = await openSource(to);
         try {
-          const bar = progressBar('diff');
-          const header = await diffImages(base, target, out, { onProgress: bar, knownDiffIDs: (values.known as string[] | undefined) ?? [] });
-          bar.end();
+          const header = await runJob(standaloneJobs(), { kind: 'delta-diff', title: `diff ${to}`, label: 'diff' }, (ctx) =>
+            diffImages(base, target, out, { onProgress: (d, t) => ctx.progress(d, t), knownDiffIDs: (values.known as string[] | undefined) ?? [] }),
+          );
           const carried = header.layers.filter((l) => l.from === 'patch').length;
           process.stderr.write(`wrote ${out}: ${header.layers.length} layers, ${carried} carried as deltas\n`);
         } finally {
@@ -64,9 +65,7 @@ export const commands: Command[] = [
       const base = from ? await openSource(from) : undefined;
       try {
         const dest = await openDestination(to);
-        const bar = progressBar('patch');
-        await applyPatch(patch, base, dest, { onProgress: bar });
-        bar.end();
+        await runJob(standaloneJobs(), { kind: 'delta-patch', title: `patch ${to}`, label: 'patch' }, (ctx) => applyPatch(patch, base, dest, { onProgress: (d, t) => ctx.progress(d, t) }));
         process.stderr.write(`rebuilt ${patch.header.target.configDigest} into ${to}\n`);
       } finally {
         await base?.close();

@@ -4,7 +4,8 @@ import { parsePlatform } from '../../../core/image/descriptor.js';
 import { parseReference } from '../../../core/image/reference.js';
 import { copyImage, openDestination, openSource, type TransportOptions } from '../../../io/image/transport.js';
 import { UsageError, type Command } from '../command.js';
-import { progressBar } from '../progress.js';
+import { standaloneJobs } from '../../services.js';
+import { runJob } from '../progress.js';
 
 function creds(s: string | undefined): TransportOptions['credentials'] {
   if (s === undefined) return undefined;
@@ -93,12 +94,9 @@ const copy: Command = {
         ...(layout ? { archiveLayout: layout } : {}),
         ...(mountFrom ? { mountFrom } : {}),
       });
-      const bar = values.quiet ? undefined : progressBar('copy');
-      try {
-        await copyImage(src, dst, bar ? { progress: bar } : {});
-      } finally {
-        bar?.end();
-      }
+      await runJob(standaloneJobs(), { kind: 'image-copy', title: `copy ${srcRef} to ${dstRef}`, label: 'copy', quiet: values.quiet === true }, (ctx) =>
+        copyImage(src, dst, { progress: (d, t) => ctx.progress(d, t) }),
+      );
     } finally {
       await src.close();
     }
