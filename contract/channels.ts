@@ -2,6 +2,7 @@
 // preload can build its forwarding object from this list alone. A channel is "<namespace>.<method>".
 export const METHODS = {
   app: ['info'],
+  deployments: ['create', 'build', 'show'],
   jobs: ['list', 'get', 'cancel'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],
 } as const;

@@ -4,28 +4,32 @@
 import type { z } from 'zod';
 import { appRequests, type AppApi } from './app.js';
 import type { MethodOf, Namespace } from './channels.js';
+import { deploymentsRequests, type DeploymentsApi } from './deployments.js';
 import { inventoryRequests, type InventoryApi } from './inventory.js';
 import { jobsRequests, type JobsApi } from './jobs.js';
 
 export * from './channels.js';
 export * from './events.js';
 export type * from './app.js';
+export type * from './deployments.js';
 export type * from './inventory.js';
 export type * from './jobs.js';
-export { appRequests, inventoryRequests, jobsRequests };
+export { appRequests, deploymentsRequests, inventoryRequests, jobsRequests };
 
 export interface LighterApi {
   app: AppApi;
+  deployments: DeploymentsApi;
   inventory: InventoryApi;
   jobs: JobsApi;
 }
 
 export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } = {
   app: appRequests,
+  deployments: deploymentsRequests,
   inventory: inventoryRequests,
   jobs: jobsRequests,
 };
 
 // Compile-time check that every interface has exactly the methods METHODS lists.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, inventory: true, jobs: true };
+export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true };

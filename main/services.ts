@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 import type { AppInfo } from '../contract/index.js';
 import { EventHub } from './bridge/events.js';
 import { Handlers } from './bridge/handlers.js';
+import { DeploymentsBridge } from './deployments/api.js';
+import { BundleStore } from './deployments/bundle-store.js';
+import { DeploymentService } from './deployments/service.js';
 import { dataDir, defaultDbPath } from './inventory/location.js';
 import { openInventory } from './inventory/open.js';
 import { Inventory, resolveActor } from './inventory/store.js';
@@ -62,8 +65,11 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
   const jobs = new Jobs({ history: new JobHistory(db), actor: inventory.actor });
   jobs.subscribe((job) => events.publish({ type: 'job', job }));
 
+  const deployments = new DeploymentService(inventory, await BundleStore.open(join(info.dataDir, 'bundles')), { creator: `${inventory.actor}@lighter` });
+
   const handlers = new Handlers()
     .register('app', { info: async () => info })
+    .register('deployments', new DeploymentsBridge(deployments))
     .register('inventory', new InventoryViews(inventory))
     .register('jobs', new JobsApiService(jobs));
   return {

@@ -28,6 +28,9 @@ describe('bridge handlers', () => {
   it('registers every contract channel', () => {
     expect(services.handlers.channels()).toEqual([
       'app.info',
+      'deployments.create',
+      'deployments.build',
+      'deployments.show',
       'inventory.status',
       'inventory.devices',
       'inventory.device',
@@ -54,5 +57,12 @@ describe('bridge handlers', () => {
 
   it('refuses a service that lacks a method of its namespace', () => {
     expect(() => new Handlers().register('app', {} as AppApi)).toThrow('service for app has no method info');
+  });
+
+  it('parses deployment requests before the service sees them', async () => {
+    const order = { manifestJson: '{}', name: 'x', orderedBy: { name: 'Ana', email: 'ana@fleet.example' } };
+    expect(await services.handlers.reply('deployments.create', { ...order, devices: ['a'], group: 'g' })).toEqual({ error: { code: 'invalid-request', message: 'deployments.create: give either devices or group' } });
+    expect(await services.handlers.reply('deployments.create', { ...order, devices: ['a'], orderedBy: { name: 'Ana', email: 'ana' } })).toMatchObject({ error: { code: 'invalid-request', message: 'deployments.create: orderedBy.email: is not an email address' } });
+    expect(await services.handlers.reply('deployments.show', { id: 99 })).toEqual({ error: { code: 'failed', message: 'deployments.show: unknown deployment 99' } });
   });
 });

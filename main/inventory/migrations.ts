@@ -172,6 +172,27 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_state ON jobs(state);
 `,
   },
+  {
+    version: 4,
+    description: 'deployment priority and due date; which device of a deployment needs which bundle',
+    sql: `
+-- The engineer's priority (higher first) and due date order the transfer queue (docs/deployments.md).
+ALTER TABLE deployments ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deployments ADD COLUMN due_at TEXT;
+
+-- What deployment build decided: per device of a deployment, each bundle it needs (a bundle shared
+-- by several devices has one row per device) and the order the device applies them in.
+CREATE TABLE deployment_bundles (
+  deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  bundle_id TEXT NOT NULL REFERENCES bundles(id),
+  target_image_id INTEGER NOT NULL REFERENCES images(id),
+  position INTEGER NOT NULL,
+  PRIMARY KEY (deployment_id, device_id, bundle_id)
+);
+CREATE INDEX deployment_bundles_by_bundle ON deployment_bundles(bundle_id);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -77,6 +77,33 @@ export interface ImageRow {
   source_ref: string | null;
 }
 
+export interface DeploymentRecord {
+  id: number;
+  name: string;
+  manifestJson: string;
+  state: DeploymentState;
+  orderedBy: { name: string; email: string };
+  priority: number;
+  dueAt: string | null;
+  createdAt: string;
+  devices: string[];
+}
+
+export interface DeploymentBundle {
+  deviceId: string;
+  bundleId: string;
+  /** the order the device applies its bundles in */
+  position: number;
+  size: number;
+  /** sha256 of the bundle file: its name in the bundle store */
+  sha256: string;
+  version: number;
+  target: { ref: string; configDigest: string };
+  base: { ref: string; configDigest: string | null } | null;
+  /** the target image's state on the device, once it left shore */
+  imageState: DeviceImageState | null;
+}
+
 const now = () => new Date().toISOString();
 
 export class Inventory {
@@ -370,25 +397,149 @@ export class Inventory {
 
   // ---- deployments ----
 
-  createDeployment(d: { name: string; manifestJson: string; orderedBy: { name: string; email: string }; devices: string[] }): number {
+  createDeployment(d: {
+    name: string;
+    manifestJson: string;
+    orderedBy: { name: string; email: string };
+    devices: string[];
+    /** higher goes first in the transfer queue; default 0 */
+    priority?: number;
+    /** ISO time the images are wanted on board by */
+    dueAt?: string | null;
+  }): number {
     parseManifest(d.manifestJson);
     if (!/^[^@\s]+@[^@\s]+$/.test(d.orderedBy.email)) throw new Error(`invalid email ${JSON.stringify(d.orderedBy.email)} for whoever ordered the deployment`);
+    if (!d.orderedBy.name.trim()) throw new Error('the name of whoever ordered the deployment must not be empty');
+    const priority = d.priority ?? 0;
+    if (!Number.isSafeInteger(priority)) throw new Error(`priority must be a whole number, not ${priority}`);
+    if (d.dueAt != null && Number.isNaN(Date.parse(d.dueAt))) throw new Error(`due date ${JSON.stringify(d.dueAt)} is not a date`);
+    if (d.devices.length === 0) throw new Error('a deployment needs at least one device');
     return this.db.transaction(() => {
       for (const id of d.devices) this.device(id);
+      if (this.db.prepare('SELECT 1 FROM deployments WHERE name = ?').get(d.name)) throw new Error(`a deployment named ${JSON.stringify(d.name)} exists already`);
       const at = now();
       const id = Number(
         this.db
-          .prepare('INSERT INTO deployments (name, manifest_json, ordered_by_name, ordered_by_email, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(d.name, d.manifestJson, d.orderedBy.name, d.orderedBy.email, 'draft', at, at).lastInsertRowid,
+          .prepare('INSERT INTO deployments (name, manifest_json, ordered_by_name, ordered_by_email, state, priority, due_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(d.name, d.manifestJson, d.orderedBy.name, d.orderedBy.email, 'draft', priority, d.dueAt ? new Date(d.dueAt).toISOString() : null, at, at).lastInsertRowid,
       );
       for (const dev of d.devices) this.db.prepare('INSERT INTO deployment_devices (deployment_id, device_id) VALUES (?, ?)').run(id, dev);
       this.history('deployment', id, null, 'draft');
-      this.audit('deployment-created', d.name, { devices: d.devices, orderedBy: d.orderedBy });
+      this.audit('deployment-created', d.name, { devices: d.devices, orderedBy: d.orderedBy, priority, dueAt: d.dueAt ?? null });
       return id;
     })();
   }
 
-  private deploymentRow(id: number): { id: number; name: string; manifest_json: string; state: DeploymentState; ordered_by_name: string; ordered_by_email: string } {
+  deployment(id: number): DeploymentRecord {
+    const row = this.deploymentRow(id);
+    const devices = (this.db.prepare('SELECT device_id FROM deployment_devices WHERE deployment_id = ? ORDER BY device_id').all(id) as Array<{ device_id: string }>).map((r) => r.device_id);
+    return {
+      id: row.id,
+      name: row.name,
+      manifestJson: row.manifest_json,
+      state: row.state,
+      orderedBy: { name: row.ordered_by_name, email: row.ordered_by_email },
+      priority: row.priority,
+      dueAt: row.due_at,
+      createdAt: row.created_at,
+      devices,
+    };
+  }
+
+  /** The source (skopeo syntax) an image's bytes were recorded from, by config digest or name. */
+  imageSource(image: { ref: string; configDigest: string | null }): string | null {
+    const n = parseImageName(image.ref);
+    const row = (
+      image.configDigest
+        ? this.db.prepare("SELECT source_ref FROM images WHERE config_digest = ? AND source_ref IS NOT NULL ORDER BY id DESC LIMIT 1").get(image.configDigest)
+        : this.db.prepare("SELECT source_ref FROM images WHERE repository = ? AND tag = ? AND source_ref IS NOT NULL ORDER BY id DESC LIMIT 1").get(repositoryOf(n), n.tag ?? '')
+    ) as { source_ref: string } | undefined;
+    return row?.source_ref ?? null;
+  }
+
+  /** Bundle versions rise strictly per signer: seconds since 1970, or one above the newest recorded. */
+  nextBundleVersion(): number {
+    const max = (this.db.prepare('SELECT MAX(version) AS v FROM bundles').get() as { v: number | null }).v ?? 0;
+    return Math.max(Math.floor(Date.now() / 1000), max + 1);
+  }
+
+  /** A verified bundle already built for this (base, target) pair, so it is never built twice. */
+  findBundle(baseDigest: string | null, targetDigest: string): { id: string; sha256: string; size: number; version: number } | undefined {
+    return this.db
+      .prepare(
+        `SELECT b.id, b.sha256, b.size, b.version FROM bundles b JOIN bundle_entries e ON e.bundle_id = b.id
+         JOIN images t ON t.id = e.target_image_id LEFT JOIN images s ON s.id = e.base_image_id
+         WHERE b.state = 'verified' AND t.config_digest = ? AND ((? IS NULL AND e.base_image_id IS NULL) OR s.config_digest = ?)
+         ORDER BY b.created_at DESC LIMIT 1`,
+      )
+      .get(targetDigest, baseDigest, baseDigest) as never;
+  }
+
+  /**
+   * Records what a build decided: per device of the deployment, the bundles it needs in apply order.
+   * Replaces an earlier build's rows; the deployment moves to planned.
+   */
+  planDeployment(id: number, rows: Array<{ deviceId: string; bundleId: string; target: ImageInput }>): void {
+    this.db.transaction(() => {
+      const dep = this.deploymentRow(id);
+      this.db.prepare('DELETE FROM deployment_bundles WHERE deployment_id = ?').run(id);
+      const position = new Map<string, number>();
+      for (const r of rows) {
+        this.bundle(r.bundleId);
+        const p = position.get(r.deviceId) ?? 0;
+        position.set(r.deviceId, p + 1);
+        this.db
+          .prepare('INSERT INTO deployment_bundles (deployment_id, device_id, bundle_id, target_image_id, position) VALUES (?, ?, ?, ?, ?)')
+          .run(id, r.deviceId, r.bundleId, this.upsertImage(r.target).id, p);
+      }
+      if (dep.state === 'draft') {
+        checkMove(DEPLOYMENT_MOVES, `deployment ${dep.name}`, dep.state, 'planned');
+        this.db.prepare("UPDATE deployments SET state = 'planned', updated_at = ? WHERE id = ?").run(now(), id);
+        this.history('deployment', id, dep.state, 'planned', `${rows.length} device bundles`);
+      }
+      this.audit('deployment-planned', dep.name, { deviceBundles: rows.length, bundles: [...new Set(rows.map((r) => r.bundleId))] });
+    })();
+  }
+
+  /** Every (device, bundle) a deployment's build recorded, with the bundle and its images. */
+  deploymentBundles(id: number): DeploymentBundle[] {
+    this.deploymentRow(id);
+    const rows = this.db
+      .prepare(
+        `SELECT db.device_id, db.bundle_id, db.position, b.size, b.sha256, b.version, b.state AS bundle_state,
+                t.repository AS t_repo, t.tag AS t_tag, t.config_digest AS t_digest,
+                s.repository AS s_repo, s.tag AS s_tag, s.config_digest AS s_digest, di.state AS image_state
+         FROM deployment_bundles db JOIN bundles b ON b.id = db.bundle_id JOIN images t ON t.id = db.target_image_id
+         LEFT JOIN bundle_entries e ON e.bundle_id = b.id AND e.position = 0 LEFT JOIN images s ON s.id = e.base_image_id
+         LEFT JOIN device_images di ON di.device_id = db.device_id AND di.image_id = db.target_image_id
+         WHERE db.deployment_id = ? ORDER BY db.device_id, db.position`,
+      )
+      .all(id) as Array<Record<string, string | number | null>>;
+    const ref = (repo: unknown, tag: unknown) => `${String(repo)}${tag ? `:${String(tag)}` : ''}`;
+    return rows.map((r) => ({
+      deviceId: String(r.device_id),
+      bundleId: String(r.bundle_id),
+      position: Number(r.position),
+      size: Number(r.size),
+      sha256: String(r.sha256),
+      version: Number(r.version),
+      target: { ref: ref(r.t_repo, r.t_tag), configDigest: String(r.t_digest) },
+      base: r.s_repo ? { ref: ref(r.s_repo, r.s_tag), configDigest: (r.s_digest as string) || null } : null,
+      imageState: (r.image_state as DeviceImageState | null) ?? null,
+    }));
+  }
+
+  private deploymentRow(id: number): {
+    id: number;
+    name: string;
+    manifest_json: string;
+    state: DeploymentState;
+    ordered_by_name: string;
+    ordered_by_email: string;
+    priority: number;
+    due_at: string | null;
+    created_at: string;
+  } {
     const row = this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as never;
     if (!row) throw new UnknownEntityError(`unknown deployment ${id}`);
     return row;
