@@ -193,6 +193,77 @@ CREATE TABLE deployment_bundles (
 CREATE INDEX deployment_bundles_by_bundle ON deployment_bundles(bundle_id);
 `,
   },
+  {
+    version: 5,
+    description: 'IoT Hub sync: hubs (never their keys), twin versions seen, device receipt keys, who pushed what, notifications and their mail queue, settings',
+    sql: `
+-- A hub by name: where it is and which shared access policy; the key is in the secret store.
+CREATE TABLE hubs (
+  name TEXT PRIMARY KEY,
+  host_name TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  added_at TEXT NOT NULL,
+  last_sync_at TEXT,
+  last_sync_ok INTEGER
+);
+
+-- The twin ETag each sync last worked through, so the next only reads twins that changed.
+CREATE TABLE hub_twins (
+  hub TEXT NOT NULL REFERENCES hubs(name) ON DELETE CASCADE,
+  device_id TEXT NOT NULL,
+  module_id TEXT NOT NULL DEFAULT '',
+  etag TEXT NOT NULL,
+  version INTEGER,
+  synced_at TEXT NOT NULL,
+  PRIMARY KEY (hub, device_id, module_id)
+);
+
+-- Receipt public keys devices report (module twin) or sign with (USB receipts).
+CREATE TABLE device_keys (
+  device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  key_id TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  source TEXT NOT NULL,
+  learnt_at TEXT NOT NULL,
+  PRIMARY KEY (device_id, key_id)
+);
+
+-- Who pushed a deployment's manifest to a device, and the sha256 of the content pushed.
+ALTER TABLE deployment_devices ADD COLUMN pushed_by TEXT;
+ALTER TABLE deployment_devices ADD COLUMN pushed_sha256 TEXT;
+
+-- Which hub a sync read, and whether it reached it (a failed sync changes nothing else).
+ALTER TABLE sync_history ADD COLUMN hub TEXT;
+ALTER TABLE sync_history ADD COLUMN ok INTEGER NOT NULL DEFAULT 1;
+
+-- What the people who ordered deployments are told; mail_state 'queued' waits for a relay.
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('image-applied', 'image-failed', 'deployment-ready', 'deployment-pushed')),
+  deployment_id INTEGER REFERENCES deployments(id),
+  device_id TEXT,
+  image TEXT,
+  message TEXT NOT NULL,
+  sync_id INTEGER REFERENCES sync_history(id),
+  read_at TEXT,
+  mail_to TEXT,
+  mail_state TEXT NOT NULL DEFAULT 'none' CHECK (mail_state IN ('none', 'queued', 'sent')),
+  mail_attempts INTEGER NOT NULL DEFAULT 0,
+  mail_error TEXT,
+  mailed_at TEXT
+);
+CREATE INDEX notifications_by_mail_state ON notifications(mail_state);
+
+-- Small settings (the SMTP relay: host, port, sender; its password is in the secret store).
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value_json TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;
