@@ -34,6 +34,15 @@ export function rendererDir(): string {
   return join(appRoot(), 'renderer', 'dist');
 }
 
+function appPackage(): { name: string; version: string } {
+  return JSON.parse(readFileSync(join(appRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
+}
+
+/** package.json's version: what `lighter --version` and the app's About say. */
+export function appVersion(): string {
+  return appPackage().version;
+}
+
 export interface ServiceOptions {
   /** the inventory database; default: the app's data directory, created on first use */
   database?: string;
@@ -58,7 +67,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
   const database = options.database ?? defaultDbPath();
   const db = await openInventory(database, { create: options.database === undefined });
   const inventory = new Inventory(db, resolveActor());
-  const pkg = JSON.parse(readFileSync(join(appRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
+  const pkg = appPackage();
   const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: options.database ? dirname(database) : dataDir(), database, shell: options.shell };
 
   const events = new EventHub();

@@ -58,7 +58,7 @@ describe('lighter inspect / copy', () => {
   it('bad usage exits 2 with the usage text', () => {
     const r = lighter('copy', 'just-one');
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/give a source and a destination reference\nusage: lighter copy SRC DST/);
+    expect(r.stderr).toMatch(/^lighter copy: missing required argument 'DST'\n\nUsage: lighter copy \[options\] <SRC> <DST>/);
     const bad = lighter('inspect', 'not-a-ref');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/is not an image reference \(use docker-archive:PATH/);

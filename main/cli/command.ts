@@ -1,13 +1,170 @@
-// One shape for every CLI command: a name, a one-line summary, usage text, and a run function that
-// receives the raw arguments after the command name. Errors thrown as UsageError print the usage.
-export interface Command {
-  /** e.g. "copy" or "bundle build" (sub-commands are space separated) */
-  name: string;
-  summary: string;
-  usage: string;
-  run(args: string[]): Promise<number | void>;
-}
+// How to add a command (copy this; every `lighter` command is written this way):
+//
+//   1. In main/cli/commands/<area>.ts, export `commands = [defineCommand({...}), ...]`:
+//        defineCommand({
+//          name: 'bundle verify',                 // sub-commands are space separated
+//          summary: 'check a bundle: ...',        // one line, shown in `lighter --help`
+//          details: `Checks ...`,                 // optional prose for `lighter bundle verify --help`
+//          args: ['FILE'],                        // positionals: NAME required, [NAME] optional, NAME... many
+//          options: { pubkey: { type: 'string', value: 'KEY', required: true, help: '...' } },
+//          json: true,                            // adds --json; then print the result with ctx.result
+//          async run({ args, opts, result, log }) { ... },
+//        })
+//      Option keys are the long flag without dashes ('from-signature'); values arrive under the same
+//      key, typed (string | undefined, string when required or defaulted, string[] when multiple,
+//      boolean). A boolean key 'no-x' is --no-x and is true when given.
+//   2. If <area>.ts is new, add it to the list in main/cli/index.ts (the one list of command modules).
+//   3. Results go to stdout through `result(data, human)` (JSON with --json, `human(data)` without);
+//      notes go to stderr (`log(line)`); long work runs as a job whose bar goes to stderr
+//      (`runJob(standaloneJobs(), {...}, run)` from progress.ts, or the services' jobs). Throw UsageError for bad
+//      usage (exit 2, usage printed once); any other error exits with its status (exit-status.ts).
+//   4. Services come from main/services.ts; a command writes no SQL and constructs no service itself.
+import { Command as Commander, Option } from 'commander';
+import { EXIT_USAGE, exitStatus } from './exit-status.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+interface OptionBase {
+  help: string;
+  short?: string;
+}
+export interface BooleanOption extends OptionBase {
+  type: 'boolean';
+}
+export interface StringOption extends OptionBase {
+  type: 'string';
+  /** the placeholder shown in help, e.g. FILE */
+  value: string;
+  required?: boolean;
+  multiple?: boolean;
+  default?: string;
+  choices?: readonly string[];
+}
+export type OptionSpec = BooleanOption | StringOption;
+export type OptionSpecs = Record<string, OptionSpec>;
+
+export type OptionValues<O extends OptionSpecs> = {
+  [K in keyof O]: O[K] extends BooleanOption
+    ? boolean
+    : O[K] extends { multiple: true }
+      ? string[]
+      : O[K] extends { required: true } | { default: string }
+        ? O[K] extends { choices: readonly (infer C)[] } ? C : string
+        : (O[K] extends { choices: readonly (infer C)[] } ? C : string) | undefined;
+};
+
+export interface RunContext<O extends OptionSpecs> {
+  /** the positionals, in the order `args` declares them (a NAME... one spreads to the end) */
+  args: string[];
+  opts: OptionValues<O>;
+  /** whether --json was given (commands with `json: true`) */
+  json: boolean;
+  /** the command's result on stdout: JSON with --json (or without `human`), else human(data) */
+  result<T>(data: T, human?: (data: T) => string): void;
+  /** a human note on stderr */
+  log(line: string): void;
+}
+
+export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
+  name: string;
+  summary: string;
+  details?: string;
+  args?: string[];
+  options?: O;
+  json?: boolean;
+  run(ctx: RunContext<O>): Promise<number | void>;
+}
+
+/** Identity, for typing: `opts` in `run` gets the types the `options` declare. */
+export function defineCommand<const O extends OptionSpecs = Record<never, never>>(spec: CommandSpec<O>): CommandSpec {
+  return spec as unknown as CommandSpec;
+}
+
+function writeResult(json: boolean, data: unknown, human?: (data: never) => string): void {
+  const text = json || !human ? JSON.stringify(data, null, 2) : (human as (d: unknown) => string)(data);
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** Adds `spec` under `parent` (creating group commands such as `bundle` on the way) and returns it. */
+export function addCommand(parent: Commander, spec: CommandSpec, onExit: (status: number) => void): Commander {
+  const words = spec.name.split(' ');
+  let at = parent;
+  for (const group of words.slice(0, -1)) {
+    at = at.commands.find((c) => c.name() === group) ?? configure(at.command(group));
+  }
+  const cmd = configure(at.command(words.at(-1)!));
+  cmd.summary(spec.summary).description(spec.details ? `${spec.summary}\n\n${reflow(spec.details)}` : spec.summary);
+  for (const a of spec.args ?? []) cmd.argument(a.startsWith('[') ? a : `<${a}>`);
+  const options: Array<[string, Option, OptionSpec]> = [];
+  const specs: OptionSpecs = { ...spec.options, ...(spec.json ? { json: { type: 'boolean', help: 'print the result as JSON' } } : {}) };
+  for (const [key, o] of Object.entries(specs)) {
+    const long = `--${key}`;
+    const flags = `${o.short ? `-${o.short}, ` : ''}${long}${o.type === 'string' ? ` <${o.value}>` : ''}`;
+    const opt = new Option(flags, o.help);
+    if (o.type === 'string') {
+      if (o.required) opt.makeOptionMandatory();
+      if (o.multiple) opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+      if (o.default !== undefined) opt.default(o.default);
+      if (o.choices) opt.choices(o.choices);
+    }
+    cmd.addOption(opt);
+    options.push([key, opt, o]);
+  }
+  cmd.action(async (...received: unknown[]) => {
+    const args = received.slice(0, spec.args?.length ?? 0).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? (a as string[]) : [a as string]));
+    const opts: Record<string, unknown> = {};
+    for (const [key, opt, o] of options) {
+      const v: unknown = cmd.getOptionValue(opt.attributeName());
+      // --no-x is stored by commander as x=false; the spec names it as given.
+      opts[key] = o.type === 'boolean' ? (opt.negate ? v === false : v === true) : o.multiple ? (v ?? []) : v;
+    }
+    const json = opts.json === true;
+    try {
+      const status = await spec.run({
+        args,
+        opts,
+        json,
+        result: (data, human) => writeResult(json, data, human as ((d: never) => string) | undefined),
+        log: (line) => process.stderr.write(`${line}\n`),
+      } as RunContext<OptionSpecs>);
+      onExit(status ?? 0);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      // A usage error shows the usage; anything else one line a pipeline log can carry.
+      process.stderr.write(`${fullName(cmd)}: ${err instanceof UsageError ? `${msg}\n${cmd.helpInformation({ error: true })}` : `${msg.split('\n')[0]}\n`}`);
+      if (process.env.LIGHTER_DEBUG && !(err instanceof UsageError)) console.error(err);
+      onExit(err instanceof UsageError ? EXIT_USAGE : exitStatus(err));
+    }
+  });
+  return cmd;
+}
+
+/** Prose paragraphs as one line each: commander wraps them to the terminal. */
+function reflow(text: string): string {
+  return text
+    .trim()
+    .split(/\n\s*\n/)
+    .map((p) => p.split('\n').map((l) => l.trim()).join(' '))
+    .join('\n\n');
+}
+
+/** "lighter bundle verify" for the command `verify` under `bundle`. */
+export function fullName(cmd: Commander): string {
+  const names: string[] = [];
+  for (let c: Commander | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * What every command shares: errors as `lighter <command>: <message>` followed by its usage (once),
+ * help on stdout, errors thrown to the caller (index.ts) instead of exiting here.
+ */
+export function configure(cmd: Commander): Commander {
+  const name = fullName(cmd);
+  return cmd
+    .exitOverride()
+    .showHelpAfterError()
+    .configureOutput({ outputError: (msg, write) => write(`${name}: ${msg.replace(/^error: /, '')}`) });
 }

@@ -1,8 +1,12 @@
 // The `lighter` CLI: the same engine and services as the app, headless, for pipelines.
-// Each command lives in commands/<name>.ts and is listed here, the one place that knows them all.
-import { UsageError, type Command } from './command.js';
+// Each command lives in commands/<area>.ts (written as command.ts says) and is listed here, the one
+// place that knows them all.
+import { Command as Commander, CommanderError } from 'commander';
+import { appVersion } from '../services.js';
+import { addCommand, configure, type CommandSpec } from './command.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitStatusTable } from './exit-status.js';
 
-const COMMANDS: Array<() => Promise<{ commands: Command[] }>> = [
+const MODULES: Array<() => Promise<{ commands: CommandSpec[] }>> = [
   // image I/O
   () => import('./commands/image.js'),
   // delta engine
@@ -15,51 +19,48 @@ const COMMANDS: Array<() => Promise<{ commands: Command[] }>> = [
   () => import('./commands/console.js'),
 ];
 
-async function loadCommands(): Promise<Command[]> {
-  const all: Command[] = [];
-  for (const load of COMMANDS) {
-    all.push(...(await load()).commands);
-  }
-  return all;
-}
+/** What the group commands (the first word of a two-word command) say in `lighter --help`. */
+const GROUPS: Record<string, string> = {
+  keys: 'signing keys for bundles',
+  bundle: 'build, verify, apply and inspect signed bundles',
+  db: 'the inventory: devices, the images they have, deployments',
+};
 
-function help(commands: Command[]): string {
-  const w = Math.max(...commands.map((c) => c.name.length), 8);
-  return `usage: lighter <command> [options]\n\n${commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n')}\n\nlighter <command> --help shows a command's options.\n`;
+async function program(onExit: (status: number) => void): Promise<Commander> {
+  const root = configure(new Commander('lighter'))
+    // `lighter --version` is the program's; `bundle build --version N` is the bundle's.
+    .enablePositionalOptions()
+    .version(appVersion(), '--version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .addHelpText('after', `\nlighter <command> --help shows a command's options.\n\nExit status (docs/cli.md):\n${exitStatusTable()}`);
+  for (const load of MODULES) {
+    for (const spec of (await load()).commands) addCommand(root, spec, onExit);
+  }
+  for (const group of root.commands) if (GROUPS[group.name()]) group.summary(GROUPS[group.name()]!).description(GROUPS[group.name()]!);
+  return root;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const commands = await loadCommands();
-  // Longest name first so "bundle build" wins over a bare "bundle".
-  const sorted = [...commands].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length);
-  const cmd = sorted.find((c) => c.name.split(' ').every((part, i) => argv[i] === part));
-  if (!cmd || argv[0] === '--help' || argv[0] === '-h') {
-    process.stdout.write(help(commands));
-    return cmd || argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' ? 0 : 2;
-  }
-  const rest = argv.slice(cmd.name.split(' ').length);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${cmd.usage.trimEnd()}\n`);
-    return 0;
+  let status = EXIT_OK;
+  const root = await program((s) => (status = s));
+  if (argv.length === 0) {
+    root.outputHelp();
+    return EXIT_OK;
   }
   try {
-    return (await cmd.run(rest)) ?? 0;
+    await root.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`lighter ${cmd.name}: ${err.message}\n${cmd.usage.trimEnd()}\n`);
-      return 2;
-    }
-    const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`lighter ${cmd.name}: ${msg.split('\n')[0]}\n`);
-    if (process.env.LIGHTER_DEBUG) console.error(err);
-    return 1;
+    if (!(err instanceof CommanderError)) throw err;
+    // Commander has printed the message (and the usage, once); --help and --version end here too.
+    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT_OK : EXIT_USAGE;
   }
+  return status;
 }
 
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (err) => {
     process.stderr.write(`lighter: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT_FAILURE;
   },
 );

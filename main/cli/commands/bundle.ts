@@ -2,7 +2,6 @@
 // applies (docs/bundle-format.md).
 import { promises as fs } from 'node:fs';
 import { userInfo } from 'node:os';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { decodePreamble, headerLength, PREAMBLE_BYTES } from '../../../core/bundle/format.js';
 import { parseManifest, type Manifest } from '../../../core/bundle/manifest.js';
 import { writeFileAtomic } from '../../../io/atomic-file.js';
@@ -13,26 +12,9 @@ import { imageSignature } from '../../../io/bundle/signature.js';
 import { defaultStateDir } from '../../../io/bundle/state.js';
 import { openSource } from '../../../io/image/transport.js';
 import { generateKeys, loadSigner, loadVerifier } from '../../../io/keys.js';
-import { UsageError, type Command } from '../command.js';
 import { standaloneJobs } from '../../services.js';
+import { defineCommand, UsageError } from '../command.js';
 import { runJob } from '../progress.js';
-
-/** parseArgs with usage errors; `positionals` is how many plain arguments the command takes. */
-function parse<T extends ParseArgsConfig>(config: T, positionals = 0): ReturnType<typeof parseArgs<T>> {
-  let parsed: ReturnType<typeof parseArgs<T>>;
-  try {
-    parsed = parseArgs<T>({ strict: true, ...config });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  if (parsed.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}`);
-  return parsed;
-}
-
-function need<T>(value: T | undefined, flag: string): T {
-  if (value === undefined) throw new UsageError(`${flag} is required`);
-  return value;
-}
 
 function describe(m: Manifest): string {
   const lines = [
@@ -49,27 +31,27 @@ function describe(m: Manifest): string {
   return lines.join('\n');
 }
 
-const keysGenerate: Command = {
+const keysGenerate = defineCommand({
   name: 'keys generate',
   summary: 'create an ed25519 key pair for signing bundles',
-  usage: `usage: lighter keys generate [-o DIR]
-  Writes DIR/lighter-bundle.key (private, mode 0600; keep it on shore) and DIR/lighter-bundle.pub
-  (give it to devices). DIR defaults to the current directory. Never overwrites a key.`,
-  async run(args) {
-    const { values } = parse({ args, options: { output: { type: 'string', short: 'o' } } });
-    const keys = await generateKeys(values.output ?? '.');
-    process.stdout.write(`private key ${keys.privateKey}\npublic key  ${keys.publicKey}\nkey id      ${keys.keyId}\n`);
+  details: `  Writes DIR/lighter-bundle.key (private, mode 0600; keep it on shore) and DIR/lighter-bundle.pub
+  (give it to devices). Never overwrites a key.`,
+  options: { output: { type: 'string', short: 'o', value: 'DIR', default: '.', help: 'where to write the keys' } },
+  json: true,
+  async run({ opts, result }) {
+    const keys = await generateKeys(opts.output);
+    result(keys, (k) => `private key ${k.privateKey}\npublic key  ${k.publicKey}\nkey id      ${k.keyId}`);
   },
-};
+});
 
-const bundleInspect: Command = {
+const bundleInspect = defineCommand({
   name: 'bundle inspect',
   summary: 'show a bundle manifest (signature NOT checked; use bundle verify)',
-  usage: `usage: lighter bundle inspect FILE [--json]
-  Prints the manifest without trusting it: nothing is verified and nothing is written.`,
-  async run(args) {
-    const { values, positionals } = parse({ args, options: { json: { type: 'boolean' } }, allowPositionals: true }, 1);
-    const path = positionals[0]!;
+  details: '  Prints the manifest without trusting it: nothing is verified and nothing is written.',
+  args: ['FILE'],
+  json: true,
+  async run({ args, result }) {
+    const path = args[0]!;
     const fh = await fs.open(path, 'r').catch(() => {
       throw new Error(`cannot open ${path}`);
     });
@@ -84,126 +66,131 @@ const bundleInspect: Command = {
     } finally {
       await fh.close();
     }
-    process.stdout.write(values.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${describe(manifest)}\n(not verified)\n`);
+    result(manifest, (m) => `${describe(m)}\n(not verified)`);
   },
-};
+});
 
-const bundleVerify: Command = {
+const bundleVerify = defineCommand({
   name: 'bundle verify',
   summary: 'check a bundle: signature, lengths, every part digest',
-  usage: `usage: lighter bundle verify FILE --pubkey KEY [--from REF]
-  Checks the signature against KEY, the file's length against the signed manifest, and every
+  details: `  Checks the signature against KEY, the file's length against the signed manifest, and every
   part's sha256. With --from, also rebuilds the target's layers from REF and checks each against
   its diffID (in a temp dir, discarded). Writes nothing else.`,
-  async run(args) {
-    const { values, positionals } = parse({ args, options: { pubkey: { type: 'string' }, from: { type: 'string' } }, allowPositionals: true }, 1);
-    const bundle = await openBundle(positionals[0]!, await loadVerifier(need(values.pubkey, '--pubkey')));
-    await runJob(standaloneJobs(), { kind: 'bundle-verify', title: `verify ${positionals[0]}`, label: 'verify' }, (ctx) => bundle.verifyParts((d, t) => ctx.progress(d, t, 'part digests')));
-    const rebuilt = values.from ? await verifyByRebuild(bundle, values.from) : null;
-    const how = rebuilt ? `, and ${rebuilt.target.repoTag} rebuilt from ${values.from}` : '';
-    process.stdout.write(`${describe(bundle.manifest)}\nverified: signature, lengths, ${bundle.manifest.parts.length} part digests${how}\n`);
+  args: ['FILE'],
+  options: {
+    pubkey: { type: 'string', value: 'KEY', required: true, help: 'the public key the bundle must be signed with' },
+    from: { type: 'string', value: 'REF', help: 'also rebuild the target from this base image' },
   },
-};
+  json: true,
+  async run({ args, opts, result }) {
+    const bundle = await openBundle(args[0]!, await loadVerifier(opts.pubkey));
+    await runJob(standaloneJobs(), { kind: 'bundle-verify', title: `verify ${args[0]}`, label: 'verify' }, (ctx) => bundle.verifyParts((d, t) => ctx.progress(d, t, 'part digests')));
+    const rebuilt = opts.from ? await verifyByRebuild(bundle, opts.from) : null;
+    const verified = { manifest: bundle.manifest, parts: bundle.manifest.parts.length, rebuiltFrom: rebuilt ? opts.from : null };
+    const how = rebuilt ? `, and ${rebuilt.target.repoTag} rebuilt from ${opts.from}` : '';
+    result(verified, (v) => `${describe(v.manifest)}\nverified: signature, lengths, ${v.parts} part digests${how}`);
+  },
+});
 
-const signature: Command = {
+const signature = defineCommand({
   name: 'signature',
   summary: "write an image's signature (layers, files, content hashes) for choosing bases",
-  usage: `usage: lighter signature REF -o FILE
-  Reads the image REF (docker-archive:, oci:, docker-daemon:, docker://) and writes its signature
+  details: `  Reads the image REF (docker-archive:, oci:, docker-daemon:, docker://) and writes its signature
   as JSON: per layer its diffID and size, per file its path, size and sha256. bundle build ranks
   candidate bases with it (--from-signature) without needing the base's bytes.`,
-  async run(args) {
-    const { values, positionals } = parse({ args, options: { output: { type: 'string', short: 'o' } }, allowPositionals: true }, 1);
-    const out = need(values.output, '-o');
-    const source = await openSource(positionals[0]!);
+  args: ['REF'],
+  options: { output: { type: 'string', short: 'o', value: 'FILE', required: true, help: 'where to write the signature' } },
+  json: true,
+  async run({ args, opts, result }) {
+    const source = await openSource(args[0]!);
     try {
       const sig = await imageSignature(source);
-      await writeFileAtomic(out, `${JSON.stringify(sig)}\n`);
-      const files = sig.layers.reduce((n, l) => n + l.files.length, 0);
-      process.stdout.write(`${out}: ${sig.configDigest}, ${sig.layers.length} layers, ${files} entries\n`);
+      await writeFileAtomic(opts.output, `${JSON.stringify(sig)}\n`);
+      const entries = sig.layers.reduce((n, l) => n + l.files.length, 0);
+      result({ file: opts.output, configDigest: sig.configDigest, layers: sig.layers.length, entries }, (r) => `${r.file}: ${r.configDigest}, ${r.layers} layers, ${r.entries} entries`);
     } finally {
       await source.close();
     }
   },
-};
+});
 
-function parseTime(s: string | undefined, flag: string): Date | undefined {
-  if (s === undefined) return undefined;
+function parseTime(s: string, flag: string): Date {
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) throw new UsageError(`${flag}: not a date/time: ${s}`);
   return d;
 }
 
-const bundleBuild: Command = {
+const bundleBuild = defineCommand({
   name: 'bundle build',
   summary: 'build a signed bundle that turns a base image (or nothing) into a target',
-  usage: `usage: lighter bundle build --to REF [--from REF | --from-signature FILE]... --key KEY -o FILE
-                            [--version N] [--expires TIME] [--tag REPO:TAG] [--creator NAME]
-  Ranks the candidate bases by estimated patch size and builds against the best (the full image
+  details: `  Ranks the candidate bases by estimated patch size and builds against the best (the full image
   when nothing helps). A --from-signature base is known only by its signature: its layers are
-  reused by diffID. The bundle is rebuilt and verified before it is written (atomically).
-  --version   strictly increasing per signer (default: seconds since 1970)
-  --tag       the repo:tag the device gets (default: the target's first tag)`,
-  async run(args) {
-    const { values } = parse({
-      args,
-      options: {
-        to: { type: 'string' },
-        from: { type: 'string', multiple: true },
-        'from-signature': { type: 'string', multiple: true },
-        key: { type: 'string' },
-        output: { type: 'string', short: 'o' },
-        version: { type: 'string' },
-        expires: { type: 'string' },
-        tag: { type: 'string' },
-        creator: { type: 'string' },
-      },
-    });
-    const version = values.version === undefined ? Math.floor(Date.now() / 1000) : Number(values.version);
-    if (!Number.isSafeInteger(version) || version < 1) throw new UsageError(`--version must be a positive integer, not ${values.version}`);
-    const signer = await loadSigner(need(values.key, '--key'));
-    const result = await runJob(standaloneJobs(), { kind: 'bundle-build', title: `build ${values.to}`, label: 'build' }, (ctx) =>
+  reused by diffID. The bundle is rebuilt and verified before it is written (atomically).`,
+  options: {
+    to: { type: 'string', value: 'REF', required: true, help: 'the target image' },
+    from: { type: 'string', value: 'REF', multiple: true, help: 'a candidate base image (repeatable)' },
+    'from-signature': { type: 'string', value: 'FILE', multiple: true, help: 'a candidate base known by its signature (repeatable)' },
+    key: { type: 'string', value: 'KEY', required: true, help: 'the private key to sign with' },
+    output: { type: 'string', short: 'o', value: 'FILE', required: true, help: 'where to write the bundle' },
+    version: { type: 'string', value: 'N', help: 'strictly increasing per signer (default: seconds since 1970)' },
+    expires: { type: 'string', value: 'TIME', help: 'when devices stop accepting the bundle' },
+    tag: { type: 'string', value: 'REPO:TAG', help: "the repo:tag the device gets (default: the target's first tag)" },
+    creator: { type: 'string', value: 'NAME', help: 'who built it (default: user@lighter)' },
+  },
+  json: true,
+  async run({ opts, result, log }) {
+    const version = opts.version === undefined ? Math.floor(Date.now() / 1000) : Number(opts.version);
+    if (!Number.isSafeInteger(version) || version < 1) throw new UsageError(`--version must be a positive integer, not ${opts.version}`);
+    const signer = await loadSigner(opts.key);
+    const built = await runJob(standaloneJobs(), { kind: 'bundle-build', title: `build ${opts.to}`, label: 'build' }, (ctx) =>
       buildBundle({
-        to: need(values.to, '--to'),
-        from: values.from ?? [],
-        fromSignatures: values['from-signature'] ?? [],
+        to: opts.to,
+        from: opts.from,
+        fromSignatures: opts['from-signature'],
         signer,
-        out: need(values.output, '-o'),
+        out: opts.output,
         version,
-        creator: values.creator ?? `${userInfo().username}@lighter`,
-        ...(values.expires ? { expires: parseTime(values.expires, '--expires') } : {}),
-        ...(values.tag ? { repoTag: values.tag } : {}),
+        creator: opts.creator ?? `${userInfo().username}@lighter`,
+        ...(opts.expires ? { expires: parseTime(opts.expires, '--expires') } : {}),
+        ...(opts.tag ? { repoTag: opts.tag } : {}),
         onProgress: (d, t) => ctx.progress(d, t, 'diffing'),
-        log: (line) => process.stderr.write(`${line}\n`),
+        log,
       }),
     );
-    process.stdout.write(`${describe(result.manifest)}\nbase    ${result.base ?? 'none (full image)'}\nwrote   ${values.output}: ${result.bytes} bytes\n`);
+    result({ manifest: built.manifest, base: built.base, file: opts.output, bytes: built.bytes }, (r) => `${describe(r.manifest)}\nbase    ${r.base ?? 'none (full image)'}\nwrote   ${r.file}: ${r.bytes} bytes`);
   },
-};
+});
 
-const bundleApply: Command = {
+const bundleApply = defineCommand({
   name: 'bundle apply',
   summary: 'verify a bundle and rebuild its target image into a registry, Docker or an archive',
-  usage: `usage: lighter bundle apply FILE --to DEST_REF --pubkey KEY [--from REF] [--state DIR]
-  Checks the signature, then the version against the last one applied (state dir), then expiry
+  details: `  Checks the signature, then the version against the last one applied (state dir), then expiry
   and every part digest; rebuilds the target from --from (omit it for a full-image bundle) and
   commits it to DEST_REF (docker://host:port/repo:tag, docker-daemon:name:tag, docker-archive:path).
-  A killed apply resumes where it stopped. --state defaults to $LIGHTER_DATA_DIR/apply.`,
-  async run(args) {
-    const { values, positionals } = parse({ args, options: { from: { type: 'string' }, to: { type: 'string' }, pubkey: { type: 'string' }, state: { type: 'string' } }, allowPositionals: true }, 1);
-    const verifier = await loadVerifier(need(values.pubkey, '--pubkey'));
-    const r = await runJob(standaloneJobs(), { kind: 'bundle-apply', title: `apply ${positionals[0]}`, label: 'apply' }, (ctx) =>
+  A killed apply resumes where it stopped.`,
+  args: ['FILE'],
+  options: {
+    to: { type: 'string', value: 'DEST_REF', required: true, help: 'where to commit the rebuilt image' },
+    pubkey: { type: 'string', value: 'KEY', required: true, help: 'the public key the bundle must be signed with' },
+    from: { type: 'string', value: 'REF', help: 'the base image on this device' },
+    state: { type: 'string', value: 'DIR', help: 'versions applied and resumable work (default: $LIGHTER_DATA_DIR/apply)' },
+  },
+  json: true,
+  async run({ args, opts, result }) {
+    const verifier = await loadVerifier(opts.pubkey);
+    const r = await runJob(standaloneJobs(), { kind: 'bundle-apply', title: `apply ${args[0]}`, label: 'apply' }, (ctx) =>
       applyBundle({
-        bundle: positionals[0]!,
+        bundle: args[0]!,
         verifier,
-        from: values.from ?? null,
-        to: need(values.to, '--to'),
-        stateDir: values.state ?? defaultStateDir(),
+        from: opts.from ?? null,
+        to: opts.to,
+        stateDir: opts.state ?? defaultStateDir(),
         onProgress: (d, t) => ctx.progress(d, t, 'rebuilding'),
       }),
     );
-    process.stdout.write(`applied bundle ${r.manifest.id} version ${r.manifest.version}: ${r.entry.target.repoTag} ${r.entry.target.configDigest} -> ${values.to} (${r.rebuilt} layers rebuilt, ${r.resumed} resumed)\n`);
+    const applied = { id: r.manifest.id, version: r.manifest.version, repoTag: r.entry.target.repoTag, configDigest: r.entry.target.configDigest, destination: opts.to, rebuilt: r.rebuilt, resumed: r.resumed };
+    result(applied, (a) => `applied bundle ${a.id} version ${a.version}: ${a.repoTag} ${a.configDigest} -> ${a.destination} (${a.rebuilt} layers rebuilt, ${a.resumed} resumed)`);
   },
-};
+});
 
-export const commands: Command[] = [keysGenerate, signature, bundleBuild, bundleVerify, bundleApply, bundleInspect];
+export const commands = [keysGenerate, signature, bundleBuild, bundleVerify, bundleApply, bundleInspect];

@@ -1,11 +1,12 @@
 // lighter inspect / lighter copy: read an image anywhere, or copy it between any two transports.
-import { parseArgs } from 'node:util';
 import { parsePlatform } from '../../../core/image/descriptor.js';
 import { parseReference } from '../../../core/image/reference.js';
 import { copyImage, openDestination, openSource, type TransportOptions } from '../../../io/image/transport.js';
-import { UsageError, type Command } from '../command.js';
 import { standaloneJobs } from '../../services.js';
+import { defineCommand, UsageError } from '../command.js';
 import { runJob } from '../progress.js';
+
+const REFS = `  REF: docker-archive:PATH[:name:tag] | oci:DIR[:tag] | docker-daemon:NAME:TAG | docker://HOST/REPO:TAG`;
 
 function creds(s: string | undefined): TransportOptions['credentials'] {
   if (s === undefined) return undefined;
@@ -14,7 +15,7 @@ function creds(s: string | undefined): TransportOptions['credentials'] {
   return { username: s.slice(0, i), password: s.slice(i + 1) };
 }
 
-function transportOptions(v: { insecure?: boolean; platform?: string; creds?: string }): TransportOptions {
+function transportOptions(v: { insecure?: boolean; platform?: string | undefined; creds?: string | undefined }): TransportOptions {
   const c = creds(v.creds);
   return {
     ...(v.insecure ? { insecure: true } : {}),
@@ -23,84 +24,78 @@ function transportOptions(v: { insecure?: boolean; platform?: string; creds?: st
   };
 }
 
-const inspect: Command = {
+const TRANSPORT = {
+  insecure: { type: 'boolean', help: 'allow plain HTTP to a registry that is not on loopback' },
+  platform: { type: 'string', value: 'OS/ARCH', help: 'the platform to pick from a multi-platform image' },
+} as const;
+
+const inspect = defineCommand({
   name: 'inspect',
   summary: 'print an image’s config digest, diffIDs, layer sizes and tags as JSON',
-  usage: `usage: lighter inspect REF [--raw] [--insecure] [--creds USER:PASS] [--platform OS/ARCH]
-  REF: docker-archive:PATH[:name:tag] | oci:DIR[:tag] | docker-daemon:NAME:TAG | docker://HOST/REPO:TAG
-  --raw   print the manifest bytes instead`,
-  async run(args) {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { raw: { type: 'boolean' }, insecure: { type: 'boolean' }, creds: { type: 'string' }, platform: { type: 'string' } },
-    });
-    if (positionals.length !== 1) throw new UsageError('give exactly one image reference');
-    const src = await openSource(positionals[0]!, transportOptions(values));
+  details: REFS,
+  args: ['REF'],
+  options: {
+    raw: { type: 'boolean', help: 'print the manifest bytes instead' },
+    creds: { type: 'string', value: 'USER:PASS', help: 'registry credentials' },
+    ...TRANSPORT,
+  },
+  json: true,
+  async run({ args, opts, result }) {
+    const src = await openSource(args[0]!, transportOptions(opts));
     try {
       const info = await src.info();
-      if (values.raw) {
+      if (opts.raw) {
         process.stdout.write(Buffer.from(info.manifestBytes));
         return;
       }
-      const out = {
+      // Always JSON: this is what pipelines read (--json is accepted for uniformity).
+      result({
         reference: info.reference,
         configDigest: info.configDigest,
         repoTags: info.repoTags,
         manifestMediaType: info.manifestMediaType,
         diffIDs: info.layers.map((l) => l.diffID),
         layers: info.layers.map((l) => ({ diffID: l.diffID, digest: l.descriptor.digest, mediaType: l.descriptor.mediaType, size: l.descriptor.size })),
-      };
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      });
     } finally {
       await src.close();
     }
   },
-};
+});
 
-const copy: Command = {
+const copy = defineCommand({
   name: 'copy',
   summary: 'copy an image between any two transports (archive, OCI layout, Docker engine, registry)',
-  usage: `usage: lighter copy SRC DST [--insecure] [--quiet] [--src-creds U:P] [--dest-creds U:P] [--platform OS/ARCH] [--archive-layout legacy|oci]
-  SRC, DST: docker-archive:PATH[:name:tag] | oci:DIR[:tag] | docker-daemon:NAME:TAG | docker://HOST/REPO:TAG
-  --insecure        allow plain HTTP to a registry that is not on loopback
-  --quiet           no progress bar
-  --archive-layout  docker-archive output: legacy docker save layout (default) or Docker 25's OCI form`,
-  async run(args) {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        insecure: { type: 'boolean' },
-        quiet: { type: 'boolean', short: 'q' },
-        'src-creds': { type: 'string' },
-        'dest-creds': { type: 'string' },
-        platform: { type: 'string' },
-        'archive-layout': { type: 'string' },
-      },
-    });
-    if (positionals.length !== 2) throw new UsageError('give a source and a destination reference');
-    const [srcRef, dstRef] = positionals as [string, string];
-    const layout = values['archive-layout'];
-    if (layout !== undefined && layout !== 'legacy' && layout !== 'oci') throw new UsageError('--archive-layout is legacy or oci');
+  details: REFS.replace('REF:', 'SRC, DST:'),
+  args: ['SRC', 'DST'],
+  options: {
+    quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
+    'src-creds': { type: 'string', value: 'USER:PASS', help: 'credentials for the source registry' },
+    'dest-creds': { type: 'string', value: 'USER:PASS', help: 'credentials for the destination registry' },
+    'archive-layout': { type: 'string', value: 'LAYOUT', choices: ['legacy', 'oci'], help: "docker-archive output: legacy docker save layout (default) or Docker 25's OCI form" },
+    ...TRANSPORT,
+  },
+  async run({ args, opts }) {
+    const [srcRef, dstRef] = args as [string, string];
+    const layout = opts['archive-layout'];
     const s = parseReference(srcRef);
     const d = parseReference(dstRef);
     // Same registry: let it link blobs across repositories instead of receiving them again.
     const mountFrom = s.transport === 'docker' && d.transport === 'docker' && s.host === d.host && s.repository !== d.repository ? [s.repository] : undefined;
-    const src = await openSource(srcRef, transportOptions({ ...values, creds: values['src-creds'] }));
+    const src = await openSource(srcRef, transportOptions({ ...opts, creds: opts['src-creds'] }));
     try {
       const dst = await openDestination(dstRef, {
-        ...transportOptions({ ...values, creds: values['dest-creds'] }),
+        ...transportOptions({ ...opts, creds: opts['dest-creds'] }),
         ...(layout ? { archiveLayout: layout } : {}),
         ...(mountFrom ? { mountFrom } : {}),
       });
-      await runJob(standaloneJobs(), { kind: 'image-copy', title: `copy ${srcRef} to ${dstRef}`, label: 'copy', quiet: values.quiet === true }, (ctx) =>
+      await runJob(standaloneJobs(), { kind: 'image-copy', title: `copy ${srcRef} to ${dstRef}`, label: 'copy', quiet: opts.quiet }, (ctx) =>
         copyImage(src, dst, { progress: (d, t) => ctx.progress(d, t) }),
       );
     } finally {
       await src.close();
     }
   },
-};
+});
 
-export const commands: Command[] = [inspect, copy];
+export const commands = [inspect, copy];

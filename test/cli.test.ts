@@ -1,0 +1,85 @@
+// The CLI's own contract, as a pipeline sees it: --version, usage errors (exit 2, naming the
+// culprit, usage printed once), and a distinct documented status per bundle refusal.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_EXIT } from '../main/cli/exit-status.js';
+import { buildTestImages, type TestImages } from './support/images.js';
+
+let images: TestImages;
+let work: string;
+const lighter = (...args: string[]) => spawnSync(process.execPath, ['bin/lighter.js', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', LIGHTER_DATA_DIR: join(work, 'data') } });
+
+beforeAll(() => {
+  images = buildTestImages();
+  work = mkdtempSync(join(tmpdir(), 'lighter-cli-contract-'));
+});
+afterAll(() => work && rmSync(work, { recursive: true, force: true }));
+
+describe('lighter usage', () => {
+  it('--version prints the package version', () => {
+    const r = lighter('--version');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);
+  });
+
+  it('an unknown command, option or argument count exits 2, names the culprit and prints usage once', () => {
+    const cases: Array<[string[], RegExp, string]> = [
+      [['frobnicate'], /^lighter: unknown command 'frobnicate'/, 'Usage: lighter [options] [command]'],
+      [['copy', '--bogus', 'x', 'y'], /^lighter copy: unknown option '--bogus'/, 'Usage: lighter copy [options] <SRC> <DST>'],
+      [['copy', 'just-one'], /^lighter copy: missing required argument 'DST'/, 'Usage: lighter copy'],
+      [['inspect', 'a', 'b'], /^lighter inspect: too many arguments/, 'Usage: lighter inspect'],
+      [['bundle', 'verify', 'f.bundle'], /^lighter bundle verify: required option '--pubkey <KEY>' not specified/, 'Usage: lighter bundle verify'],
+      [['copy', 'a', 'b', '--archive-layout', 'zip'], /^lighter copy: option '--archive-layout <LAYOUT>' argument 'zip' is invalid/, 'Usage: lighter copy'],
+      [['bundle', 'build', '--to', 'x', '--key', 'k', '-o', 'o', '--version', 'soon'], /^lighter bundle build: --version must be a positive integer, not soon/, 'Usage: lighter bundle build'],
+    ];
+    for (const [args, culprit, usage] of cases) {
+      const r = lighter(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stdout, args.join(' ')).toBe('');
+      expect(r.stderr, args.join(' ')).toMatch(culprit);
+      expect(r.stderr.split(usage).length - 1, `${args.join(' ')}: usage once`).toBe(1);
+    }
+  });
+
+  it('--help prints usage on stdout and exits 0; the top level lists the exit statuses', () => {
+    const top = lighter('--help');
+    expect(top.status).toBe(0);
+    expect(top.stdout).toContain(`${BUNDLE_EXIT['part-digest']}  bundle refused: part-digest`);
+    const verify = lighter('bundle', 'verify', '--help');
+    expect(verify.status).toBe(0);
+    expect(verify.stdout).toMatch(/^Usage: lighter bundle verify \[options\] <FILE>\n/);
+    expect(verify.stdout).toContain('--pubkey <KEY>');
+  });
+});
+
+describe('lighter bundle verify', () => {
+  it('exits with distinct documented statuses for a tampered and a truncated bundle', () => {
+    expect(lighter('keys', 'generate', '-o', join(work, 'keys')).status).toBe(0);
+    const good = join(work, 'good.bundle');
+    const pub = join(work, 'keys', 'lighter-bundle.pub');
+    const built = lighter('bundle', 'build', '--to', `docker-archive:${images.appV1.archive}`, '--key', join(work, 'keys', 'lighter-bundle.key'), '-o', good, '--version', '5', '--json');
+    expect(built.status, built.stderr).toBe(0);
+    expect(JSON.parse(built.stdout)).toMatchObject({ file: good, base: null });
+    const ok = lighter('bundle', 'verify', good, '--pubkey', pub, '--json');
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).parts).toBeGreaterThan(0);
+
+    const bytes = readFileSync(good);
+    const tampered = Buffer.from(bytes);
+    tampered[tampered.length - 10]! ^= 0xff; // inside the last part: its digest no longer matches
+    writeFileSync(join(work, 'tampered.bundle'), tampered);
+    writeFileSync(join(work, 'truncated.bundle'), bytes.subarray(0, bytes.length - 10));
+
+    const t = lighter('bundle', 'verify', join(work, 'tampered.bundle'), '--pubkey', pub);
+    expect(t.stderr).toMatch(/^lighter bundle verify: bundle rejected \(part-digest\)/);
+    expect(t.status).toBe(BUNDLE_EXIT['part-digest']);
+    const s = lighter('bundle', 'verify', join(work, 'truncated.bundle'), '--pubkey', pub);
+    expect(s.stderr).toMatch(/^lighter bundle verify: bundle rejected \(truncated\)/);
+    expect(s.status).toBe(BUNDLE_EXIT.truncated);
+    expect(t.status).not.toBe(s.status);
+    expect([t.stdout, s.stdout]).toEqual(['', '']);
+  });
+});
