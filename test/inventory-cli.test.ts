@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultDbPath } from '../main/inventory/location.js';
+import { LATEST_VERSION } from '../main/inventory/migrations.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lighter-inv-cli-'));
 const dataDir = join(dir, 'data');
@@ -75,7 +76,7 @@ describe('lighter db and plan', () => {
   it('creates the database in the data directory on first use', () => {
     expect(defaultDbPath({ XDG_DATA_HOME: '/x/share' })).toBe('/x/share/lighter/lighter.db');
     expect(defaultDbPath({ LIGHTER_DATA_DIR: '/d', XDG_DATA_HOME: '/x' })).toBe('/d/lighter.db');
-    expect(ok('db', 'init')).toContain(`inventory ready at ${join(dataDir, 'lighter.db')} (schema v2)`);
+    expect(ok('db', 'init')).toContain(`inventory ready at ${join(dataDir, 'lighter.db')} (schema v${LATEST_VERSION})`);
     expect(existsSync(join(dataDir, 'lighter.db'))).toBe(true);
   });
 
