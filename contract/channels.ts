@@ -4,6 +4,7 @@ export const METHODS = {
   app: ['info'],
   deployments: ['create', 'build', 'show'],
   jobs: ['list', 'get', 'cancel'],
+  fleet: ['importDevices'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],
 } as const;
 

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { appRequests, type AppApi } from './app.js';
 import type { MethodOf, Namespace } from './channels.js';
 import { deploymentsRequests, type DeploymentsApi } from './deployments.js';
+import { fleetRequests, type FleetApi } from './fleet.js';
 import { inventoryRequests, type InventoryApi } from './inventory.js';
 import { jobsRequests, type JobsApi } from './jobs.js';
 
@@ -14,13 +15,15 @@ export type * from './app.js';
 export type * from './deployments.js';
 export type * from './inventory.js';
 export type * from './jobs.js';
-export { appRequests, deploymentsRequests, inventoryRequests, jobsRequests };
+export type * from './fleet.js';
+export { appRequests, deploymentsRequests, fleetRequests, inventoryRequests, jobsRequests };
 
 export interface LighterApi {
   app: AppApi;
   deployments: DeploymentsApi;
   inventory: InventoryApi;
   jobs: JobsApi;
+  fleet: FleetApi;
 }
 
 export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } = {
@@ -28,8 +31,9 @@ export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } =
   deployments: deploymentsRequests,
   inventory: inventoryRequests,
   jobs: jobsRequests,
+  fleet: fleetRequests,
 };
 
 // Compile-time check that every interface has exactly the methods METHODS lists.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true };
+export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true };

@@ -13,6 +13,7 @@ import { DeploymentService } from './deployments/service.js';
 import { dataDir, defaultDbPath } from './inventory/location.js';
 import { openInventory } from './inventory/open.js';
 import { Inventory, resolveActor } from './inventory/store.js';
+import { FleetService } from './inventory/fleet.js';
 import { InventoryViews } from './inventory/views.js';
 import { JobsApiService } from './jobs/api.js';
 import { JobHistory } from './jobs/history.js';
@@ -80,7 +81,8 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     .register('app', { info: async () => info })
     .register('deployments', new DeploymentsBridge(deployments))
     .register('inventory', new InventoryViews(inventory))
-    .register('jobs', new JobsApiService(jobs));
+    .register('jobs', new JobsApiService(jobs))
+    .register('fleet', new FleetService(inventory));
   return {
     handlers,
     events,

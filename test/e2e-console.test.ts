@@ -1,7 +1,7 @@
 // End to end: `lighter console` on an inventory seeded through the real CLI and inventory service,
 // driven in Debian's Chromium. Checks that real data renders on every screen with no CSP or script
 // errors, that a wrong or missing token shows an error, and that an empty inventory says what to do.
-// Screenshots go to /tmp/lighter-e2e-*.png.
+// Screenshots go to test-artifacts/console-*.png.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openInventory } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
+import { chooseRole, screenshot } from './support/app.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'lighter.js');
@@ -149,10 +150,14 @@ async function open(url: string): Promise<{ page: Page; problems: string[] }> {
 describe('lighter console in Chromium', () => {
   it('shows the fleet, a device, deployments, transfers and history from the inventory', async () => {
     const { page, problems } = await open(fleet!.url);
+    // first start: the role picks the home view
+    await expect.poll(() => page.getByRole('heading', { name: 'How will you use Lighter on this machine?' }).count()).toBe(1);
+    await chooseRole(page, 'Shore engineer');
+    await expect.poll(() => page.url()).toBe(`${fleet!.origin}/#/fleet`);
     const table = page.locator('table.grid');
     await expect.poll(() => table.first().innerText()).toContain('Aurora bridge gateway');
     // the token leaves the address bar once read
-    expect(page.url()).toBe(`${fleet!.origin}/`);
+    expect(page.url()).not.toContain('token');
 
     const tiles = await page.locator('.stats').innerText();
     expect(tiles).toMatch(/DEVICES\s+3\s+3 IoT Edge · 2 groups/);
@@ -161,7 +166,7 @@ describe('lighter console in Chromium', () => {
     expect(rows).toEqual(['aurora-edge-01', 'aurora-edge-02', 'pit7-crusher']);
     expect(await page.locator('tr[data-device="aurora-edge-01"] [data-state]').allTextContents()).toEqual(['connected', '3present']);
     expect(await page.locator('tr[data-device="aurora-edge-02"] [data-state="in_transit"]').textContent()).toBe('1in transit');
-    await page.screenshot({ path: '/tmp/lighter-e2e-fleet.png' });
+    await screenshot(page, 'console-fleet');
 
     await page.getByLabel('Group').selectOption('mining');
     await expect.poll(() => page.locator('tr[data-device]').count()).toBe(1);
@@ -169,35 +174,36 @@ describe('lighter console in Chromium', () => {
     await page.getByLabel('Group').selectOption('');
     await expect.poll(() => page.locator('tr[data-device]').count()).toBe(3);
 
-    await page.click('tr[data-device="aurora-edge-01"]');
+    await page.click('tr[data-device="aurora-edge-01"] a');
+    await expect.poll(() => page.url()).toBe(`${fleet!.origin}/#/fleet/aurora-edge-01`);
     const drawer = page.getByRole('complementary', { name: 'Device detail' });
     await expect.poll(() => drawer.innerText()).toContain('fleetacr.azurecr.io/telemetry');
     const detail = await drawer.innerText();
     expect(detail).toMatch(/Hub\s+fleet-hub/);
     expect(detail).toContain('telemetry-1.5-north-sea');
     expect(detail).toMatch(/ababababab\w* by upload\s*succeeded/);
-    await page.screenshot({ path: '/tmp/lighter-e2e-device.png' });
+    await screenshot(page, 'console-device');
 
-    await page.getByRole('button', { name: 'Deployments' }).click();
+    await page.getByRole('link', { name: 'Deployments', exact: true }).click();
     await page.getByText('telemetry-1.5-north-sea').click();
     const targets = page.locator('section', { hasText: 'Target devices' });
     await expect.poll(() => targets.innerText()).toMatch(/aurora-edge-01[\s\S]*2 \/ 3[\s\S]*aurora-edge-02[\s\S]*0 \/ 3/);
     expect(await page.locator('table.grid').first().innerText()).toMatch(/telemetry-1\.5-north-sea\s+planned\s+Ana Shore <ana@fleet\.example>\s+0 \/ 2 pushed/);
-    await page.screenshot({ path: '/tmp/lighter-e2e-deployments.png' });
+    await screenshot(page, 'console-deployments');
 
-    await page.getByRole('button', { name: 'Transfers' }).click();
+    await page.getByRole('link', { name: 'Transfers', exact: true }).click();
     await expect.poll(() => page.getByRole('img').getAttribute('aria-label')).toBe('1 succeeded and 1 failed over 30 days');
     const transfers = await page.locator('section', { hasText: 'Recent transfers' }).innerText();
     expect(transfers).toMatch(/pit7-crusher\s+ababababab\w*\s+upload\s+failed[\s\S]*link dropped after 3\.1 MB/);
     expect(transfers).toMatch(/aurora-edge-01\s+ababababab\w*\s+upload\s+succeeded/);
-    await page.screenshot({ path: '/tmp/lighter-e2e-transfers.png' });
+    await screenshot(page, 'console-transfers');
 
-    await page.getByRole('button', { name: 'History' }).click();
+    await page.getByRole('link', { name: 'History', exact: true }).click();
     await expect.poll(() => page.locator('section', { hasText: 'Sync history' }).innerText()).toContain('devices.json: 3 added, 0 updated, 0 unchanged');
     const audit = await page.locator('section', { hasText: 'Audit log' }).innerText();
     expect(audit).toMatch(/ana\s+import-devices/);
     expect(audit).toMatch(/ana\s+deployment-planned\s+telemetry-1\.5-north-sea/);
-    await page.screenshot({ path: '/tmp/lighter-e2e-history.png' });
+    await screenshot(page, 'console-history');
 
     expect(problems).toEqual([]);
     await page.close();
@@ -208,7 +214,7 @@ describe('lighter console in Chromium', () => {
     const alert = wrong.page.getByRole('alert');
     await expect.poll(() => alert.innerText()).toMatch(/Cannot open Lighter\s+wrong x-lighter-token/);
     expect(await wrong.page.locator('tr[data-device]').count()).toBe(0);
-    await wrong.page.screenshot({ path: '/tmp/lighter-e2e-wrong-token.png' });
+    await screenshot(wrong.page, 'console-wrong-token');
     await wrong.page.close();
 
     const missing = await open(`${fleet!.origin}/`);
@@ -218,9 +224,10 @@ describe('lighter console in Chromium', () => {
 
   it('guides a new user on an empty inventory', async () => {
     const { page, problems } = await open(empty!.url);
+    await chooseRole(page, 'Shore engineer');
     const status = page.getByRole('status');
     await expect.poll(() => status.innerText()).toMatch(/No devices in the inventory yet[\s\S]*lighter db import-devices FILE/);
-    await page.screenshot({ path: '/tmp/lighter-e2e-empty.png' });
+    await screenshot(page, 'console-empty');
     expect(problems).toEqual([]);
     await page.close();
   });

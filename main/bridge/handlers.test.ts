@@ -43,6 +43,7 @@ describe('bridge handlers', () => {
       'jobs.list',
       'jobs.get',
       'jobs.cancel',
+      'fleet.importDevices',
     ]);
   });
 

@@ -183,7 +183,7 @@ describe('loopback bridge', () => {
     const big = await send('/ipc/inventory.status', {
       method: 'POST',
       headers: { 'content-type': 'application/json', [TOKEN_HEADER]: bridge.token },
-      body: JSON.stringify({ pad: 'x'.repeat(1 << 20) }),
+      body: JSON.stringify({ pad: 'x'.repeat(16 << 20) }),
     });
     expect(big.status).toBe(413);
   });

@@ -13,7 +13,8 @@ import type { EventHub } from './events.js';
 import { BridgeError, type Handlers } from './handlers.js';
 
 export const LOOPBACK = '127.0.0.1';
-const MAX_BODY = 1 << 20;
+// a device list of a few thousand twins or a deployment manifest fits well inside
+const MAX_BODY = 16 << 20;
 
 const STATUS: Record<BridgeErrorCode, number> = {
   'invalid-request': 400,

@@ -1,62 +1,95 @@
-// The window: navigation on the left, the inventory in use and a refresh button on top, the
-// selected screen below. A failed connection replaces everything with what to do about it.
+// The window: navigation on the left (by role, every view reachable), the inventory in use, the
+// running jobs and a refresh button on top, the routed view below. Views live at URLs
+// (#/fleet, #/deployments/3, ...) so they can be linked and reloaded; a hash router because the
+// same files load from the bridge and from Electron's file:// page.
 import { useEffect } from 'react';
+import { createHashRouter, Navigate, NavLink, Outlet, RouterProvider, useMatches, useNavigate } from 'react-router';
 import { DeploymentsView } from '../features/deployments/DeploymentsView.js';
 import { FleetView } from '../features/fleet/FleetView.js';
 import { HistoryView } from '../features/history/HistoryView.js';
+import { JobsView } from '../features/jobs/JobsView.js';
+import { sortedJobs, useJobs } from '../features/jobs/store.js';
 import { TransfersView } from '../features/transfers/TransfersView.js';
-import { useSession, type View } from './session.js';
+import { homeOf, ROLES, useSession, type Role } from './session.js';
+import { Welcome } from './Welcome.js';
 
-const VIEWS: Array<{ id: View; label: string; title: string }> = [
-  { id: 'fleet', label: 'Fleet', title: 'Fleet overview' },
-  { id: 'deployments', label: 'Deployments', title: 'Deployments' },
-  { id: 'transfers', label: 'Transfers', title: 'Transfers' },
-  { id: 'history', label: 'History', title: 'Sync history and audit log' },
-];
-
-function Screen({ view }: { view: View }) {
-  switch (view) {
-    case 'fleet':
-      return <FleetView />;
-    case 'deployments':
-      return <DeploymentsView />;
-    case 'transfers':
-      return <TransfersView />;
-    case 'history':
-      return <HistoryView />;
-  }
+interface Entry {
+  path: string;
+  label: string;
+  title: string;
+  roles: Role[];
 }
 
-export function App() {
-  const { status, info, error, view, start, navigate, refresh } = useSession();
+const NAV: Entry[] = [
+  { path: '/fleet', label: 'Fleet', title: 'Fleet overview', roles: ['shore', 'supervisor'] },
+  { path: '/deployments', label: 'Deployments', title: 'Deployments', roles: ['shore', 'supervisor'] },
+  { path: '/transfers', label: 'Transfers', title: 'Transfers', roles: ['shore', 'supervisor'] },
+  { path: '/history', label: 'History', title: 'Sync history and audit log', roles: ['supervisor', 'shore'] },
+  { path: '/jobs', label: 'Jobs', title: 'Jobs', roles: ['shore', 'crew', 'supervisor'] },
+];
+
+function RunningJobs() {
+  const byId = useJobs((s) => s.byId);
+  const running = sortedJobs(byId).filter((j) => j.state === 'running');
+  if (running.length === 0) return null;
+  return (
+    <NavLink to="/jobs" className="running-pill" aria-label={`${running.length} running job${running.length === 1 ? '' : 's'}`}>
+      <span className="spinner" aria-hidden="true" /> {running.length} running
+    </NavLink>
+  );
+}
+
+function Shell() {
+  const { info, role, refresh, chooseRole } = useSession();
+  const navigate = useNavigate();
+  const matches = useMatches();
+  const title = (matches.at(-1)?.handle as { title?: string } | undefined)?.title ?? 'Lighter';
+  const mine = role ? NAV.filter((n) => n.roles[0] === role || n.roles.includes(role)) : NAV;
+  const ordered = [...mine.filter((n) => role && n.roles[0] === role), ...mine.filter((n) => !(role && n.roles[0] === role))];
+  const others = NAV.filter((n) => !ordered.includes(n));
+
   useEffect(() => {
-    void start();
-  }, [start]);
+    document.title = `${title} · Lighter`;
+  }, [title]);
 
-  if (status === 'failed') {
-    return (
-      <div className="fatal" role="alert">
-        <h1>Cannot open Lighter</h1>
-        <p>{error}</p>
-      </div>
-    );
-  }
-  if (status === 'connecting') return <div className="fatal muted">Connecting…</div>;
-
-  const current = VIEWS.find((v) => v.id === view)!;
   return (
     <div className="app">
-      <nav className="sidebar">
+      <nav className="sidebar" aria-label="Views">
         <div className="brand">
           <img src="./favicon.svg" alt="" width={22} height={22} />
           Lighter
         </div>
-        {VIEWS.map((v) => (
-          <button key={v.id} className={`nav-item${v.id === view ? ' active' : ''}`} onClick={() => navigate(v.id)} aria-current={v.id === view ? 'page' : undefined}>
+        {ordered.map((v) => (
+          <NavLink key={v.path} to={v.path} className={({ isActive }) => `nav-item${isActive ? ' active' : ''}`}>
             {v.label}
-          </button>
+          </NavLink>
+        ))}
+        {others.length > 0 && <div className="nav-heading">Other views</div>}
+        {others.map((v) => (
+          <NavLink key={v.path} to={v.path} className={({ isActive }) => `nav-item${isActive ? ' active' : ''}`}>
+            {v.label}
+          </NavLink>
         ))}
         <div className="sidebar-foot">
+          <label className="role-switch">
+            <span>Role</span>
+            <select
+              aria-label="Role"
+              value={role ?? ''}
+              onChange={(e) => {
+                const r = e.target.value as Role;
+                chooseRole(r);
+                void navigate(homeOf(r));
+              }}
+            >
+              {!role && <option value="">choose…</option>}
+              {ROLES.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {r.label}
+                </option>
+              ))}
+            </select>
+          </label>
           {info && (
             <div>
               v{info.version} · {info.shell === 'electron' ? 'desktop' : 'console'}
@@ -66,8 +99,9 @@ export function App() {
       </nav>
       <main className="content">
         <header className="topbar">
-          <h1>{current.title}</h1>
+          <h1>{title}</h1>
           <div className="topbar-right">
+            <RunningJobs />
             {info && (
               <span className="muted mono" title="inventory database">
                 {info.database}
@@ -78,8 +112,51 @@ export function App() {
             </button>
           </div>
         </header>
-        <Screen view={view} />
+        <Outlet />
       </main>
     </div>
   );
+}
+
+function Home() {
+  const role = useSession((s) => s.role);
+  return <Navigate to={homeOf(role)} replace />;
+}
+
+const router = createHashRouter([
+  {
+    element: <Shell />,
+    children: [
+      { index: true, element: <Home /> },
+      { path: 'welcome', element: <Welcome />, handle: { title: 'Welcome to Lighter' } },
+      { path: 'fleet', element: <FleetView />, handle: { title: 'Fleet overview' } },
+      { path: 'fleet/:deviceId', element: <FleetView />, handle: { title: 'Fleet overview' } },
+      { path: 'deployments', element: <DeploymentsView />, handle: { title: 'Deployments' } },
+      { path: 'deployments/:deploymentId', element: <DeploymentsView />, handle: { title: 'Deployments' } },
+      { path: 'transfers', element: <TransfersView />, handle: { title: 'Transfers' } },
+      { path: 'history', element: <HistoryView />, handle: { title: 'Sync history and audit log' } },
+      { path: 'jobs', element: <JobsView />, handle: { title: 'Jobs' } },
+      { path: '*', element: <Home /> },
+    ],
+  },
+]);
+
+export function App() {
+  const { status, error, start } = useSession();
+  const follow = useJobs((s) => s.follow);
+  useEffect(() => {
+    void start();
+  }, [start]);
+  useEffect(() => (status === 'ready' ? follow() : undefined), [status, follow]);
+
+  if (status === 'failed') {
+    return (
+      <div className="fatal" role="alert">
+        <h1>Cannot open Lighter</h1>
+        <p>{error}</p>
+      </div>
+    );
+  }
+  if (status === 'connecting') return <div className="fatal muted">Connecting…</div>;
+  return <RouterProvider router={router} />;
 }

@@ -11,6 +11,8 @@ const TONE: Record<string, 'ok' | 'info' | 'warn' | 'bad' | 'muted'> = {
   verified: 'ok',
   connected: 'ok',
   in_transit: 'info',
+  cancelling: 'warn',
+  interrupted: 'warn',
   running: 'info',
   transferring: 'info',
   planned: 'info',

@@ -1,6 +1,7 @@
 // Deployments: every deployment set with its state and who ordered it; the selected one shows its
 // images and, per target device, how many of them are confirmed on board (the manifest gate).
 import { useEffect } from 'react';
+import { Link, useParams } from 'react-router';
 import type { DeploymentState } from '../../../contract/index.js';
 import { useSession } from '../../app/session.js';
 import { relativeTime, timestamp } from '../../ui/format.js';
@@ -76,13 +77,18 @@ function DeploymentDetailPanel() {
 
 export function DeploymentsView() {
   const refreshes = useSession((s) => s.refreshes);
+  const { deploymentId } = useParams();
+  const selected = deploymentId && /^\d+$/.test(deploymentId) ? Number(deploymentId) : null;
   const list = useDeployments();
   const detail = useDeployment();
+  const loadList = list.load;
+  const loadDetail = detail.load;
   useEffect(() => {
-    void list.load();
-    if (detail.params.id !== null) void detail.load();
-    // reload on mount and on refresh only
-  }, [refreshes]);
+    void loadList();
+  }, [refreshes, loadList]);
+  useEffect(() => {
+    void loadDetail({ id: selected });
+  }, [refreshes, selected, loadDetail]);
 
   return (
     <div className="page">
@@ -127,8 +133,12 @@ export function DeploymentsView() {
               </thead>
               <tbody>
                 {list.data.map((d) => (
-                  <tr key={d.id} className={`clickable${detail.params.id === d.id ? ' selected' : ''}`} onClick={() => void detail.load({ id: d.id })}>
-                    <td className="primary">{d.name}</td>
+                  <tr key={d.id} className={selected === d.id ? 'selected' : undefined} data-deployment={d.id}>
+                    <td className="primary">
+                      <Link to={`/deployments/${d.id}`} className="row-link">
+                        {d.name}
+                      </Link>
+                    </td>
                     <td>
                       <Badge state={d.state} />
                     </td>

@@ -1,7 +1,11 @@
 // Fleet overview: the summary tiles, devices by vessel with their image state, and the detail
 // drawer of the selected device.
-import { useEffect } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router';
 import type { DeviceRow, StatusSummary } from '../../../contract/index.js';
+import { api } from '../../api/index.js';
+import { errorMessage } from '../../app/resource.js';
 import { useSession } from '../../app/session.js';
 import { count, relativeTime } from '../../ui/format.js';
 import { Badge, Cmd, Empty, ErrorBanner, Section, Stat } from '../../ui/parts.js';
@@ -61,93 +65,173 @@ function ImageCounts({ d }: { d: DeviceRow }) {
   );
 }
 
-function DeviceTable({ devices, selected, onSelect }: { devices: DeviceRow[]; selected: string | null; onSelect(id: string): void }) {
-  const byVessel = new Map<string, DeviceRow[]>();
-  for (const d of devices) {
-    const key = d.vessel ?? d.site ?? 'No vessel or site';
-    byVessel.set(key, [...(byVessel.get(key) ?? []), d]);
-  }
+type Item = { kind: 'group'; vessel: string; n: number } | { kind: 'device'; d: DeviceRow };
+
+/** Devices by vessel, virtualised: only the rows in view are in the page, so 2,000 devices cost what 30 do. */
+function DeviceTable({ devices, selected }: { devices: DeviceRow[]; selected: string | null }) {
+  const items = useMemo(() => {
+    const byVessel = new Map<string, DeviceRow[]>();
+    for (const d of devices) {
+      const key = d.vessel ?? d.site ?? 'No vessel or site';
+      let list = byVessel.get(key);
+      if (!list) byVessel.set(key, (list = []));
+      list.push(d);
+    }
+    const out: Item[] = [];
+    for (const [vessel, rows] of byVessel) {
+      out.push({ kind: 'group', vessel, n: rows.length });
+      for (const d of rows) out.push({ kind: 'device', d });
+    }
+    return out;
+  }, [devices]);
+  const scroller = useRef<HTMLDivElement>(null);
+  // eslint-disable-next-line react-hooks/incompatible-library -- the virtualizer is read during render by design
+  const virtual = useVirtualizer({ count: items.length, getScrollElement: () => scroller.current, estimateSize: (i) => (items[i]!.kind === 'group' ? 30 : 46), overscan: 12 });
+  const rows = virtual.getVirtualItems();
+  const top = rows[0]?.start ?? 0;
+  const bottom = virtual.getTotalSize() - (rows.at(-1)?.end ?? 0);
   return (
-    <table className="grid">
-      <thead>
-        <tr>
-          <th>Device</th>
-          <th>Site</th>
-          <th>Group</th>
-          <th>Connection</th>
-          <th>Last seen</th>
-          <th>Images</th>
-        </tr>
-      </thead>
-      {[...byVessel].map(([vessel, rows]) => (
-        <tbody key={vessel}>
-          <tr className="group-row">
-            <th colSpan={6}>
-              {vessel} <span className="muted">· {count(rows.length, 'device')}</span>
-            </th>
+    <div className="table-scroll" ref={scroller} data-rows={items.length}>
+      <table className="grid">
+        <thead>
+          <tr>
+            <th>Device</th>
+            <th>Site</th>
+            <th>Group</th>
+            <th>Connection</th>
+            <th>Last seen</th>
+            <th>Images</th>
           </tr>
-          {rows.map((d) => (
-            <tr key={d.id} className={`clickable${selected === d.id ? ' selected' : ''}`} onClick={() => onSelect(d.id)} data-device={d.id}>
-              <td>
-                <div className="primary">
-                  {d.displayName ?? d.id} {d.isEdge && <span className="tag">edge</span>}
-                </div>
-                {d.displayName && <div className="mono muted">{d.id}</div>}
-              </td>
-              <td>{d.site ?? '—'}</td>
-              <td>{d.group ?? '—'}</td>
-              <td>{d.connectionState ? <Badge state={d.connectionState} /> : '—'}</td>
-              <td title={d.lastSeen ?? ''}>{relativeTime(d.lastSeen)}</td>
-              <td>
-                <ImageCounts d={d} />
-              </td>
-            </tr>
-          ))}
+        </thead>
+        <tbody>
+          {top > 0 && <tr aria-hidden="true" style={{ height: top }} />}
+          {rows.map((v) => {
+            const item = items[v.index]!;
+            if (item.kind === 'group') {
+              return (
+                <tr key={`g:${item.vessel}`} className="group-row" data-index={v.index} ref={virtual.measureElement}>
+                  <th colSpan={6} scope="colgroup">
+                    {item.vessel} <span className="muted">· {count(item.n, 'device')}</span>
+                  </th>
+                </tr>
+              );
+            }
+            const d = item.d;
+            return (
+              <tr key={d.id} className={selected === d.id ? 'selected' : undefined} data-device={d.id} data-index={v.index} ref={virtual.measureElement}>
+                <td>
+                  <div className="primary">
+                    <Link to={`/fleet/${encodeURIComponent(d.id)}`} className="row-link">
+                      {d.displayName ?? d.id}
+                    </Link>{' '}
+                    {d.isEdge && <span className="tag">edge</span>}
+                  </div>
+                  {d.displayName && <div className="mono muted">{d.id}</div>}
+                </td>
+                <td>{d.site ?? '—'}</td>
+                <td>{d.group ?? '—'}</td>
+                <td>{d.connectionState ? <Badge state={d.connectionState} /> : '—'}</td>
+                <td title={d.lastSeen ?? ''}>{relativeTime(d.lastSeen)}</td>
+                <td>
+                  <ImageCounts d={d} />
+                </td>
+              </tr>
+            );
+          })}
+          {bottom > 0 && <tr aria-hidden="true" style={{ height: bottom }} />}
         </tbody>
-      ))}
-    </table>
+      </table>
+    </div>
+  );
+}
+
+/** "Import devices…": a device list file (az iot hub device-identity list JSON) into the inventory. */
+function ImportDevices({ onDone }: { onDone(): void }) {
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const input = useRef<HTMLInputElement>(null);
+  const pick = async (file: File) => {
+    setBusy(true);
+    setMessage(null);
+    try {
+      const r = await api().fleet.importDevices({ filename: file.name, content: await file.text() });
+      setMessage({ ok: true, text: `${file.name}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged${r.conflicts ? `, ${r.conflicts} conflicts with open deployments` : ''}` });
+      onDone();
+    } catch (err) {
+      setMessage({ ok: false, text: errorMessage(err) });
+    } finally {
+      setBusy(false);
+      if (input.current) input.current.value = '';
+    }
+  };
+  return (
+    <span className="inline-action">
+      {message && (
+        <span className={message.ok ? 'ok-text' : 'error-text'} role={message.ok ? 'status' : 'alert'}>
+          {message.text}
+        </span>
+      )}
+      <label className={`button${busy ? ' disabled' : ''}`}>
+        {busy ? 'Importing…' : 'Import devices…'}
+        <input ref={input} type="file" accept=".json,application/json" className="sr-only" aria-label="Import devices from a file" disabled={busy} onChange={(e) => e.target.files?.[0] && void pick(e.target.files[0])} />
+      </label>
+    </span>
   );
 }
 
 export function FleetView() {
   const refreshes = useSession((s) => s.refreshes);
+  const { deviceId } = useParams();
+  const navigate = useNavigate();
   const status = useStatus();
   const devices = useDevices();
   const device = useDevice();
+  const loadStatus = status.load;
+  const loadDevices = devices.load;
+  const loadDevice = device.load;
   useEffect(() => {
-    void status.load();
-    void devices.load();
-    if (device.params.id) void device.load();
-    // reload on mount and on refresh only; filters reload through the store
-  }, [refreshes]);
+    void loadStatus();
+    void loadDevices();
+  }, [refreshes, loadStatus, loadDevices]);
+  useEffect(() => {
+    void loadDevice({ id: deviceId ?? null });
+  }, [deviceId, refreshes, loadDevice]);
 
   const empty = status.data?.devices === 0;
+  const reload = () => {
+    void loadStatus();
+    void loadDevices();
+  };
   return (
     <div className="with-drawer">
       <div className="page">
         <ErrorBanner error={status.error ?? devices.error} />
         {status.data && <StatusTiles s={status.data} />}
-        <Section title="Devices" actions={devices.data && <span className="muted">{devices.data.devices.length} shown</span>}>
+        <Section
+          title="Devices"
+          actions={
+            <>
+              {devices.data && <span className="muted">{devices.data.devices.length} shown</span>}
+              <ImportDevices onDone={reload} />
+            </>
+          }
+        >
           {empty ? (
             <Empty title="No devices in the inventory yet">
-              Import them from IoT Hub: save <Cmd>az iot hub device-identity list --hub-name HUB</Cmd> to a file, then run{' '}
+              Import them from IoT Hub: save <Cmd>az iot hub device-identity list --hub-name HUB</Cmd> to a file and choose <b>Import devices…</b>, or run{' '}
               <Cmd>lighter db import-devices FILE</Cmd>. Tags carry each device's group, vessel and site.
             </Empty>
           ) : (
             devices.data && (
               <>
                 <Filters facets={devices.data.facets} filters={devices.params} onChange={(f) => void devices.load(f)} />
-                {devices.data.devices.length === 0 ? (
-                  <Empty title="No device matches these filters" />
-                ) : (
-                  <DeviceTable devices={devices.data.devices} selected={device.params.id} onSelect={(id) => void device.load({ id })} />
-                )}
+                {devices.data.devices.length === 0 ? <Empty title="No device matches these filters" /> : <DeviceTable devices={devices.data.devices} selected={deviceId ?? null} />}
               </>
             )
           )}
         </Section>
       </div>
-      {device.params.id && <DeviceDrawer onClose={() => void device.load({ id: null })} />}
+      {deviceId && <DeviceDrawer onClose={() => void navigate('/fleet')} />}
     </div>
   );
 }

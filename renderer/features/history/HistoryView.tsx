@@ -16,11 +16,12 @@ export function HistoryView() {
   const refreshes = useSession((s) => s.refreshes);
   const sync = useSyncHistory();
   const audit = useAuditLog();
+  const loadSync = sync.load;
+  const loadAudit = audit.load;
   useEffect(() => {
-    void sync.load();
-    void audit.load();
-    // reload on mount and on refresh only
-  }, [refreshes]);
+    void loadSync();
+    void loadAudit();
+  }, [refreshes, loadSync, loadAudit]);
 
   return (
     <div className="page">

@@ -37,11 +37,12 @@ export function TransfersView() {
   const refreshes = useSession((s) => s.refreshes);
   const perDay = usePerDay();
   const list = useTransfers();
+  const loadPerday = perDay.load;
+  const loadList = list.load;
   useEffect(() => {
-    void perDay.load();
-    void list.load();
-    // reload on mount and on refresh only
-  }, [refreshes]);
+    void loadPerday();
+    void loadList();
+  }, [refreshes, loadPerday, loadList]);
 
   return (
     <div className="page">
