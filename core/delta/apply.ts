@@ -3,7 +3,7 @@
 // pulled as streams, base tar layouts hold only entry offsets. Every length, index and offset
 // from the patch is checked; violations are CorruptPatchError. The caller verifies the result's
 // sha256 against the diffID before use.
-import { CorruptPatchError, SourceCursor, type ByteSource, type ChunkReader } from './bytes.js';
+import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from './bytes.js';
 import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
 import { BLOCK, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
@@ -132,33 +132,42 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
 }
 
 /** Output of a delta is gathered into blocks of this size: the pieces are often a few bytes. */
-const OUT_BLOCK = 64 << 10;
+const OUT_BLOCK = 256 << 10;
 
-/** bsdiff triples (bsdiff.ts) over old = src[offset, offset+oldLen). */
+/**
+ * bsdiff triples (bsdiff.ts) over old = src[offset, offset+oldLen). Varints, difference bytes and
+ * old bytes are taken synchronously while they are buffered and awaited only when a chunk or block
+ * runs out: a promise per varint made this loop most of the apply's CPU time.
+ */
 export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
-  // Old bytes are read through a read-ahead window: deltas walk the old file mostly forwards.
-  const old = new SourceCursor(src, 128 << 10);
+  const { ctrl, runs, diff, lit } = s;
+  const old = new BlockCache(src);
   let out = new Uint8Array(OUT_BLOCK);
   let n = 0;
   let oldPos = 0;
   let done = 0;
   while (done < newLen) {
-    oldPos += await s.ctrl.svar();
-    const add = await s.ctrl.uvar();
-    const extra = await s.ctrl.uvar();
+    oldPos += ctrl.svarNow() ?? (await ctrl.svar());
+    let add = ctrl.uvarNow();
+    if (add < 0) add = await ctrl.uvar();
+    let extra = ctrl.uvarNow();
+    if (extra < 0) extra = await ctrl.uvar();
     if (oldPos < 0 || oldPos + add > oldLen || done + add + extra > newLen) throw new CorruptPatchError('patch delta control is out of bounds');
     // add region: old bytes + zero-run coded differences
     let left = add;
     while (left > 0) {
-      const zeros = await s.runs.uvar();
-      const nonzero = await s.runs.uvar();
+      let zeros = runs.uvarNow();
+      if (zeros < 0) zeros = await runs.uvar();
+      let nonzero = runs.uvarNow();
+      if (nonzero < 0) nonzero = await runs.uvar();
       if (zeros + nonzero > left || zeros + nonzero === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
       for (let z = zeros; z > 0; ) {
-        const len = Math.min(z, OUT_BLOCK - n);
-        out.set(await old.read(offset + oldPos, len), n);
-        n += len;
-        oldPos += len;
-        z -= len;
+        const want = Math.min(z, OUT_BLOCK - n);
+        const b = old.now(offset + oldPos, want) ?? (await old.get(offset + oldPos, want));
+        out.set(b, n);
+        n += b.length;
+        oldPos += b.length;
+        z -= b.length;
         if (n === OUT_BLOCK) {
           yield out;
           out = new Uint8Array(OUT_BLOCK);
@@ -166,8 +175,10 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
         }
       }
       for (let k = nonzero; k > 0; ) {
-        const d = await s.diff.some(Math.min(k, OUT_BLOCK - n));
-        const b = await old.read(offset + oldPos, d.length);
+        const want = Math.min(k, OUT_BLOCK - n);
+        const b = old.now(offset + oldPos, want) ?? (await old.get(offset + oldPos, want));
+        let d = diff.someNow(b.length);
+        if (d.length === 0) d = await diff.some(b.length);
         for (let i = 0; i < d.length; i++) out[n + i] = (b[i]! + d[i]!) & 0xff;
         n += d.length;
         oldPos += d.length;
@@ -181,7 +192,9 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       left -= zeros + nonzero;
     }
     for (let k = extra; k > 0; ) {
-      const b = await s.lit.some(Math.min(k, OUT_BLOCK - n));
+      const want = Math.min(k, OUT_BLOCK - n);
+      let b = lit.someNow(want);
+      if (b.length === 0) b = await lit.some(want);
       out.set(b, n);
       n += b.length;
       k -= b.length;

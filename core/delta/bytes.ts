@@ -104,6 +104,42 @@ export class ChunkReader {
     return this.chunk[this.pos++]!;
   }
 
+  /**
+   * The next varint if the buffered chunk holds all of it, else -1 (nothing consumed): the applier
+   * decodes millions of varints, and a promise per byte cost more than the rest of a delta's work.
+   */
+  uvarNow(): number {
+    const c = this.chunk;
+    let p = this.pos;
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 8 && p < c.length; i++) {
+      const b = c[p++]!;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        this.pos = p;
+        return n;
+      }
+      mul *= 0x80;
+    }
+    return -1;
+  }
+
+  /** The next zigzag varint if buffered whole, else undefined. */
+  svarNow(): number | undefined {
+    const z = this.uvarNow();
+    if (z < 0) return undefined;
+    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+  }
+
+  /** Up to `max` buffered bytes without waiting (possibly none), as a view valid until the next call. */
+  someNow(max: number): Uint8Array {
+    const n = Math.min(max, this.chunk.length - this.pos);
+    const out = this.chunk.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
   async uvar(): Promise<number> {
     let n = 0;
     let mul = 1;
@@ -166,5 +202,55 @@ export class SourceCursor {
     this.buf = await this.source.read(offset, n);
     this.bufStart = offset;
     return this.buf.subarray(0, length);
+  }
+}
+
+/**
+ * Random reads of an old file through a cache of aligned blocks (least recently used evicted).
+ * A delta's old position jumps back and forth between nearby regions; a read-ahead window
+ * re-read a whole window per jump (runtime-update: 8.6 s of a 41 s apply in file reads),
+ * a block cache reads each block about once. Views never cross a block boundary.
+ */
+export class BlockCache {
+  private readonly blocks = new Map<number, Uint8Array>();
+  private lastIndex = -1;
+  private last: Uint8Array = new Uint8Array(0);
+  constructor(
+    readonly source: ByteSource,
+    private readonly blockSize = 64 << 10,
+    private readonly maxBlocks = 256,
+  ) {}
+
+  /** Up to `max` bytes at `offset` (at least 1, to the end of its block) if that block is cached, else undefined. */
+  now(offset: number, max: number): Uint8Array | undefined {
+    const index = Math.floor(offset / this.blockSize);
+    let block: Uint8Array | undefined = this.last;
+    if (index !== this.lastIndex) {
+      block = this.blocks.get(index);
+      if (!block) return undefined;
+      // Touch: re-inserting moves the block to the young end of the Map's order.
+      this.blocks.delete(index);
+      this.blocks.set(index, block);
+      this.lastIndex = index;
+      this.last = block;
+    }
+    const at = offset - index * this.blockSize;
+    return block.subarray(at, Math.min(block.length, at + max));
+  }
+
+  /** As now(), reading the block first when it is not cached. `offset` must be inside the source. */
+  async get(offset: number, max: number): Promise<Uint8Array> {
+    const hit = this.now(offset, max);
+    if (hit) return hit;
+    if (offset < 0 || offset >= this.source.size) throw new RangeError(`read at ${offset} outside ${this.source.size} bytes`);
+    const index = Math.floor(offset / this.blockSize);
+    const start = index * this.blockSize;
+    const block = await this.source.read(start, Math.min(this.blockSize, this.source.size - start));
+    if (this.blocks.size >= this.maxBlocks) this.blocks.delete(this.blocks.keys().next().value!);
+    this.blocks.set(index, block);
+    this.lastIndex = index;
+    this.last = block;
+    const at = offset - start;
+    return block.subarray(at, Math.min(block.length, at + max));
   }
 }

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { BlockCache, bufferSource, ByteWriter, ChunkReader } from './bytes.js';
+
+function rng(seed: number) {
+  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+}
+
+describe('BlockCache', () => {
+  it('returns the source bytes for random reads, within one block, while evicting', async () => {
+    const rand = rng(7);
+    const bytes = new Uint8Array(100_003).map(() => Math.floor(rand() * 256));
+    let reads = 0;
+    const src = bufferSource(bytes);
+    const counted = { size: src.size, read: (o: number, n: number) => (reads++, src.read(o, n)) };
+    const cache = new BlockCache(counted, 1000, 8);
+    for (let i = 0; i < 2000; i++) {
+      const at = Math.floor(rand() * bytes.length);
+      const max = 1 + Math.floor(rand() * 3000);
+      const v = cache.now(at, max) ?? (await cache.get(at, max));
+      expect(v.length).toBeGreaterThan(0);
+      expect(v.length).toBeLessThanOrEqual(Math.min(max, 1000 - (at % 1000)));
+      expect(v).toEqual(bytes.subarray(at, at + v.length));
+    }
+    // 101 blocks, 8 cached: misses happen, but far fewer than reads asked for.
+    expect(reads).toBeGreaterThan(8);
+    expect(reads).toBeLessThan(2000);
+    await expect(cache.get(bytes.length, 1)).rejects.toThrow(RangeError);
+  });
+
+  it('reads each block once when walked forwards', async () => {
+    let reads = 0;
+    const src = bufferSource(new Uint8Array(10_000));
+    const cache = new BlockCache({ size: src.size, read: (o, n) => (reads++, src.read(o, n)) }, 1024, 2);
+    for (let at = 0; at < 10_000; ) at += (cache.now(at, 100) ?? (await cache.get(at, 100))).length;
+    expect(reads).toBe(10);
+  });
+});
+
+describe('ChunkReader synchronous varints', () => {
+  it('decodes buffered varints now and leaves a varint split across chunks to the async path', async () => {
+    const w = new ByteWriter();
+    const values = [0, 1, 127, 128, 300, 2 ** 35, 5, 2 ** 50];
+    for (const v of values) w.uvar(v);
+    const all = w.view();
+    // Chunk boundaries inside multi-byte varints.
+    const chunks = [all.subarray(0, 3), all.subarray(3, 9), all.subarray(9)];
+    const r = new ChunkReader((async function* () { yield* chunks; })()[Symbol.asyncIterator](), 'test');
+    const got: number[] = [];
+    let sync = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = r.uvarNow();
+      if (v >= 0) sync++;
+      got.push(v >= 0 ? v : await r.uvar());
+    }
+    expect(got).toEqual(values);
+    expect(sync).toBeGreaterThan(0);
+    expect(sync).toBeLessThan(values.length);
+    expect(await r.atEnd()).toBe(true);
+  });
+});
