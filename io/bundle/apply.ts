@@ -11,7 +11,7 @@ import { entryFor, type BundleEntry, type Manifest } from '../../core/bundle/man
 import { checkExpiry, checkVersion } from '../../core/bundle/policy.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { PatchFile } from '../delta/patch.js';
-import { openDestination, openSource, type ImageInfo, type ImageSource, type LayerInfo } from '../image/transport.js';
+import { openDestination, openSource, type ImageInfo, type ImageSource, type LayerInfo, type TransportOptions } from '../image/transport.js';
 import { scanLayer } from './layer-scan.js';
 import { openBundle, type OpenBundle } from './reader.js';
 import { checkPatchMatches, layerError, proveRebuild, SpooledBase } from './rebuild.js';
@@ -26,6 +26,8 @@ export interface ApplyOptions {
   to: string;
   stateDir: string;
   now?: Date;
+  /** for both the base and the destination: temp dir, registry mounts (the edge module's local registry) */
+  transport?: TransportOptions;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -49,13 +51,13 @@ export async function applyBundle(opts: ApplyOptions): Promise<ApplyResult> {
   checkExpiry(manifest, opts.now ?? new Date());
   await bundle.verifyParts();
 
-  const base = opts.from ? await openSource(opts.from) : undefined;
+  const base = opts.from ? await openSource(opts.from, opts.transport) : undefined;
   try {
     const entry = entryFor(manifest, base ? identityOf(await base.info()) : null);
     const work = await state.workArea(manifest.id);
     const patch = await extractPatch(bundle, entry, work);
     const { rebuilt, resumed } = await rebuildLayers(patch, base, work, opts.onProgress);
-    await publish(bundle, entry, patch, base, work, opts.to);
+    await publish(bundle, entry, patch, base, work, opts.to, opts.transport);
     await state.recordApplied({ version: manifest.version, id: manifest.id, appliedAt: new Date().toISOString() });
     await work.remove();
     return { manifest, entry, rebuilt, resumed };
@@ -133,11 +135,11 @@ async function rebuildLayers(patch: PatchFile, base: ImageSource | undefined, wo
 }
 
 /** Hands every layer to the destination and commits: the one step that makes the image visible. */
-async function publish(bundle: OpenBundle, entry: BundleEntry, patch: PatchFile, base: ImageSource | undefined, work: WorkArea, to: string): Promise<void> {
+async function publish(bundle: OpenBundle, entry: BundleEntry, patch: PatchFile, base: ImageSource | undefined, work: WorkArea, to: string, transport?: TransportOptions): Promise<void> {
   const configBytes = await bundle.readPart(entry.config, MAX_CONFIG_BYTES);
   const baseLayers = (await base?.info())?.layers ?? [];
   const inBase = new Map(baseLayers.map((l, i) => [l.diffID, i]));
-  const dest = await openDestination(to);
+  const dest = await openDestination(to, transport);
   try {
     const layers: LayerInfo[] = [];
     for (const l of patch.header.layers) {

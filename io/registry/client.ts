@@ -337,6 +337,43 @@ export class RegistryClient {
     }
   }
 
+  /** Every repository the registry lists (GET /v2/_catalog, following its Link pages). */
+  async listRepositories(): Promise<string[]> {
+    return this.listPaged('/v2/_catalog?n=1000', 'repositories', 'the catalog');
+  }
+
+  /** The repository's tags; none when the repository does not exist. */
+  async listTags(): Promise<string[]> {
+    return this.listPaged(`/v2/${this.repository}/tags/list?n=1000`, 'tags', `tags of ${this.label}`, true);
+  }
+
+  private async listPaged(first: string, key: 'repositories' | 'tags', what: string, missingIsEmpty = false): Promise<string[]> {
+    const out: string[] = [];
+    for (let next: string | undefined = first, pages = 0; next; pages++) {
+      if (pages > 10_000) throw new Error(`registry ${this.host}: ${what} does not end`);
+      const res = await this.request('GET', next);
+      if (res.status === 404 && missingIsEmpty) {
+        res.body.resume();
+        return out;
+      }
+      if (res.status !== 200) return this.fail(res, what);
+      const doc = JSON.parse((await readBody(res, 16 << 20, what)).toString()) as Record<string, unknown>;
+      const page = doc[key];
+      if (page !== null && page !== undefined && (!Array.isArray(page) || page.some((x) => typeof x !== 'string'))) throw new Error(`registry ${this.host}: ${what} is not a list of names`);
+      out.push(...((page as string[] | null) ?? []));
+      // Link: </v2/_catalog?last=x&n=1000>; rel="next"
+      next = /<([^>]+)>;\s*rel="?next"?/.exec(String(res.headers.link ?? ''))?.[1];
+    }
+    return out;
+  }
+
+  /** Removes a manifest (and so every tag pointing at it); the registry's garbage collection frees its blobs. */
+  async deleteManifest(digest: string): Promise<void> {
+    const res = await this.request('DELETE', `/v2/${this.repository}/manifests/${digest}`, { push: true });
+    if (res.status !== 202 && res.status !== 200) return this.fail(res, `deleting manifest ${this.label}@${digest}`);
+    res.body.resume();
+  }
+
   private location(res: Response, prev: string): string {
     const loc = res.headers.location;
     return loc ? new URL(loc, this.base).toString() : prev;
