@@ -3,10 +3,26 @@
 // off (NoRetry): the module keeps reports in its outbox and decides itself when to try again, so
 // an offline device never has an operation hanging for minutes. Secrets (keys, SAS tokens) never
 // reach a log: every error message from here goes through redact().
-import { NoRetry } from 'azure-iot-common';
-import { Client, ConnectionString, Message, ModuleClient, type Twin } from 'azure-iot-device';
-import { Mqtt } from 'azure-iot-device-mqtt';
+//
+// The SDKs are CommonJS and large: they are loaded on first connect only (a device without a hub,
+// and `restore`/`prune`, never pay for them).
+import type { Client, ModuleClient, Twin } from 'azure-iot-device';
 import type { D2cMessage } from '../core/edge/report.js';
+
+async function sdk() {
+  const [common, device, mqtt] = await Promise.all([import('azure-iot-common'), import('azure-iot-device'), import('azure-iot-device-mqtt')]);
+  return { NoRetry: common.default.NoRetry, Client: device.default.Client, ModuleClient: device.default.ModuleClient, Message: device.default.Message, Mqtt: mqtt.default.Mqtt };
+}
+
+/** The key=value fields of a connection string (the SDK's own parser needs the SDK loaded). */
+function fields(connectionString: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of connectionString.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1);
+  }
+  return out;
+}
 
 export type HubConfig = { kind: 'environment' } | { kind: 'connection-string'; connectionString: string; ca?: string };
 
@@ -34,17 +50,14 @@ function fail(what: string, err: unknown): Error {
 
 /** Which device and module a connection string names (nothing secret). */
 export function identityOf(connectionString: string): { deviceId: string; moduleId: string | undefined } {
-  let cs: ReturnType<typeof ConnectionString.parse>;
-  try {
-    cs = ConnectionString.parse(connectionString);
-  } catch (err) {
-    throw fail('the hub connection string is not usable', err);
-  }
+  const cs = fields(connectionString);
   if (!cs.HostName || !cs.DeviceId) throw new Error('the hub connection string names no HostName or DeviceId');
+  if (!cs.SharedAccessKey && !cs.SharedAccessSignature && cs.x509 !== 'true') throw new Error('the hub connection string has no SharedAccessKey, SharedAccessSignature or x509=true');
   return { deviceId: cs.DeviceId!, moduleId: cs.ModuleId };
 }
 
 export async function connectHub(config: HubConfig): Promise<HubLink> {
+  const { NoRetry, Client, ModuleClient, Message, Mqtt } = await sdk();
   let client: Client | ModuleClient;
   let deviceId: string;
   let moduleId: string | undefined;

@@ -74,9 +74,9 @@ export async function prune(store: Store, stateDir: string, opts: { inbox?: stri
   const bases = opts.inbox ? await queuedBases(opts.inbox) : new Set<string>();
   const images = await store.images();
   const keep = images.filter((i) => keepRefs.has(i.ref) || bases.has(i.id));
-  // A registry deletes manifests, not tags: one shared with a kept tag has to stay.
-  const keptManifests = new Set(keep.map((i) => i.manifestDigest));
-  const remove = images.filter((i) => !keep.includes(i) && !keptManifests.has(i.manifestDigest));
+  // A registry deletes manifests, not tags: one shared with a kept tag of its repository has to stay.
+  const keptManifests = new Set(keep.map((i) => `${i.repository}@${i.manifestDigest}`));
+  const remove = images.filter((i) => !keep.includes(i) && !keptManifests.has(`${i.repository}@${i.manifestDigest}`));
   const keptBlobs = new Set(images.filter((i) => !remove.includes(i)).flatMap((i) => i.blobs.map((b) => b.digest)));
   const freed = new Map<string, number>();
   for (const i of remove) for (const b of i.blobs) if (!keptBlobs.has(b.digest)) freed.set(b.digest, b.size);
