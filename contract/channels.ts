@@ -6,6 +6,7 @@ export const METHODS = {
   jobs: ['list', 'get', 'cancel'],
   fleet: ['importDevices'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],
+  uploads: ['list', 'progress', 'queue', 'pause', 'resume', 'cancel', 'setRate', 'run'],
 } as const;
 
 export type Namespace = keyof typeof METHODS;

@@ -8,6 +8,7 @@ import { deploymentsRequests, type DeploymentsApi } from './deployments.js';
 import { fleetRequests, type FleetApi } from './fleet.js';
 import { inventoryRequests, type InventoryApi } from './inventory.js';
 import { jobsRequests, type JobsApi } from './jobs.js';
+import { uploadsRequests, type UploadsApi } from './uploads.js';
 
 export * from './channels.js';
 export * from './events.js';
@@ -16,7 +17,8 @@ export type * from './deployments.js';
 export type * from './inventory.js';
 export type * from './jobs.js';
 export type * from './fleet.js';
-export { appRequests, deploymentsRequests, fleetRequests, inventoryRequests, jobsRequests };
+export type * from './uploads.js';
+export { appRequests, deploymentsRequests, fleetRequests, inventoryRequests, jobsRequests, uploadsRequests };
 
 export interface LighterApi {
   app: AppApi;
@@ -24,6 +26,7 @@ export interface LighterApi {
   inventory: InventoryApi;
   jobs: JobsApi;
   fleet: FleetApi;
+  uploads: UploadsApi;
 }
 
 export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } = {
@@ -32,8 +35,9 @@ export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } =
   inventory: inventoryRequests,
   jobs: jobsRequests,
   fleet: fleetRequests,
+  uploads: uploadsRequests,
 };
 
 // Compile-time check that every interface has exactly the methods METHODS lists.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true };
+export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true, uploads: true };

@@ -18,6 +18,14 @@ import { InventoryViews } from './inventory/views.js';
 import { JobsApiService } from './jobs/api.js';
 import { JobHistory } from './jobs/history.js';
 import { Jobs } from './jobs/service.js';
+import type { OrderRule } from '../core/transfers/queue-order.js';
+import type { Db } from './inventory/open.js';
+import { FileSecretStore } from './secrets/file-secret-store.js';
+import type { SecretStore } from './secrets/secret-store.js';
+import { UploadsApiService } from './transfers/api.js';
+import { UploadQueue } from './transfers/upload-queue.js';
+import { UploadStore } from './transfers/upload-store.js';
+import { UploadTarget } from './transfers/upload-target.js';
 
 /** The repository (or packaged app) root: the nearest folder above this module with package.json. */
 export function appRoot(): string {
@@ -48,6 +56,8 @@ export interface ServiceOptions {
   /** the inventory database; default: the app's data directory, created on first use */
   database?: string;
   shell: AppInfo['shell'];
+  /** the Electron shell's keychain-backed store; headless: files under the data directory */
+  secrets?: SecretStore;
 }
 
 export interface Services {
@@ -71,18 +81,21 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
   const pkg = appPackage();
   const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: options.database ? dirname(database) : dataDir(), database, shell: options.shell };
 
+  const bundles = await BundleStore.open(join(info.dataDir, 'bundles'));
+  const uploads = uploadServices(db, inventory, bundles, { dataDir: info.dataDir, secrets: options.secrets ?? new FileSecretStore(info.dataDir) });
   const events = new EventHub();
   const jobs = new Jobs({ history: new JobHistory(db), actor: inventory.actor });
   jobs.subscribe((job) => events.publish({ type: 'job', job }));
 
-  const deployments = new DeploymentService(inventory, await BundleStore.open(join(info.dataDir, 'bundles')), { creator: `${inventory.actor}@lighter` });
+  const deployments = new DeploymentService(inventory, bundles, { creator: `${inventory.actor}@lighter` });
 
   const handlers = new Handlers()
     .register('app', { info: async () => info })
     .register('deployments', new DeploymentsBridge(deployments))
     .register('inventory', new InventoryViews(inventory))
     .register('jobs', new JobsApiService(jobs))
-    .register('fleet', new FleetService(inventory));
+    .register('fleet', new FleetService(inventory))
+    .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs));
   return {
     handlers,
     events,
@@ -92,4 +105,47 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
       db.close();
     },
   };
+}
+
+export interface UploadOptions {
+  /** the data directory: the runner lock lives there */
+  dataDir: string;
+  /** where the storage credential is kept */
+  secrets: SecretStore;
+  env?: NodeJS.ProcessEnv;
+  /** the container, with a connection string */
+  container?: string;
+  order?: readonly OrderRule[];
+}
+
+/** The upload queue and its inventory side, over an open inventory. */
+export function uploadServices(db: Db, inventory: Inventory, bundles: BundleStore, o: UploadOptions): { store: UploadStore; queue: UploadQueue; target: UploadTarget } {
+  const store = new UploadStore(db, inventory);
+  const target = new UploadTarget({ env: o.env ?? process.env, secrets: o.secrets, container: o.container });
+  const queue = new UploadQueue({
+    inventory,
+    store,
+    container: (signal) => target.container(signal),
+    bundlePath: (sha256) => bundles.pathOf(sha256),
+    lockFile: join(o.dataDir, 'upload-runner.lock'),
+    order: o.order,
+  });
+  return { store, queue, target };
+}
+
+export interface Uploads {
+  store: UploadStore;
+  queue: UploadQueue;
+  target: UploadTarget;
+  close(): void;
+}
+
+/** The upload services for one CLI command: the inventory at `database` (default: the app's). */
+export async function openUploads(o: { database?: string; user?: string; container?: string; order?: readonly OrderRule[] }): Promise<Uploads> {
+  const database = o.database ?? defaultDbPath();
+  const db = await openInventory(database, { create: o.database === undefined });
+  const inventory = new Inventory(db, resolveActor(o.user));
+  const dir = o.database ? dirname(database) : dataDir();
+  const u = uploadServices(db, inventory, await BundleStore.open(join(dir, 'bundles')), { dataDir: dir, secrets: new FileSecretStore(dir), container: o.container, order: o.order });
+  return { ...u, close: () => db.close() };
 }

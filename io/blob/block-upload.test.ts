@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type TestAzurite } from '../../test/support/azurite.js';
-import { blockId, bundleBlobName, uploadBlob, type BlockLedger } from './block-upload.js';
+import { blockId, bundleBlobName, DEFAULT_BLOCK_SIZE as BS, uploadBlob, type BlockLedger } from './block-upload.js';
 import { containerClient, parseStorageCredential } from './storage.js';
 
 class MemoryLedger implements BlockLedger {
@@ -45,7 +45,7 @@ describe('uploadBlob', () => {
   it('resumes after an abort with only the blocks the service lacks, and commits the bundle byte for byte', async () => {
     const container = containerClient(parseStorageCredential(azurite.connectionString(), 'resume'));
     await container.createIfNotExists();
-    const b = bundleFile('a.lighter', 3 * 256 * 1024 + 1234);
+    const b = bundleFile('a.lighter', 3 * BS + 1234);
     const ledger = new MemoryLedger();
     const name = bundleBlobName(b.sha256);
     const base = { container, name, ...b, metadata: { bundleid: 'sha256:abc', devices: 'dev-1,dev-2' }, ledger };
@@ -58,11 +58,11 @@ describe('uploadBlob', () => {
         signal: stop.signal,
         onProgress: (done) => {
           progressed = done;
-          if (done >= 2 * 256 * 1024) stop.abort(new Error('paused'));
+          if (done >= 2 * BS) stop.abort(new Error('paused'));
         },
       }),
     ).rejects.toThrow('paused');
-    expect(progressed).toBe(2 * 256 * 1024);
+    expect(progressed).toBe(2 * BS);
     expect(ledger.staged(name)?.blocks.sort()).toEqual([0, 1]);
 
     // A restart that lost its records still finds the staged blocks through the service.
@@ -76,7 +76,7 @@ describe('uploadBlob', () => {
     expect(`sha256:${createHash('sha256').update(got).digest('hex')}`).toBe(b.sha256);
     const props = await blob.getProperties();
     expect(props.metadata).toMatchObject({ bundleid: 'sha256:abc', devices: 'dev-1,dev-2', sha256: b.sha256 });
-    expect((await blob.getBlockList('committed')).committedBlocks?.map((x) => x.name)).toEqual([0, 1, 2, 3].map((i) => blockId(256 * 1024, i)));
+    expect((await blob.getBlockList('committed')).committedBlocks?.map((x) => x.name)).toEqual([0, 1, 2, 3].map((i) => blockId(BS, i)));
 
     expect(await uploadBlob(base)).toMatchObject({ alreadyThere: true, blocksSent: 0 });
   });

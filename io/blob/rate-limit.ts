@@ -107,28 +107,3 @@ export function throttledBody(data: Buffer, limiter: RateLimiter, signal: AbortS
     },
   });
 }
-
-/** Bytes per second over the last few seconds, for progress (rate and ETA); kept in quarter-second bins. */
-export class RateMeter {
-  private readonly bins: Array<{ at: number; bytes: number }> = [];
-  constructor(private readonly windowMs = 5000) {}
-
-  add(bytes: number, at = performance.now()): void {
-    const bin = Math.floor(at / 250) * 250;
-    const last = this.bins[this.bins.length - 1];
-    if (last?.at === bin) last.bytes += bytes;
-    else this.bins.push({ at: bin, bytes });
-    this.trim(at);
-  }
-
-  rate(at = performance.now()): number {
-    this.trim(at);
-    if (this.bins.length === 0) return 0;
-    const span = Math.max(1000, at - this.bins[0]!.at);
-    return (this.bins.reduce((s, b) => s + b.bytes, 0) / span) * 1000;
-  }
-
-  private trim(at: number): void {
-    while (this.bins.length > 0 && at - this.bins[0]!.at > this.windowMs) this.bins.shift();
-  }
-}

@@ -44,6 +44,14 @@ describe('bridge handlers', () => {
       'jobs.get',
       'jobs.cancel',
       'fleet.importDevices',
+      'uploads.list',
+      'uploads.progress',
+      'uploads.queue',
+      'uploads.pause',
+      'uploads.resume',
+      'uploads.cancel',
+      'uploads.setRate',
+      'uploads.run',
     ]);
   });
 

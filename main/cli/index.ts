@@ -15,6 +15,8 @@ const MODULES: Array<() => Promise<{ commands: CommandSpec[] }>> = [
   () => import('./commands/bundle.js'),
   // inventory and planning
   () => import('./commands/db.js'),
+  // transports: uploads to a storage account
+  () => import('./commands/upload.js'),
   // the app without Electron: loopback bridge + renderer in a browser
   () => import('./commands/console.js'),
 ];
@@ -24,6 +26,7 @@ const GROUPS: Record<string, string> = {
   keys: 'signing keys for bundles',
   bundle: 'build, verify, apply and inspect signed bundles',
   db: 'the inventory: devices, the images they have, deployments',
+  upload: 'upload bundles to a storage account: the queue, its order, pause, resume, cancel',
 };
 
 async function program(onExit: (status: number) => void): Promise<Commander> {

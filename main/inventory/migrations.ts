@@ -264,6 +264,28 @@ CREATE TABLE settings (
 );
 `,
   },
+  {
+    version: 6,
+    description: 'uploads: the deployment a transfer serves, a pause flag, and every staged block of a blob upload',
+    sql: `
+-- The deployment whose priority and due date place the transfer in the queue (docs/transfers.md).
+ALTER TABLE transfers ADD COLUMN deployment_id INTEGER REFERENCES deployments(id);
+-- Set while an engineer holds the transfer back; the queue passes it over until it is resumed.
+ALTER TABLE transfers ADD COLUMN paused_at TEXT;
+
+-- Blocks of a blob upload the storage service has accepted but that are not committed yet. A
+-- restart (even after kill -9) sends only the blocks the service does not hold; rows go once the
+-- blob is committed.
+CREATE TABLE upload_blocks (
+  blob TEXT NOT NULL,
+  block_size INTEGER NOT NULL,
+  block_index INTEGER NOT NULL,
+  length INTEGER NOT NULL,
+  staged_at TEXT NOT NULL,
+  PRIMARY KEY (blob, block_index)
+);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

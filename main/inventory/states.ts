@@ -22,7 +22,8 @@ export const DEPLOYMENT_MOVES = {
 
 export const TRANSFER_MOVES = {
   queued: ['running', 'cancelled'],
-  running: ['succeeded', 'failed', 'cancelled'],
+  // running -> queued: paused by an engineer, it waits in the queue and picks up where it stopped
+  running: ['succeeded', 'failed', 'cancelled', 'queued'],
   failed: ['queued', 'cancelled'],
   succeeded: [],
   cancelled: [],

@@ -348,18 +348,20 @@ export class Inventory {
 
   // ---- transfers ----
 
-  createTransfer(bundleId: string, deviceId: string, channel: 'usb' | 'upload', bytesTotal: number | null = null): number {
+  /** `deploymentId`: the deployment the transfer serves (its priority and due date order the queue). */
+  createTransfer(bundleId: string, deviceId: string, channel: 'usb' | 'upload', bytesTotal: number | null = null, deploymentId: number | null = null): number {
     return this.db.transaction(() => {
       this.bundle(bundleId);
       this.device(deviceId);
+      if (deploymentId !== null) this.deploymentRow(deploymentId);
       const at = now();
       const id = Number(
         this.db
-          .prepare('INSERT INTO transfers (bundle_id, device_id, channel, state, bytes_total, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(bundleId, deviceId, channel, 'queued', bytesTotal, at, at).lastInsertRowid,
+          .prepare('INSERT INTO transfers (bundle_id, device_id, channel, state, bytes_total, deployment_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(bundleId, deviceId, channel, 'queued', bytesTotal, deploymentId, at, at).lastInsertRowid,
       );
       this.history('transfer', id, null, 'queued');
-      this.audit('transfer-created', String(id), { bundleId, deviceId, channel });
+      this.audit('transfer-created', String(id), { bundleId, deviceId, channel, deploymentId });
       return id;
     })();
   }

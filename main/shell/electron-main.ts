@@ -2,7 +2,9 @@
 // built by main/services.ts exactly as `lighter console` builds them.
 import { app, BrowserWindow, session } from 'electron';
 import { join } from 'node:path';
+import { dataDir } from '../inventory/location.js';
 import { buildServices, appRoot, rendererDir, type Services } from '../services.js';
+import { SafeStorageSecretStore } from './safe-storage-secrets.js';
 import { forwardEvents, registerIpc } from './ipc.js';
 import { denyAllPermissions, lockDown, trustedPage } from './security.js';
 
@@ -54,7 +56,8 @@ app.on('activate', () => {
 
 await app.whenReady();
 denyAllPermissions(session.defaultSession);
-services = await buildServices({ shell: 'electron' });
+// Secrets go to the OS keychain in the app, never to the headless file store.
+services = await buildServices({ shell: 'electron', secrets: new SafeStorageSecretStore(dataDir()) });
 registerIpc(services.handlers, trusted);
 forwardEvents(services.events, trusted);
 createWindow();

@@ -1,0 +1,356 @@
+// The upload queue: works upload transfers in the order of the business rules
+// (core/transfers/queue-order.ts, docs/transfers.md), each bundle once as a content-addressed block
+// blob however many devices need it, then each device's index blob, then the transfer's state.
+// Transfers move queued → running → succeeded / failed / cancelled through the inventory's state
+// machine; a pause sends a running one back to queued, held. Pause, resume and cancel may come from
+// this process (the app) or another one (the CLI while `upload run` works): the runner reads the
+// inventory twice a second and stops what was paused or cancelled there.
+import type { ContainerClient } from '@azure/storage-blob';
+import { DEFAULT_ORDER, orderQueue, type OrderRule } from '../../core/transfers/queue-order.js';
+import { bundleBlobName, uploadBlob } from '../../io/blob/block-upload.js';
+import { RateMeter } from '../../core/jobs/rate.js';
+import { RateLimiter } from '../../io/blob/rate-limit.js';
+import { blobCall, describeBlobError } from '../../io/blob/storage.js';
+import { IllegalTransitionError } from '../inventory/states.js';
+import type { Inventory } from '../inventory/store.js';
+import { RunnerBusyError, RunnerLock } from './runner-lock.js';
+import type { UploadItem, UploadStore } from './upload-store.js';
+
+export interface UploadDeps {
+  inventory: Inventory;
+  store: UploadStore;
+  container: (signal?: AbortSignal) => Promise<ContainerClient>;
+  /** where the bundle store keeps the bundle with this sha256 */
+  bundlePath: (sha256: string) => string;
+  /** one runner per data directory */
+  lockFile: string;
+  order?: readonly OrderRule[];
+  blockSize?: number;
+}
+
+export interface TransferProgress {
+  id: number;
+  bundleId: string;
+  deviceId: string;
+  /** bytes of the bundle the service holds */
+  done: number;
+  total: number;
+  /** bytes per second put on the link for this bundle, over the last few seconds */
+  rate: number;
+  /** seconds left at that rate; null while there is no rate yet */
+  etaSeconds: number | null;
+}
+
+export interface RunOptions {
+  /** stop when the queue is empty instead of waiting for more work */
+  once?: boolean;
+  signal?: AbortSignal;
+  /**
+   * bundles uploaded at the same time (the rate cap is shared by all of them); default 1: on a thin
+   * link the bundle the rules put first gets all of it, instead of sharing it with the next
+   */
+  concurrency?: number;
+  /** called whenever progress moves: all running transfers, and bytes/s over all of them */
+  onProgress?: (running: TransferProgress[], rate: number) => void;
+  /** a transfer finished, in the order they finish */
+  onFinished?: (item: UploadItem) => void;
+}
+
+export interface RunSummary {
+  succeeded: number[];
+  failed: Array<{ id: number; error: string }>;
+  /** stopped because paused or cancelled while running */
+  stopped: number[];
+}
+
+/** A bundle being uploaded, for the transfers (one per device) that want it. */
+interface Job {
+  bundleId: string;
+  sha256: string;
+  size: number;
+  transfers: Map<number, UploadItem>;
+  controller: AbortController;
+  done: number;
+  /** body bytes put on the link for this bundle, and their rate */
+  sent: number;
+  meter: RateMeter;
+  savedAt: number;
+}
+
+class ControlStop extends Error {
+  override name = 'ControlStop';
+}
+
+export class UploadQueue {
+  private readonly limiter = new RateLimiter(0);
+  private readonly meter = new RateMeter();
+  private sent = 0;
+  private readonly jobs = new Map<string, Job>();
+  private wake: (() => void) | undefined;
+  private runningNow = false;
+  private readonly indexWrites = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: UploadDeps) {}
+
+  get order(): readonly OrderRule[] {
+    return this.deps.order ?? DEFAULT_ORDER;
+  }
+
+  /** The shared cap on the bytes per second of all uploads; 0 = none. Takes effect at once. */
+  setRate(bytesPerSecond: number): void {
+    this.limiter.setRate(bytesPerSecond);
+  }
+
+  get rate(): number {
+    return this.limiter.rate;
+  }
+
+  /** The queue in the order it will be worked: what may start now first, then what waits. */
+  queued(): UploadItem[] {
+    const pending = this.deps.store.pending();
+    const open = pending.filter((p) => p.state === 'queued' && !p.pausedAt);
+    const ready = orderQueue(open, pending, this.order);
+    const waiting = open.filter((p) => !ready.includes(p));
+    return [...ready, ...waiting];
+  }
+
+  progress(): TransferProgress[] {
+    const out: TransferProgress[] = [];
+    for (const job of this.jobs.values()) {
+      const rate = job.meter.rate() ?? 0;
+      for (const t of job.transfers.values()) {
+        out.push({ id: t.id, bundleId: job.bundleId, deviceId: t.deviceId, done: job.done, total: job.size, rate, etaSeconds: rate > 0 ? (job.size - job.done) / rate : null });
+      }
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /** Stops a running transfer at once when this process runs it (another process's runner polls). */
+  poke(): void {
+    this.control();
+    this.wake?.();
+  }
+
+  async run(opts: RunOptions = {}): Promise<RunSummary> {
+    if (this.runningNow) throw new RunnerBusyError('the upload queue is running already in this process');
+    const lock = RunnerLock.take(this.deps.lockFile);
+    this.runningNow = true;
+    const summary: RunSummary = { succeeded: [], failed: [], stopped: [] };
+    const concurrency = Math.max(1, opts.concurrency ?? 1);
+    const working = new Set<Promise<void>>();
+    const poll = setInterval(() => this.control(), 500);
+    const onAbort = () => {
+      for (const job of this.jobs.values()) job.controller.abort(opts.signal?.reason);
+      this.wake?.();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const container = await this.deps.container(opts.signal);
+      this.parkPausedOrphans();
+      for (;;) {
+        while (!opts.signal?.aborted && this.jobs.size < concurrency) {
+          const job = this.nextJob();
+          if (!job) break;
+          const p = this.work(job, container, summary, opts).finally(() => {
+            working.delete(p);
+            this.wake?.();
+          });
+          working.add(p);
+        }
+        if (working.size === 0 && (opts.once || opts.signal?.aborted)) break;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          // New work (queued by the CLI in another process) is looked for every 2 s.
+          setTimeout(resolve, 2000).unref();
+        });
+        this.wake = undefined;
+      }
+      return summary;
+    } finally {
+      clearInterval(poll);
+      opts.signal?.removeEventListener('abort', onAbort);
+      for (const job of this.jobs.values()) job.controller.abort(new ControlStop('the runner stopped'));
+      await Promise.allSettled(working);
+      this.runningNow = false;
+      lock.release();
+    }
+  }
+
+  // A runner killed while a transfer it ran was paused leaves it running and paused: queue it.
+  private parkPausedOrphans(): void {
+    for (const t of this.deps.store.pending()) if (t.state === 'running' && t.pausedAt) this.deps.store.parkPaused(t.id);
+  }
+
+  /**
+   * The next bundle to upload and every transfer that may take it now. Transfers left running by a
+   * runner that died are picked up like queued ones (they keep their state and their staged blocks).
+   */
+  private nextJob(): Job | undefined {
+    const pending = this.deps.store.pending();
+    const busy = new Set([...this.jobs.values()].flatMap((j) => [...j.transfers.keys()]));
+    const open = pending.filter((p) => (p.state === 'queued' || p.state === 'running') && !p.pausedAt && !busy.has(p.id) && !this.jobs.has(p.bundleId));
+    const ready = orderQueue(open, pending, this.order);
+    const first = ready[0];
+    if (!first) return undefined;
+    const job: Job = {
+      bundleId: first.bundleId,
+      sha256: first.sha256,
+      size: first.size,
+      transfers: new Map(ready.filter((r) => r.bundleId === first.bundleId).map((r) => [r.id, r])),
+      controller: new AbortController(),
+      done: 0,
+      sent: 0,
+      meter: new RateMeter(),
+      savedAt: 0,
+    };
+    for (const t of job.transfers.values()) {
+      if (t.state === 'queued') this.deps.inventory.setTransferState(t.id, 'running');
+      if (t.deploymentId !== null) this.markDeployment(t.deploymentId);
+    }
+    this.jobs.set(job.bundleId, job);
+    return job;
+  }
+
+  private markDeployment(id: number): void {
+    try {
+      this.deps.inventory.setDeploymentState(id, 'transferring', 'uploads started');
+    } catch (err) {
+      // Already transferring (or further along): nothing to record.
+      if (!(err instanceof IllegalTransitionError)) throw err;
+    }
+  }
+
+  /** Drops transfers paused or cancelled in the inventory from their jobs; a job nobody wants stops. */
+  private control(): void {
+    for (const job of this.jobs.values()) {
+      for (const id of [...job.transfers.keys()]) {
+        const now = this.deps.store.item(id);
+        if (now.state !== 'running' || now.pausedAt) job.transfers.delete(id);
+      }
+      if (job.transfers.size === 0) job.controller.abort(new ControlStop('paused or cancelled'));
+    }
+  }
+
+  private async work(job: Job, container: ContainerClient, summary: RunSummary, opts: RunOptions): Promise<void> {
+    const all = [...job.transfers.values()];
+    const report = () => opts.onProgress?.(this.progress(), this.meter.rate() ?? 0);
+    try {
+      const devices = all.map((t) => t.deviceId);
+      await uploadBlob({
+        container,
+        name: bundleBlobName(job.sha256),
+        file: this.deps.bundlePath(job.sha256),
+        sha256: job.sha256,
+        size: job.size,
+        metadata: { bundleid: job.bundleId, devices: devicesMetadata(devices) },
+        ledger: this.deps.store.ledger,
+        blockSize: this.deps.blockSize,
+        limiter: this.limiter,
+        signal: job.controller.signal,
+        onSent: (n) => {
+          const at = performance.now();
+          job.meter.sample(at, (job.sent += n));
+          this.meter.sample(at, (this.sent += n));
+        },
+        onProgress: (done) => {
+          job.done = done;
+          const now = Date.now();
+          if (now - job.savedAt >= 1000 || done === job.size) {
+            job.savedAt = now;
+            for (const t of job.transfers.values()) this.saveProgress(t.id, done);
+          }
+          report();
+        },
+      });
+      for (const t of [...job.transfers.values()]) {
+        await this.publishIndex(container, t, job.controller.signal);
+        this.deps.inventory.setTransferState(t.id, 'succeeded');
+        this.markInTransit(t);
+        summary.succeeded.push(t.id);
+        opts.onFinished?.(this.deps.store.item(t.id));
+      }
+    } catch (err) {
+      const stopped = job.controller.signal.aborted;
+      for (const t of all) {
+        const now = this.deps.store.item(t.id);
+        if (now.state !== 'running') {
+          if (now.state === 'cancelled') summary.stopped.push(t.id);
+          continue;
+        }
+        if (now.pausedAt) {
+          this.deps.store.parkPaused(t.id);
+          summary.stopped.push(t.id);
+        } else if (stopped) {
+          // The runner itself was stopped (Ctrl-C, the app closing): back to the queue, not a failure.
+          this.deps.inventory.setTransferState(t.id, 'queued');
+          summary.stopped.push(t.id);
+        } else {
+          const error = describeBlobError(err);
+          this.deps.inventory.setTransferState(t.id, 'failed', { error });
+          summary.failed.push({ id: t.id, error });
+          opts.onFinished?.(this.deps.store.item(t.id));
+        }
+      }
+    } finally {
+      this.jobs.delete(job.bundleId);
+      report();
+    }
+  }
+
+  private saveProgress(id: number, done: number): void {
+    try {
+      this.deps.inventory.transferProgress(id, done);
+    } catch {
+      /* paused or cancelled meanwhile: control() takes it out of the job */
+    }
+  }
+
+  private markInTransit(t: UploadItem): void {
+    for (const target of this.deps.store.targetsOf(t.bundleId)) {
+      try {
+        this.deps.inventory.setDeviceImage(t.deviceId, { name: target.name, configDigest: target.configDigest || null }, 'in_transit', { bundleId: t.bundleId, channel: 'upload' });
+      } catch (err) {
+        // Already on its way by another channel, or already there: leave its state as it is.
+        if (!(err instanceof IllegalTransitionError)) throw err;
+      }
+    }
+  }
+
+  /**
+   * Rewrites the device's index blob: every bundle uploaded for it, this one included, in the order
+   * it applies them. Written before the transfer counts as done, so a kill between the two only
+   * means writing the same index again. One write per device at a time.
+   */
+  private async publishIndex(container: ContainerClient, t: UploadItem, signal: AbortSignal): Promise<void> {
+    const prev = this.indexWrites.get(t.deviceId) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      const entries = this.deps.store.deviceIndex(t.deviceId, [t.id]);
+      const body = JSON.stringify(
+        {
+          format: 1,
+          device: t.deviceId,
+          updated: new Date().toISOString(),
+          bundles: entries.map((e) => ({ blob: bundleBlobName(e.sha256), bundleId: e.bundleId, sha256: e.sha256, size: e.size, version: e.version, deployment: e.deployment })),
+        },
+        null,
+        2,
+      );
+      const blob = container.getBlockBlobClient(deviceIndexBlobName(t.deviceId));
+      await blobCall(() => blob.upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' }, abortSignal: signal }), { signal });
+    });
+    this.indexWrites.set(t.deviceId, next.catch(() => undefined));
+    await next;
+  }
+}
+
+/** The index blob a device's fetcher (or the file-transfer tool) follows. */
+export function deviceIndexBlobName(deviceId: string): string {
+  return `devices/${encodeURIComponent(deviceId)}/index.json`;
+}
+
+// Blob metadata is at most 8 KiB in all; a bundle for a whole fleet names its devices in the
+// device indexes only.
+function devicesMetadata(devices: string[]): string {
+  const list = [...new Set(devices)].sort().join(',');
+  return list.length <= 4096 ? list : `${devices.length} devices (see devices/<id>/index.json)`;
+}
