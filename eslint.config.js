@@ -1,15 +1,17 @@
 import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 import layers from './eslint/layers.js';
+import cycles from './eslint/no-cycle.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'renderer/dist/', '.cache/'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.{ts,tsx}'],
-    plugins: { lighter: layers },
+    plugins: { lighter: { rules: { ...layers.rules, ...cycles.rules } } },
     rules: {
       'lighter/layers': 'error',
+      'lighter/no-cycle': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },

@@ -9,7 +9,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DigestMismatchError } from '../io/digest.js';
 import { openRegistryDestination } from '../io/image/registry.js';
-import { copyImage, openDestination, openSource } from '../io/image/transport.js';
+import { copyImage } from '../io/image/copy.js';
+import { openDestination, openSource } from '../io/image/transport.js';
 import { buildTestImages, type TestImages } from './support/images.js';
 import { startCuttingProxy, startFailingProxy, startRegistry, type TestRegistry } from './support/registry.js';
 

@@ -11,7 +11,8 @@ import { entryFor, type BundleEntry, type Manifest } from '../../core/bundle/man
 import { checkExpiry, checkVersion } from '../../core/bundle/policy.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { PatchFile } from '../delta/patch.js';
-import { openDestination, openSource, type ImageInfo, type ImageSource, type LayerInfo, type TransportOptions } from '../image/transport.js';
+import { openDestination, openSource } from '../image/transport.js';
+import type { ImageInfo, ImageSource, LayerInfo, TransportOptions } from '../image/types.js';
 import { scanLayer } from './layer-scan.js';
 import { openBundle, type OpenBundle } from './reader.js';
 import { checkPatchMatches, layerError, proveRebuild, SpooledBase } from './rebuild.js';

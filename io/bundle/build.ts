@@ -12,7 +12,8 @@ import { rankBases, type BaseCandidate } from '../../core/signature/estimate.js'
 import { parseImageSignature } from '../../core/signature/schema.js';
 import type { ImageSignature } from '../../core/signature/types.js';
 import { diffImages, PatchFile } from '../delta/patch.js';
-import { openSource, type ImageSource } from '../image/transport.js';
+import { openSource } from '../image/transport.js';
+import type { ImageSource } from '../image/types.js';
 import { imageSignature } from './signature.js';
 import { checkPatchMatches, proveRebuild } from './rebuild.js';
 import { writeBundle } from './writer.js';

@@ -10,7 +10,7 @@ import type { ByteSource } from '../../core/delta/bytes.js';
 import { DigestMismatchError } from '../digest.js';
 import { spool, type FileSource } from '../delta/file-source.js';
 import type { PatchFile } from '../delta/patch.js';
-import type { ImageSource } from '../image/transport.js';
+import type { ImageSource } from '../image/types.js';
 
 /**
  * Refuses a patch whose header disagrees with the signed entry it was shipped in: it must rebuild

@@ -1,7 +1,7 @@
 // An image's signature (core/signature/types.ts): its layers' diffIDs and sizes and every file's
 // path, size and content hash, read once through the image's verified layer streams.
 import type { ImageSignature } from '../../core/signature/types.js';
-import type { ImageSource } from '../image/transport.js';
+import type { ImageSource } from '../image/types.js';
 import { scanLayer } from './layer-scan.js';
 
 export async function imageSignature(source: ImageSource): Promise<ImageSignature> {

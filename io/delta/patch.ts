@@ -14,7 +14,7 @@ import type { ByteSource } from '../../core/delta/bytes.js';
 import { decodeConfig, decodePrefix, encodePrefix, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { sha256, VerifyingStream } from '../digest.js';
-import type { ImageDestination, ImageSource, LayerInfo } from '../image/transport.js';
+import type { ImageDestination, ImageSource, LayerInfo } from '../image/types.js';
 import { FileSource, spool } from './file-source.js';
 import { DiffPool } from './pool.js';
 import { layerReaders, SectionStore, STREAM, verifyLayer } from './sections.js';

@@ -4,7 +4,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { layerCompression } from '../../core/image/media-types.js';
 import { DiffIDCheck, chain } from './layer-stream.js';
-import type { ImageDestination, ImageSource, LayerInfo } from './transport.js';
+import type { ImageDestination, ImageSource, LayerInfo } from './types.js';
 
 export interface CopyOptions {
   /** bytes read from the source so far, of the total stored size of the layers */

@@ -8,14 +8,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { buildArchiveManifest, OCI_LAYOUT_FILE, parseArchiveManifest, REF_NAME, selectArchiveImage } from '../../core/image/archive-manifest.js';
-import { digestHex, type Descriptor } from '../../core/image/descriptor.js';
+import { digestHex } from '../../core/image/descriptor.js';
 import { buildManifest, familyFor, parseConfig } from '../../core/image/manifest.js';
 import { layerCompression, layerMediaType, MediaType, sniffCompression } from '../../core/image/media-types.js';
 import { tempPathFor, writeFileAtomic } from '../atomic-file.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
-import { chain, layerTarFrom, spool, type Spooled } from './layer-stream.js';
+import { chain, spool, type Spooled } from './layer-stream.js';
 import { TarIndex } from './tar-index.js';
-import type { ImageDestination, ImageInfo, ImageSource, LayerInfo, TransportOptions } from './transport.js';
+import type { ImageDestination, ImageInfo, ImageSource, LayerInfo, TransportOptions } from './types.js';
+import { verifiedSource } from './verified-source.js';
 
 const MAX_JSON = 32 << 20;
 const BLOB_NAME = /(?:^|\/)([0-9a-f]{64})(?:\.json|\.tar)?$/;
@@ -71,27 +72,18 @@ export async function archiveSourceFromFile(reference: string, path: string, tag
     return cached;
   };
 
-  const openBlob = async (d: Descriptor): Promise<Readable> => {
-    await info();
-    const name = entryOf.get(d.digest);
-    if (!name) throw new Error(`${reference}: no blob ${d.digest} in the archive`);
-    return chain(tar.stream(tar.file(name)), new VerifyingStream(`blob ${name} in ${reference}`, { digest: d.digest, size: d.size }));
-  };
-
-  return {
+  return verifiedSource({
     info,
-    openBlob,
-    async openLayerTar(index) {
-      const l = (await info()).layers[index];
-      if (!l) throw new Error(`${reference}: no layer ${index}`);
-      const name = entryOf.get(l.descriptor.digest)!;
-      const d = l.descriptor;
-      return layerTarFrom(tar.stream(tar.file(name)), { what: `layer ${name} in ${reference}`, digest: d.digest, size: d.size, compression: layerCompression(d.mediaType) }, l.diffID);
+    async readStored(d, as) {
+      await info();
+      const name = entryOf.get(d.digest);
+      if (!name) throw new Error(`${reference}: no blob ${d.digest} in the archive`);
+      return { data: tar.stream(tar.file(name)), what: `${as} ${name} in ${reference}` };
     },
     async close() {
       await onClose?.();
     },
-  };
+  });
 }
 
 export function openArchiveSource(reference: string, path: string, tag: string | undefined, _opts: TransportOptions): Promise<ImageSource> {

@@ -10,7 +10,7 @@ import Docker from 'dockerode';
 import { tempPathFor } from '../atomic-file.js';
 import { sha256 } from '../digest.js';
 import { archiveSourceFromFile, openArchiveDestination } from './docker-archive.js';
-import type { ImageDestination, ImageSource, TransportOptions } from './transport.js';
+import type { ImageDestination, ImageSource, TransportOptions } from './types.js';
 
 function client(opts: TransportOptions): Docker {
   return opts.dockerSocket ? new Docker({ socketPath: opts.dockerSocket }) : new Docker();

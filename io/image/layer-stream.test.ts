@@ -7,7 +7,8 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import tarStream from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DiffIDCheck, chain, layerTarFrom } from './layer-stream.js';
+import { DiffIDCheck, chain } from './layer-stream.js';
+import { layerTarFrom } from './verified-source.js';
 import { TarIndex } from './tar-index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lighter-layer-stream-'));

@@ -27,19 +27,6 @@ export function gzipper(): Transform {
   return createGzip({ level: 6, chunkSize: 1 << 16, strategy: zlib.Z_DEFAULT_STRATEGY });
 }
 
-/**
- * The uncompressed, verified tar of a stored blob: the blob is checked against its descriptor and
- * the tar against the diffID, and the returned stream errors (with the blob named) on a mismatch.
- */
-export function layerTarFrom(stored: Readable, blob: { what: string; digest: string; size: number; compression: Compression }, diffID: string): Readable {
-  const out = new VerifyingStream(`layer ${diffID} (uncompressed)`, { digest: diffID });
-  if (blob.compression === 'none' && blob.digest === diffID) {
-    const v = new VerifyingStream(blob.what, { digest: blob.digest, size: blob.size });
-    return chain(stored, v);
-  }
-  return chain(stored, new VerifyingStream(blob.what, { digest: blob.digest, size: blob.size }), decompressor(blob.compression), out);
-}
-
 /** Pipes streams together and returns the last, with the first error of any stage delivered on it. */
 export function chain(first: Readable, ...rest: Duplex[]): Readable {
   const last = rest[rest.length - 1] ?? first;

@@ -3,15 +3,15 @@
 // is harmless; the image becomes visible only when index.json is atomically replaced on commit.
 import { createReadStream, promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { buildOciIndex, OCI_LAYOUT_FILE, parseOciIndex, REF_NAME, selectOciManifest } from '../../core/image/archive-manifest.js';
 import { DEFAULT_PLATFORM, digestHex, type Descriptor } from '../../core/image/descriptor.js';
 import { buildManifest, parseConfig, parseManifestOrIndex, selectPlatform } from '../../core/image/manifest.js';
 import { layerCompression, MediaType } from '../../core/image/media-types.js';
 import { tempPathFor, writeFileAtomic } from '../atomic-file.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
-import { chain, gzipper, layerTarFrom, spool } from './layer-stream.js';
-import type { ImageDestination, ImageInfo, ImageSource, TransportOptions } from './transport.js';
+import { chain, gzipper, spool } from './layer-stream.js';
+import type { ImageDestination, ImageInfo, ImageSource, TransportOptions } from './types.js';
+import { verifiedSource } from './verified-source.js';
 
 const MAX_JSON = 32 << 20;
 
@@ -62,24 +62,15 @@ export async function openOciSource(reference: string, path: string, tag: string
     cached = { reference, configDigest: doc.config.digest, configBytes, layers, repoTags, manifestBytes, manifestMediaType: doc.mediaType };
     return cached;
   };
-  const openBlob = async (d: Descriptor): Promise<Readable> => {
-    const p = blobPath(dir, d.digest);
-    await regularFile(p, `${reference}: blob ${d.digest}`);
-    return chain(createReadStream(p, { highWaterMark: 1 << 20 }), new VerifyingStream(`blob ${d.digest} in ${reference}`, { digest: d.digest, size: d.size }));
-  };
-  return {
+  return verifiedSource({
     info,
-    openBlob,
-    async openLayerTar(index) {
-      const l = (await info()).layers[index];
-      if (!l) throw new Error(`${reference}: no layer ${index}`);
-      const d = l.descriptor;
+    async readStored(d, as) {
       const p = blobPath(dir, d.digest);
-      await regularFile(p, `${reference}: layer blob ${d.digest}`);
-      return layerTarFrom(createReadStream(p, { highWaterMark: 1 << 20 }), { what: `layer blob ${d.digest} in ${reference}`, digest: d.digest, size: d.size, compression: layerCompression(d.mediaType) }, l.diffID);
+      await regularFile(p, `${reference}: blob ${d.digest}`);
+      return { data: createReadStream(p, { highWaterMark: 1 << 20 }), what: `${as === 'layer' ? 'layer blob' : 'blob'} ${d.digest} in ${reference}` };
     },
     async close() {},
-  };
+  });
 }
 
 export async function openOciDestination(path: string, tag: string | undefined, opts: TransportOptions): Promise<ImageDestination> {

@@ -12,8 +12,9 @@ import { familiarTag } from '../../core/image/reference.js';
 import { tempPathFor } from '../atomic-file.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
 import { RegistryClient } from '../registry/client.js';
-import { chain, gzipper, layerTarFrom, spool, type Spooled } from './layer-stream.js';
-import type { ImageDestination, ImageInfo, ImageSource, TransportOptions } from './transport.js';
+import { chain, gzipper, spool, type Spooled } from './layer-stream.js';
+import type { ImageDestination, ImageInfo, ImageSource, TransportOptions } from './types.js';
+import { verifiedBlob, verifiedSource } from './verified-source.js';
 
 interface DockerRef {
   host: string;
@@ -59,7 +60,7 @@ export async function openRegistrySource(reference: string, r: DockerRef, opts: 
     }
     return { ...m, doc: parseManifestOrIndex(m.bytes, m.contentType, `manifest of ${reference}`) };
   };
-  const openBlob = async (d: Descriptor): Promise<Readable> => chain(await client.getBlob(d.digest), new VerifyingStream(`blob ${d.digest} from ${r.host}/${r.repository}`, { digest: d.digest, size: d.size }));
+  const readStored = async (d: Descriptor) => ({ data: await client.getBlob(d.digest), what: `blob ${d.digest} from ${r.host}/${r.repository}` });
   const info = async (): Promise<ImageInfo> => {
     if (cached) return cached;
     let m = await fetchManifest(r.digest ?? r.tag ?? 'latest', r.digest);
@@ -69,7 +70,7 @@ export async function openRegistrySource(reference: string, r: DockerRef, opts: 
     }
     const doc = m.doc;
     if (doc.kind !== 'manifest') throw new Error(`${reference}: nested index where a manifest was expected`);
-    const configBytes = await readAll(await openBlob(doc.config), MAX_CONFIG, `config of ${reference}`);
+    const configBytes = await readAll(verifiedBlob(await readStored(doc.config), doc.config), MAX_CONFIG, `config of ${reference}`);
     const config = parseConfig(configBytes, `config of ${reference}`);
     if (config.diffIDs.length !== doc.layers.length) throw new Error(`${reference}: manifest has ${doc.layers.length} layers but the config has ${config.diffIDs.length} diffIDs`);
     cached = {
@@ -83,18 +84,7 @@ export async function openRegistrySource(reference: string, r: DockerRef, opts: 
     };
     return cached;
   };
-  return {
-    client,
-    info,
-    openBlob,
-    async openLayerTar(index) {
-      const l = (await info()).layers[index];
-      if (!l) throw new Error(`${reference}: no layer ${index}`);
-      const d = l.descriptor;
-      return layerTarFrom(await client.getBlob(d.digest), { what: `blob ${d.digest} from ${r.host}/${r.repository}`, digest: d.digest, size: d.size, compression: layerCompression(d.mediaType) }, l.diffID);
-    },
-    async close() {},
-  };
+  return { client, ...verifiedSource({ info, readStored, async close() {} }) };
 }
 
 export async function openRegistryDestination(r: DockerRef, opts: TransportOptions): Promise<ImageDestination & { client: RegistryClient }> {

@@ -1,7 +1,9 @@
 // lighter inspect / lighter copy: read an image anywhere, or copy it between any two transports.
 import { parsePlatform } from '../../../core/image/descriptor.js';
 import { parseReference } from '../../../core/image/reference.js';
-import { copyImage, openDestination, openSource, type TransportOptions } from '../../../io/image/transport.js';
+import { copyImage } from '../../../io/image/copy.js';
+import { openDestination, openSource } from '../../../io/image/transport.js';
+import type { TransportOptions } from '../../../io/image/types.js';
 import { standaloneJobs } from '../../services.js';
 import { defineCommand, UsageError } from '../command.js';
 import { runJob } from '../progress.js';
