@@ -17,7 +17,8 @@ import { applyBundle } from '../io/bundle/apply.js';
 import { openBundle } from '../io/bundle/reader.js';
 import { ApplyState } from '../io/bundle/state.js';
 import { sha256 } from '../io/digest.js';
-import { copyImage, openDestination, openSource } from '../io/image/transport.js';
+import { copyImage } from '../io/image/copy.js';
+import { openDestination, openSource } from '../io/image/transport.js';
 import { RegistryError } from '../io/registry/client.js';
 import { storeRefOf, type Store, type StoredImage } from './store.js';
 

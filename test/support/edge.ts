@@ -7,7 +7,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBundle } from '../../io/bundle/build.js';
-import { copyImage, openDestination, openSource } from '../../io/image/transport.js';
+import { copyImage } from '../../io/image/copy.js';
+import { openDestination, openSource } from '../../io/image/transport.js';
 import { generateKeys, loadSigner } from '../../io/keys.js';
 import { readReceipt } from '../../io/receipt.js';
 import type { Receipt } from '../../core/edge/receipt.js';
