@@ -138,7 +138,28 @@ export class Inventory {
 
   /** Adds or updates devices in one transaction and records the import in the sync history. */
   importDevices(devices: DeviceInput[], source: 'iothub' | 'file', label: string): { added: string[]; updated: string[]; unchanged: string[]; conflicts: number } {
-    const result = { added: [] as string[], updated: [] as string[], unchanged: [] as string[], conflicts: 0 };
+    return this.db.transaction(() => {
+      const { result, changes, conflicts } = this.mergeDevices(devices);
+      const summary = `${label}: ${result.added.length} added, ${result.updated.length} updated, ${result.unchanged.length} unchanged${conflicts.length ? `, ${conflicts.length} conflicts` : ''}`;
+      this.db
+        .prepare('INSERT INTO sync_history (at, source, summary, changes_json, conflicts_json) VALUES (?, ?, ?, ?, ?)')
+        .run(now(), source, summary, JSON.stringify(changes), JSON.stringify(conflicts));
+      this.audit('import-devices', label, { added: result.added.length, updated: result.updated.length, conflicts: conflicts.length });
+      return { ...result, conflicts: conflicts.length };
+    })();
+  }
+
+  /**
+   * Adds or updates devices (in the caller's transaction, with no sync-history entry: hub sync
+   * writes one entry for all it learnt). Returns what changed and the conflicts: a device
+   * regrouped or re-pointed while one of its deployments is open.
+   */
+  mergeDevices(devices: DeviceInput[]): {
+    result: { added: string[]; updated: string[]; unchanged: string[] };
+    changes: Array<{ device: string; added?: true; fields?: Record<string, [unknown, unknown]> }>;
+    conflicts: Array<{ device: string; field: string; from: unknown; to: unknown; deployment: string }>;
+  } {
+    const result = { added: [] as string[], updated: [] as string[], unchanged: [] as string[] };
     const changes: Array<{ device: string; fields: Record<string, [unknown, unknown]> }> = [];
     const conflicts: Array<{ device: string; field: string; from: unknown; to: unknown; deployment: string }> = [];
     const openDeployments = this.db.prepare(
@@ -153,54 +174,46 @@ export class Inventory {
       `UPDATE devices SET display_name = @display_name, vessel = @vessel, site = @site, device_group = @device_group, tags_json = @tags_json,
        hub = @hub, local_registry = @local_registry, is_edge = @is_edge, connection_state = @connection_state, last_seen = @last_seen, updated_at = @at WHERE id = @id`,
     );
-    this.db.transaction(() => {
-      for (const d of devices) {
-        const row = {
-          id: d.id,
-          display_name: d.displayName,
-          vessel: d.vessel,
-          site: d.site,
-          device_group: d.group,
-          tags_json: JSON.stringify(d.tags),
-          // A hub name from an earlier import is kept when this file does not say.
-          hub: d.hub,
-          local_registry: d.localRegistry,
-          is_edge: d.isEdge ? 1 : 0,
-          connection_state: d.connectionState,
-          last_seen: d.lastSeen,
-        };
-        const old = get.get(d.id) as DeviceRow | undefined;
-        if (!old) {
-          insert.run({ ...row, at: now() });
-          result.added.push(d.id);
-          continue;
-        }
-        if (row.hub === null) row.hub = old.hub;
-        const fields: Record<string, [unknown, unknown]> = {};
-        for (const [k, v] of Object.entries(row)) if ((old as unknown as Record<string, unknown>)[k] !== v) fields[k] = [(old as unknown as Record<string, unknown>)[k], v];
-        if (Object.keys(fields).length === 0) {
-          result.unchanged.push(d.id);
-          continue;
-        }
-        update.run({ ...row, at: now() });
-        result.updated.push(d.id);
-        changes.push({ device: d.id, fields });
-        // A device regrouped or re-pointed while a deployment for it is open: applied, but flagged,
-        // since that deployment was planned against the old values.
-        for (const field of ['device_group', 'local_registry'].filter((f) => f in fields)) {
-          for (const dep of openDeployments.all(d.id) as Array<{ name: string }>) {
-            conflicts.push({ device: d.id, field, from: fields[field]![0], to: fields[field]![1], deployment: dep.name });
-          }
+    for (const d of devices) {
+      const row = {
+        id: d.id,
+        display_name: d.displayName,
+        vessel: d.vessel,
+        site: d.site,
+        device_group: d.group,
+        tags_json: JSON.stringify(d.tags),
+        // A hub name from an earlier import is kept when this file does not say.
+        hub: d.hub,
+        local_registry: d.localRegistry,
+        is_edge: d.isEdge ? 1 : 0,
+        connection_state: d.connectionState,
+        last_seen: d.lastSeen,
+      };
+      const old = get.get(d.id) as DeviceRow | undefined;
+      if (!old) {
+        insert.run({ ...row, at: now() });
+        result.added.push(d.id);
+        continue;
+      }
+      if (row.hub === null) row.hub = old.hub;
+      const fields: Record<string, [unknown, unknown]> = {};
+      for (const [k, v] of Object.entries(row)) if ((old as unknown as Record<string, unknown>)[k] !== v) fields[k] = [(old as unknown as Record<string, unknown>)[k], v];
+      if (Object.keys(fields).length === 0) {
+        result.unchanged.push(d.id);
+        continue;
+      }
+      update.run({ ...row, at: now() });
+      result.updated.push(d.id);
+      changes.push({ device: d.id, fields });
+      // A device regrouped or re-pointed while a deployment for it is open: applied, but flagged,
+      // since that deployment was planned against the old values.
+      for (const field of ['device_group', 'local_registry'].filter((f) => f in fields)) {
+        for (const dep of openDeployments.all(d.id) as Array<{ name: string }>) {
+          conflicts.push({ device: d.id, field, from: fields[field]![0], to: fields[field]![1], deployment: dep.name });
         }
       }
-      const summary = `${label}: ${result.added.length} added, ${result.updated.length} updated, ${result.unchanged.length} unchanged${conflicts.length ? `, ${conflicts.length} conflicts` : ''}`;
-      this.db
-        .prepare('INSERT INTO sync_history (at, source, summary, changes_json, conflicts_json) VALUES (?, ?, ?, ?, ?)')
-        .run(now(), source, summary, JSON.stringify([...result.added.map((device) => ({ device, added: true })), ...changes]), JSON.stringify(conflicts));
-      this.audit('import-devices', label, { added: result.added.length, updated: result.updated.length, conflicts: conflicts.length });
-      result.conflicts = conflicts.length;
-    })();
-    return result;
+    }
+    return { result, changes: [...result.added.map((device) => ({ device, added: true as const })), ...changes], conflicts };
   }
 
   // ---- images ----
