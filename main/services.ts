@@ -7,6 +7,14 @@ import { fileURLToPath } from 'node:url';
 import type { AppInfo } from '../contract/index.js';
 import { EventHub } from './bridge/events.js';
 import { Handlers } from './bridge/handlers.js';
+import { BackgroundSync, type BackgroundSyncOptions } from './hub/background-sync.js';
+import { HubConnections } from './hub/connections.js';
+import { HubPush } from './hub/push.js';
+import { HubSync } from './hub/sync.js';
+import { Mailer } from './notify/mailer.js';
+import { Notifications } from './notify/notifications.js';
+import { FileSecretStore } from './secrets/file-secret-store.js';
+import type { SecretStore } from './secrets/secret-store.js';
 import { DeploymentsBridge } from './deployments/api.js';
 import { BundleStore } from './deployments/bundle-store.js';
 import { DeploymentService } from './deployments/service.js';
@@ -20,8 +28,6 @@ import { JobHistory } from './jobs/history.js';
 import { Jobs } from './jobs/service.js';
 import type { OrderRule } from '../core/transfers/queue-order.js';
 import type { Db } from './inventory/open.js';
-import { FileSecretStore } from './secrets/file-secret-store.js';
-import type { SecretStore } from './secrets/secret-store.js';
 import { UploadsApiService } from './transfers/api.js';
 import { UploadQueue } from './transfers/upload-queue.js';
 import { UploadStore } from './transfers/upload-store.js';
@@ -56,8 +62,10 @@ export interface ServiceOptions {
   /** the inventory database; default: the app's data directory, created on first use */
   database?: string;
   shell: AppInfo['shell'];
-  /** the Electron shell's keychain-backed store; headless: files under the data directory */
+  /** where secrets live: the Electron shell passes its safeStorage store; default the 0600 files */
   secrets?: SecretStore;
+  /** sync hubs in the background while the app runs */
+  backgroundSync?: BackgroundSyncOptions | false;
 }
 
 export interface Services {
@@ -67,6 +75,40 @@ export interface Services {
   jobs: Jobs;
   /** cancels running jobs, waits for them, closes the inventory */
   close(): Promise<void>;
+}
+
+export interface HubServices {
+  connections: HubConnections;
+  sync: HubSync;
+  push: HubPush;
+  notifications: Notifications;
+  mailer: Mailer;
+  background: BackgroundSync;
+}
+
+/** The hub services over one inventory: connections, sync, push, notifications and their mail. */
+export function buildHubServices(inventory: Inventory, options: { dataDir: string; secrets?: SecretStore; env?: NodeJS.ProcessEnv; ca?: string; background?: BackgroundSyncOptions }): HubServices {
+  const secrets = options.secrets ?? new FileSecretStore(options.dataDir);
+  const connections = new HubConnections(inventory.db, secrets, { actor: inventory.actor, ...(options.env ? { env: options.env } : {}), ...(options.ca ? { ca: options.ca } : {}) });
+  const notifications = new Notifications(inventory.db);
+  const sync = new HubSync(inventory, connections, notifications);
+  const mailer = new Mailer(inventory.db, notifications, secrets);
+  // One background run: every hub, then the mail queue; a hub that failed makes the run fail (backoff).
+  const background = new BackgroundSync(async (signal) => {
+    const failed: string[] = [];
+    for (const name of connections.names()) await sync.sync(name, { signal }).catch((err: unknown) => failed.push((err as Error).message));
+    await mailer.flush({ signal });
+    if (failed.length) throw new Error(failed.join('; '));
+  }, options.background);
+  return { connections, sync, push: new HubPush(inventory, connections, notifications), notifications, mailer, background };
+}
+
+/** The hub services for one CLI command, on the inventory at DATABASE (default: the data directory). */
+export async function openHubServices(options: { database?: string; user?: string }): Promise<HubServices & { inventory: Inventory; close(): void }> {
+  const database = options.database ?? defaultDbPath();
+  const db = await openInventory(database, { create: options.database === undefined });
+  const inventory = new Inventory(db, resolveActor(options.user));
+  return { ...buildHubServices(inventory, { dataDir: options.database ? dirname(database) : dataDir() }), inventory, close: () => db.close() };
 }
 
 /** Jobs for CLI commands that work on files only (no inventory): same service, no history. */

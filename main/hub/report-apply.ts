@@ -28,9 +28,25 @@ interface Held {
   digest: string;
 }
 
+/**
+ * A twin stores no nulls: IoT Hub reads a null in a reported patch as "delete this key". So the
+ * report's nullable fields (lastVersion; a result's bundleId and version) arrive absent when null.
+ */
+function restoreNulls(reported: unknown): unknown {
+  if (typeof reported !== 'object' || reported === null) return reported;
+  const lighter = (reported as Record<string, unknown>).lighter;
+  if (typeof lighter !== 'object' || lighter === null || Array.isArray(lighter)) return reported;
+  const l = { ...(lighter as Record<string, unknown>) };
+  if (!('lastVersion' in l)) l.lastVersion = null;
+  if (Array.isArray(l.results)) {
+    l.results = l.results.map((x: unknown) => (typeof x === 'object' && x !== null ? { bundleId: null, version: null, ...(x as object) } : x));
+  }
+  return { ...(reported as object), lighter: l };
+}
+
 /** The report under properties.reported.lighter, or why it cannot be read. */
 export function readReport(reported: unknown): { report: Report } | { error: string } {
-  const r = reportedPropertiesSchema.safeParse(reported);
+  const r = reportedPropertiesSchema.safeParse(restoreNulls(reported));
   if (r.success) return { report: r.data.lighter };
   const issue = r.error.issues[0]!;
   return { error: `${issue.path.join('.')}: ${issue.message}` };
