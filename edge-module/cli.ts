@@ -28,7 +28,7 @@ restore  load every image of the current deployment from the store into Docker (
 prune    remove store images the deployment does not use and no queued bundle needs as a base,
          keeping the previous version of each unless --no-keep-previous; prints bytes freed.
 
-more run options: --device-id ID --module-id ID (without a hub), --store-quota BYTES, --store-dir DIR,
+more run options: --device-id ID --module-id ID (with --no-hub; default the host name and "lighter"), --store-quota BYTES, --store-dir DIR,
   --docker-socket PATH, --settle-ms N (5000), --stale-ms N (600000), --poll-ms N (2000),
   --retry-ms N (60000), --hub-retry-ms N (15000)`;
 
@@ -89,6 +89,7 @@ async function run(args: string[]): Promise<number> {
     },
   });
   if (values['no-hub'] && values['hub-connection-string']) throw new UsageError('--no-hub and --hub-connection-string exclude each other');
+  if (!values['no-hub'] && (values['device-id'] || values['module-id'])) throw new UsageError('--device-id and --module-id are for --no-hub; with a hub the identity is the connection\'s');
   const trust = need(values.trust, '--trust');
   const hub = await hubConfig(values);
   const ids = hub?.kind === 'connection-string' ? identityOf(hub.connectionString) : { deviceId: EdgeModule.defaultDeviceId(), moduleId: process.env.IOTEDGE_MODULEID };

@@ -3,7 +3,7 @@
 // (`lighter edge run` through bin/lighter.js), and readers for what it leaves behind.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBundle } from '../../io/bundle/build.js';
@@ -12,6 +12,9 @@ import { openDestination, openSource } from '../../io/image/transport.js';
 import { generateKeys, loadSigner } from '../../io/keys.js';
 import { readReceipt } from '../../io/receipt.js';
 import type { Receipt } from '../../core/edge/receipt.js';
+import { decodePreamble, encodeHeader, headerLength, PREAMBLE_BYTES } from '../../core/bundle/format.js';
+import { bundleIdInput, encodeManifest, parseManifest, type Manifest } from '../../core/bundle/manifest.js';
+import { sha256 } from '../../io/digest.js';
 import { buildTestImages, type TestImages } from './images.js';
 import { startRegistry, type TestRegistry } from './registry.js';
 
@@ -98,7 +101,7 @@ export async function makeShore(): Promise<Shore> {
 }
 
 export function runArgs(device: Device, shore: Shore, extra: string[]): string[] {
-  return [CLI, 'edge', 'run', '--inbox', device.inbox, '--receipts', device.receipts, '--state', device.state, '--trust', shore.keys.publicKey, '--registry', device.registry.host, '--device-id', 'ship-1', '--settle-ms', '300', '--poll-ms', '100', ...extra];
+  return [CLI, 'edge', 'run', '--inbox', device.inbox, '--receipts', device.receipts, '--state', device.state, '--trust', shore.keys.publicKey, '--registry', device.registry.host, '--settle-ms', '300', '--poll-ms', '100', ...(extra.includes('--no-hub') ? ['--device-id', 'ship-1'] : []), ...extra];
 }
 
 /** Runs `lighter edge run ... --once`; returns its log (stdout and stderr); throws on a non-zero exit. */
@@ -174,4 +177,38 @@ export function outbox(device: Device): Array<{ seq: number; result: { result: s
     .filter((n) => /^\d{12}\.json$/.test(n))
     .sort()
     .map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')));
+}
+
+/**
+ * A small image of its own (base + one file of `bytes` pseudo-random bytes), saved as a
+ * docker-save archive: layers no other test image has, for quota tests.
+ */
+export function buildExtraImage(tag: string, seed: number, bytes: number, dir: string): string {
+  const ctx = mkdtempSync(join(dir, 'ctx-'));
+  const data = Buffer.alloc(bytes);
+  let x = seed | 1;
+  for (let i = 0; i < bytes; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = x & 0xff;
+  }
+  writeFileSync(join(ctx, 'blob.bin'), data);
+  writeFileSync(join(ctx, 'Dockerfile'), `FROM ${buildTestImages().base.tag}\nCOPY blob.bin /blob.bin\n`);
+  execFileSync('docker', ['build', '-q', '-t', tag, ctx], { stdio: 'ignore', env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+  const archive = join(dir, `${tag.replace(/[/:]/g, '_')}.tar`);
+  execFileSync('docker', ['save', '-o', archive, tag]);
+  execFileSync('docker', ['image', 'rm', tag], { stdio: 'ignore' });
+  return archive;
+}
+
+/** A copy of bundle `src` with its manifest changed and signed again by the shore key (a trusted signer's mistake). */
+export async function resignBundle(shore: Shore, src: string, out: string, change: (m: Manifest) => Manifest): Promise<string> {
+  const bytes = readFileSync(src);
+  const preamble = decodePreamble(bytes);
+  const manifest = parseManifest(bytes.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + preamble.manifestLength));
+  const changed = change(manifest);
+  const header = encodeHeader(encodeManifest({ ...changed, id: sha256(bundleIdInput(changed)) }), await loadSigner(shore.keys.privateKey));
+  writeFileSync(out, Buffer.concat([header, bytes.subarray(headerLength(preamble))]));
+  return out;
 }
