@@ -92,6 +92,12 @@ describe('uploadBlob', () => {
     expect(names).toEqual([]);
   });
 
+  it('says so when the bundle file is gone from the store', async () => {
+    const container = containerClient(parseStorageCredential(azurite.connectionString(), 'damaged'));
+    const sha = `sha256:${'1'.repeat(64)}`;
+    await expect(uploadBlob({ container, name: bundleBlobName(sha), file: join(dir, 'gone.lighter'), sha256: sha, size: 10, metadata: {}, ledger: new MemoryLedger() })).rejects.toThrow(/missing from the bundle store/);
+  });
+
   it('keeps the credential out of its error messages', () => {
     expect(() => parseStorageCredential('AccountName=x;AccountKey=c2VjcmV0')).toThrow('container name');
     expect(() => parseStorageCredential('not-a-credential-s3cr3t')).not.toThrow(/s3cr3t/);

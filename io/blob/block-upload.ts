@@ -91,7 +91,10 @@ interface LocalDigest {
 const digests = new Map<string, LocalDigest>();
 
 async function localDigest(path: string, size: number): Promise<LocalDigest> {
-  const st = await fs.stat(path);
+  const st = await fs.stat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new BlobIntegrityError(`the bundle file ${path} is missing from the bundle store; build the deployment again`);
+    throw err;
+  });
   if (st.size !== size) throw new BlobIntegrityError(`${path} is ${st.size} bytes, but the bundle is ${size} bytes; rebuild it`);
   const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   const known = digests.get(key);
