@@ -286,6 +286,47 @@ CREATE TABLE upload_blocks (
 );
 `,
   },
+  {
+    version: 7,
+    description: 'USB: sticks written per export set, keys trusted for receipts, receipts taken (replays refused)',
+    sql: `
+-- The export set a usb transfer belongs to (the index's set id), so a resumed export finds it.
+ALTER TABLE transfers ADD COLUMN usb_set TEXT;
+-- One row per stick of an export set written and read back; a USB transfer succeeds once every
+-- stick holding a piece of its bundle is written.
+CREATE TABLE usb_sticks (
+  set_id TEXT NOT NULL,
+  stick INTEGER NOT NULL,
+  sticks INTEGER NOT NULL,
+  deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+  bytes INTEGER NOT NULL,
+  written_at TEXT NOT NULL,
+  PRIMARY KEY (set_id, stick)
+);
+-- Public keys a person enrolled (lighter keys trust) whose receipts shore believes, such as a crew
+-- laptop's. Device keys learnt from twins are in device_keys; this data directory's own key needs no row.
+CREATE TABLE trusted_keys (
+  key_id TEXT PRIMARY KEY,
+  public_key_pem TEXT NOT NULL,
+  device_id TEXT,
+  label TEXT,
+  added_by TEXT NOT NULL,
+  added_at TEXT NOT NULL
+);
+-- Every receipt taken, by the sha256 of its signed bytes: the same receipt twice is a replay.
+CREATE TABLE receipts (
+  id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  bundle_id TEXT REFERENCES bundles(id),
+  version INTEGER,
+  result TEXT NOT NULL CHECK (result IN ('applied', 'failed')),
+  reason TEXT,
+  signer TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -618,6 +618,110 @@ export class Inventory {
       .all() as never;
   }
 
+  // ---- USB ----
+
+  /**
+   * Records a stick of an export set as written and read back, and moves each (device, bundle) it
+   * carries: a usb transfer per pair (running while pieces are still on sticks not written yet,
+   * succeeded once all are), the target image in transit on the device, the deployment transferring.
+   */
+  recordStickWritten(s: { setId: string; stick: number; sticks: number; deploymentId: number; bytes: number; pairs: Array<{ deviceId: string; bundleId: string; size: number; target: ImageInput; onSticks: number[] }> }): void {
+    this.db.transaction(() => {
+      const dep = this.deploymentRow(s.deploymentId);
+      this.db
+        .prepare('INSERT INTO usb_sticks (set_id, stick, sticks, deployment_id, bytes, written_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (set_id, stick) DO UPDATE SET bytes = excluded.bytes, written_at = excluded.written_at')
+        .run(s.setId, s.stick, s.sticks, s.deploymentId, s.bytes, now());
+      const written = new Set((this.db.prepare('SELECT stick FROM usb_sticks WHERE set_id = ?').all(s.setId) as Array<{ stick: number }>).map((r) => r.stick));
+      for (const p of s.pairs) {
+        let t = this.db.prepare("SELECT id, state FROM transfers WHERE usb_set = ? AND bundle_id = ? AND device_id = ? AND channel = 'usb' ORDER BY id DESC LIMIT 1").get(s.setId, p.bundleId, p.deviceId) as
+          | { id: number; state: TransferState }
+          | undefined;
+        if (!t) {
+          const id = this.createTransfer(p.bundleId, p.deviceId, 'usb', p.size);
+          this.db.prepare('UPDATE transfers SET usb_set = ? WHERE id = ?').run(s.setId, id);
+          this.setTransferState(id, 'running');
+          t = { id, state: 'running' };
+        }
+        if (t.state !== 'running') continue;
+        const done = p.onSticks.every((n) => written.has(n));
+        this.db.prepare('UPDATE transfers SET bytes_done = ?, updated_at = ? WHERE id = ?').run(done ? p.size : 0, now(), t.id);
+        if (!done) continue;
+        this.setTransferState(t.id, 'succeeded');
+        const img = this.upsertImage(p.target);
+        const cur = this.db.prepare('SELECT state FROM device_images WHERE device_id = ? AND image_id = ?').get(p.deviceId, img.id) as { state: DeviceImageState } | undefined;
+        if (!cur || cur.state === 'failed') this.setDeviceImage(p.deviceId, p.target, 'in_transit', { bundleId: p.bundleId, channel: 'usb', reason: `USB set ${s.setId}` });
+      }
+      if (dep.state === 'planned') this.setDeploymentState(s.deploymentId, 'transferring', 'exported to USB');
+      this.audit('usb-stick-written', s.setId, { stick: s.stick, sticks: s.sticks, deployment: dep.name, bytes: s.bytes });
+    })();
+  }
+
+  /** Whether this bundle ever left shore for this device on a stick. */
+  exportedOverUsb(bundleId: string, deviceId: string): boolean {
+    return !!this.db.prepare("SELECT 1 FROM transfers WHERE bundle_id = ? AND device_id = ? AND channel = 'usb' AND state IN ('running', 'succeeded')").get(bundleId, deviceId);
+  }
+
+  bundleIdBySha(sha: string): string | null {
+    return (this.db.prepare('SELECT id FROM bundles WHERE sha256 = ?').get(sha) as { id: string } | undefined)?.id ?? null;
+  }
+
+  /** The image a bundle rebuilds (its first entry's target), as the inventory recorded it. */
+  bundleTarget(bundleId: string): ImageInput {
+    const row = this.db
+      .prepare('SELECT i.repository, i.tag, i.config_digest FROM bundle_entries e JOIN images i ON i.id = e.target_image_id WHERE e.bundle_id = ? ORDER BY e.position LIMIT 1')
+      .get(bundleId) as { repository: string; tag: string; config_digest: string } | undefined;
+    if (!row) throw new UnknownEntityError(`unknown bundle ${JSON.stringify(bundleId)}`);
+    return { name: `${row.repository}${row.tag ? `:${row.tag}` : ''}`, configDigest: row.config_digest || null };
+  }
+
+  /** Enrolls a public key whose receipts are believed (lighter keys trust). */
+  trustKey(k: { keyId: string; publicKeyPem: string; deviceId?: string | null; label?: string | null }): { added: boolean } {
+    return this.db.transaction(() => {
+      if (k.deviceId) this.device(k.deviceId);
+      const old = this.db.prepare('SELECT public_key_pem FROM trusted_keys WHERE key_id = ?').get(k.keyId);
+      if (old) return { added: false };
+      this.db
+        .prepare('INSERT INTO trusted_keys (key_id, public_key_pem, device_id, label, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(k.keyId, k.publicKeyPem, k.deviceId ?? null, k.label ?? null, this.actor, now());
+      this.audit('key-trusted', k.keyId, { deviceId: k.deviceId ?? null, label: k.label ?? null });
+      return { added: true };
+    })();
+  }
+
+  /** A receipt key shore knows: a device's (learnt from its twin) or one enrolled by a person. */
+  knownReceiptKey(keyId: string): { publicKey: string; source: 'twin' | 'enrolled'; deviceId: string | null } | undefined {
+    const device = this.db.prepare('SELECT device_id, public_key FROM device_keys WHERE key_id = ? ORDER BY learnt_at DESC LIMIT 1').get(keyId) as { device_id: string; public_key: string } | undefined;
+    if (device) return { publicKey: device.public_key, source: 'twin', deviceId: device.device_id };
+    const enrolled = this.db.prepare('SELECT public_key_pem, device_id FROM trusted_keys WHERE key_id = ?').get(keyId) as { public_key_pem: string; device_id: string | null } | undefined;
+    return enrolled ? { publicKey: enrolled.public_key_pem, source: 'enrolled', deviceId: enrolled.device_id } : undefined;
+  }
+
+  receiptTaken(id: string): boolean {
+    return !!this.db.prepare('SELECT 1 FROM receipts WHERE id = ?').get(id);
+  }
+
+  /** Takes one verified receipt: the image applied (or failed, with the reason) on the device. */
+  takeReceipt(r: { id: string; deviceId: string; bundleId: string; version: number | null; result: 'applied' | 'failed'; reason: string | null; message: string | null; signer: string; finishedAt: string; target: ImageInput | null }): void {
+    this.db.transaction(() => {
+      this.device(r.deviceId);
+      this.db
+        .prepare('INSERT INTO receipts (id, device_id, bundle_id, version, result, reason, signer, finished_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(r.id, r.deviceId, r.bundleId, r.version, r.result, r.reason, r.signer, r.finishedAt, now());
+      const img = r.target ? this.upsertImage(r.target) : null;
+      const cur = img && (this.db.prepare('SELECT state FROM device_images WHERE device_id = ? AND image_id = ?').get(r.deviceId, img.id) as { state: string } | undefined);
+      // A second receipt saying the same (crew laptop and edge module both) adds no move.
+      if (r.target && cur?.state !== r.result) {
+        const why = r.result === 'failed' ? `${r.reason}${r.message ? `: ${r.message}` : ''}` : 'USB receipt';
+        this.setDeviceImage(r.deviceId, r.target, r.result, { bundleId: r.bundleId, channel: 'usb', reason: why });
+      }
+      this.audit('receipt-taken', r.deviceId, { bundleId: r.bundleId, version: r.version, result: r.result, reason: r.reason });
+    })();
+  }
+
+  recordSync(source: 'iothub' | 'usb-receipt' | 'file', summary: string, changes: unknown[], conflicts: unknown[]): void {
+    this.db.prepare('INSERT INTO sync_history (at, source, summary, changes_json, conflicts_json) VALUES (?, ?, ?, ?, ?)').run(now(), source, summary, JSON.stringify(changes), JSON.stringify(conflicts));
+  }
+
   // ---- overview ----
 
   status(): {
