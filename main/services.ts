@@ -32,6 +32,9 @@ import { UploadsApiService } from './transfers/api.js';
 import { UploadQueue } from './transfers/upload-queue.js';
 import { UploadStore } from './transfers/upload-store.js';
 import { UploadTarget } from './transfers/upload-target.js';
+import { UsbExporter } from './usb/export.js';
+import { UsbImporter } from './usb/import.js';
+import { ReceiptIntake } from './usb/receipts.js';
 
 /** The repository (or packaged app) root: the nearest folder above this module with package.json. */
 export function appRoot(): string {
@@ -116,20 +119,59 @@ export function standaloneJobs(): Jobs {
   return new Jobs({ actor: resolveActor() });
 }
 
-export async function buildServices(options: ServiceOptions): Promise<Services> {
+/** The inventory-backed services, for the app and for CLI commands alike. */
+export interface CoreServices {
+  database: string;
+  /** where bundles, staging and keys live: the database's directory, or the app's data directory */
+  dataDir: string;
+  db: Db;
+  inventory: Inventory;
+  bundles: BundleStore;
+  jobs: Jobs;
+  deployments: DeploymentService;
+  usbExport: UsbExporter;
+  receipts: ReceiptIntake;
+  close(): Promise<void>;
+}
+
+export async function openServices(options: { database?: string; user?: string }): Promise<CoreServices> {
   const database = options.database ?? defaultDbPath();
   const db = await openInventory(database, { create: options.database === undefined });
-  const inventory = new Inventory(db, resolveActor());
-  const pkg = appPackage();
-  const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: options.database ? dirname(database) : dataDir(), database, shell: options.shell };
-
-  const bundles = await BundleStore.open(join(info.dataDir, 'bundles'));
-  const uploads = uploadServices(db, inventory, bundles, { dataDir: info.dataDir, secrets: options.secrets ?? new FileSecretStore(info.dataDir) });
-  const events = new EventHub();
+  const inventory = new Inventory(db, resolveActor(options.user));
+  const dir = options.database ? dirname(database) : dataDir();
   const jobs = new Jobs({ history: new JobHistory(db), actor: inventory.actor });
-  jobs.subscribe((job) => events.publish({ type: 'job', job }));
+  const store = await BundleStore.open(join(dir, 'bundles'));
+  return {
+    database,
+    dataDir: dir,
+    db,
+    inventory,
+    bundles: store,
+    jobs,
+    deployments: new DeploymentService(inventory, store, { creator: `${inventory.actor}@lighter` }),
+    usbExport: new UsbExporter(inventory, store),
+    receipts: new ReceiptIntake(inventory, dir),
+    close: async () => {
+      await jobs.stopAll();
+      db.close();
+    },
+  };
+}
 
-  const deployments = new DeploymentService(inventory, bundles, { creator: `${inventory.actor}@lighter` });
+/** The crew laptop's side of USB: no inventory, only its data directory (staging, apply state, key). */
+export function crewImporter(dir: string = dataDir()): UsbImporter {
+  return new UsbImporter(dir);
+}
+
+export async function buildServices(options: ServiceOptions): Promise<Services> {
+  const core = await openServices({ database: options.database });
+  const { inventory, jobs, deployments } = core;
+  const pkg = appPackage();
+  const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: core.dataDir, database: core.database, shell: options.shell };
+
+  const uploads = uploadServices(core.db, inventory, core.bundles, { dataDir: info.dataDir, secrets: options.secrets ?? new FileSecretStore(info.dataDir) });
+  const events = new EventHub();
+  jobs.subscribe((job) => events.publish({ type: 'job', job }));
 
   const handlers = new Handlers()
     .register('app', { info: async () => info })
@@ -142,10 +184,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     handlers,
     events,
     jobs,
-    close: async () => {
-      await jobs.stopAll();
-      db.close();
-    },
+    close: core.close,
   };
 }
 

@@ -17,6 +17,10 @@ const MODULES: Array<() => Promise<{ commands: CommandSpec[] }>> = [
   () => import('./commands/db.js'),
   // transports: uploads to a storage account
   () => import('./commands/upload.js'),
+  // deployments, built once
+  () => import('./commands/deployment.js'),
+  // USB sticks out, receipts back
+  () => import('./commands/usb.js'),
   // the app without Electron: loopback bridge + renderer in a browser
   () => import('./commands/console.js'),
 ];
@@ -27,6 +31,8 @@ const GROUPS: Record<string, string> = {
   bundle: 'build, verify, apply and inspect signed bundles',
   db: 'the inventory: devices, the images they have, deployments',
   upload: 'upload bundles to a storage account: the queue, its order, pause, resume, cancel',
+  deployment: 'deployments: create, build their bundles once, show',
+  usb: 'bundles onto USB sticks, applied on board, receipts back',
 };
 
 async function program(onExit: (status: number) => void): Promise<Commander> {
