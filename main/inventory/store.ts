@@ -637,7 +637,7 @@ export class Inventory {
           | { id: number; state: TransferState }
           | undefined;
         if (!t) {
-          const id = this.createTransfer(p.bundleId, p.deviceId, 'usb', p.size);
+          const id = this.createTransfer(p.bundleId, p.deviceId, 'usb', p.size, s.deploymentId);
           this.db.prepare('UPDATE transfers SET usb_set = ? WHERE id = ?').run(s.setId, id);
           this.setTransferState(id, 'running');
           t = { id, state: 'running' };
