@@ -6,6 +6,11 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes at `offset`; rejects if the range is outside the source. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Fills `target` with the bytes at `offset` (same bounds as read), where the source can read into
+   * a caller's buffer: reused buffers keep garbage, and so peak RSS, down.
+   */
+  readInto?(target: Uint8Array, offset: number): Promise<void>;
 }
 
 export function bufferSource(bytes: Uint8Array): ByteSource {
@@ -218,7 +223,7 @@ export class BlockCache {
   constructor(
     readonly source: ByteSource,
     private readonly blockSize = 64 << 10,
-    private readonly maxBlocks = 256,
+    private readonly maxBlocks = 128,
   ) {}
 
   /** Up to `max` bytes at `offset` (at least 1, to the end of its block) if that block is cached, else undefined. */
@@ -245,8 +250,19 @@ export class BlockCache {
     if (offset < 0 || offset >= this.source.size) throw new RangeError(`read at ${offset} outside ${this.source.size} bytes`);
     const index = Math.floor(offset / this.blockSize);
     const start = index * this.blockSize;
-    const block = await this.source.read(start, Math.min(this.blockSize, this.source.size - start));
-    if (this.blocks.size >= this.maxBlocks) this.blocks.delete(this.blocks.keys().next().value!);
+    const length = Math.min(this.blockSize, this.source.size - start);
+    let block: Uint8Array;
+    if (this.blocks.size >= this.maxBlocks) {
+      const oldest = this.blocks.keys().next().value!;
+      const evicted = this.blocks.get(oldest)!;
+      this.blocks.delete(oldest);
+      // The evicted block's buffer is reused where the source can read into it.
+      if (this.source.readInto && evicted.length === this.blockSize && length === this.blockSize) {
+        if (oldest === this.lastIndex) this.lastIndex = -1;
+        await this.source.readInto(evicted, start);
+        block = evicted;
+      } else block = await this.source.read(start, length);
+    } else block = await this.source.read(start, length);
     this.blocks.set(index, block);
     this.lastIndex = index;
     this.last = block;

@@ -15,7 +15,7 @@ import { decodeConfig, decodePrefix, encodePrefix, HEADER_DIGEST_BYTES, MAX_HEAD
 import { writeFileAtomic } from '../atomic-file.js';
 import { sha256, VerifyingStream } from '../digest.js';
 import type { ImageDestination, ImageSource, LayerInfo } from '../image/types.js';
-import { FileSource, spool } from './file-source.js';
+import { FileRange, FileSource, spool } from './file-source.js';
 import { DiffPool } from './pool.js';
 import { layerReaders, SectionStore, STREAM, verifyLayer } from './sections.js';
 
@@ -33,9 +33,23 @@ async function withTempDir<T>(parent: string | undefined, fn: (dir: string) => P
   }
 }
 
-async function spoolLayers(src: ImageSource, indexes: number[], dir: string, tag: string): Promise<Map<number, FileSource>> {
-  const out = new Map<number, FileSource>();
-  for (const i of indexes) out.set(i, await spool(await src.openLayerTar(i), join(dir, `${tag}-${i}.tar`)));
+/**
+ * Random access to an image's layers for a diff or an apply: read in place where the source keeps
+ * them uncompressed in a local file (checked against the diffID on first use), else spooled to `dir`.
+ */
+export async function openLayers(src: ImageSource, indexes: number[], dir: string, tag: string): Promise<Map<number, FileSource | FileRange>> {
+  const out = new Map<number, FileSource | FileRange>();
+  const info = await src.info();
+  try {
+    for (const i of indexes) {
+      if (out.has(i)) continue;
+      const at = await src.layerFile?.(i);
+      out.set(i, at ? await FileRange.open(at.path, at.offset, at.size, info.layers[i]!.diffID, `${tag} layer ${i} (${info.layers[i]!.diffID})`) : await spool(await src.openLayerTar(i), join(dir, `${tag}-${i}.tar`)));
+    }
+  } catch (err) {
+    await Promise.all([...out.values()].map((f) => f.close()));
+    throw err;
+  }
   return out;
 }
 
@@ -70,10 +84,10 @@ export async function diffImages(base: ImageSource | undefined, target: ImageSou
   const changed = ti.layers.flatMap((l, i) => (baseIDs.includes(l.diffID) || known.has(l.diffID) ? [] : [i]));
   return withTempDir(opts.tmpDir, async (dir) => {
     const pool = DiffPool.create();
-    const sources: FileSource[] = [];
+    const sources: Array<FileSource | FileRange> = [];
     try {
-      const baseFiles = base && changed.length ? await spoolLayers(base, bi.layers.map((_, i) => i), dir, 'base') : new Map<number, FileSource>();
-      const targetFiles = await spoolLayers(target, changed, dir, 'target');
+      const baseFiles = base && changed.length ? await openLayers(base, bi.layers.map((_, i) => i), dir, 'base') : new Map<number, FileSource | FileRange>();
+      const targetFiles = await openLayers(target, changed, dir, 'target');
       sources.push(...baseFiles.values(), ...targetFiles.values());
       const baseImage: ImageLayers | null = base ? { configDigest: bi.configDigest, diffIDs: baseIDs, layers: bi.layers.map((_, i) => baseFiles.get(i) ?? notSpooled) } : null;
       const targetImage: TargetImage = {
@@ -202,7 +216,7 @@ export async function applyPatch(patch: PatchFile, base: ImageSource | undefined
     await withTempDir(opts.tmpDir, async (dir) => {
       const needsBase = h.layers.some((l) => l.from === 'patch');
       const baseIdx = baseIDs.map((d) => where.get(d)!);
-      const files = base && needsBase ? await spoolLayers(base, baseIdx, dir, 'base') : new Map<number, FileSource>();
+      const files = base && needsBase ? await openLayers(base, baseIdx, dir, 'base') : new Map<number, FileSource | FileRange>();
       try {
         const sources = baseIdx.map((i) => files.get(i) ?? notSpooled);
         const layers: LayerInfo[] = [];

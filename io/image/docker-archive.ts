@@ -80,6 +80,12 @@ export async function archiveSourceFromFile(reference: string, path: string, tag
       if (!name) throw new Error(`${reference}: no blob ${d.digest} in the archive`);
       return { data: tar.stream(tar.file(name)), what: `${as} ${name} in ${reference}` };
     },
+    async layerFile(index) {
+      const l = (await info()).layers[index];
+      if (!l || layerCompression(l.descriptor.mediaType) !== 'none' || l.descriptor.digest !== l.diffID) return undefined;
+      const e = tar.file(entryOf.get(l.descriptor.digest)!);
+      return { path, offset: e.offset, size: e.size };
+    },
     async close() {
       await onClose?.();
     },

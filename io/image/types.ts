@@ -35,6 +35,12 @@ export interface ImageSource {
   openLayerTar(index: number): Promise<Readable>;
   /** A blob as stored, verified against its digest and size as read. */
   openBlob(descriptor: Descriptor): Promise<Readable>;
+  /**
+   * Where layer `index`'s uncompressed tar lies in a local file, if it does (docker-archive stores
+   * layers uncompressed), so the delta engine can read it in place. Not verified: the caller checks
+   * the range against the diffID before use (io/delta/file-source.ts FileRange).
+   */
+  layerFile?(index: number): Promise<{ path: string; offset: number; size: number } | undefined>;
   /** Releases temp files and connections; call it whatever happened. */
   close(): Promise<void>;
 }
@@ -44,6 +50,8 @@ export interface StoredImage {
   info(): Promise<ImageInfo>;
   /** The blob's bytes as stored, and how to name it (read AS a blob or a layer) in errors. */
   readStored(descriptor: Descriptor, as: 'blob' | 'layer'): Promise<{ data: Readable; what: string }>;
+  /** As ImageSource.layerFile (passed through unverified; the delta engine checks it). */
+  layerFile?(index: number): Promise<{ path: string; offset: number; size: number } | undefined>;
   close(): Promise<void>;
 }
 

@@ -36,6 +36,7 @@ export function verifiedSource(stored: StoredImage): ImageSource {
       const { data, what } = await stored.readStored(d, 'layer');
       return layerTarFrom(data, { what, digest: d.digest, size: d.size, compression: layerCompression(d.mediaType) }, l.diffID);
     },
+    ...(stored.layerFile ? { layerFile: (index: number) => stored.layerFile!(index) } : {}),
     close: () => stored.close(),
   };
 }
