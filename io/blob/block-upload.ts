@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { type RateLimiter, throttledBody } from './rate-limit.js';
-import { blobCall } from './storage.js';
+import { blobCall, type BlobRetry } from './storage.js';
 
 /** Where staged blocks are recorded (the inventory implements it). */
 export interface BlockLedger {
@@ -72,6 +72,8 @@ export interface BlobUpload {
   onProgress?: (done: number, total: number) => void;
   /** body bytes handed to the link, as they go (for the rate) */
   onSent?: (bytes: number) => void;
+  /** how hard each storage call is retried (default: blobCall's) */
+  retry?: BlobRetry;
 }
 
 export interface BlobUploadResult {
@@ -123,9 +125,11 @@ function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number }).statusCode === 404;
 }
 
-async function committedMatches(blob: BlockBlobClient, size: number, sha256: string, signal?: AbortSignal): Promise<boolean> {
+type Call = <T>(fn: (signal?: AbortSignal) => Promise<T>) => Promise<T>;
+
+async function committedMatches(blob: BlockBlobClient, size: number, sha256: string, call: Call): Promise<boolean> {
   try {
-    const props = await blobCall(() => blob.getProperties({ abortSignal: signal }), { signal });
+    const props = await call((signal) => blob.getProperties({ abortSignal: signal }));
     return props.contentLength === size && props.metadata?.sha256 === sha256;
   } catch (err) {
     if (isNotFound(err)) return false;
@@ -135,6 +139,7 @@ async function committedMatches(blob: BlockBlobClient, size: number, sha256: str
 
 export async function uploadBlob(u: BlobUpload): Promise<BlobUploadResult> {
   const blob = u.container.getBlockBlobClient(u.name);
+  const call: Call = (fn) => blobCall(() => fn(u.signal), { ...u.retry, signal: u.signal });
   const local = await localDigest(u.file, u.size);
   if (local.sha256 !== u.sha256) throw new BlobIntegrityError(`${u.file} has sha256 ${local.sha256}, not the bundle's ${u.sha256}; it is damaged, rebuild it`);
 
@@ -144,7 +149,7 @@ export async function uploadBlob(u: BlobUpload): Promise<BlobUploadResult> {
   const count = Math.ceil(u.size / blockSize);
   const lengthOf = (i: number) => Math.min(blockSize, u.size - i * blockSize);
 
-  if (await committedMatches(blob, u.size, u.sha256, u.signal)) {
+  if (await committedMatches(blob, u.size, u.sha256, call)) {
     u.ledger.forget(u.name);
     u.onProgress?.(u.size, u.size);
     return { alreadyThere: true, blocksSent: 0, blocksReused: 0, blockSize };
@@ -153,7 +158,7 @@ export async function uploadBlob(u: BlobUpload): Promise<BlobUploadResult> {
   // What the service holds: blocks staged by an earlier run that were never committed.
   const held = new Map<string, number>();
   try {
-    const list = await blobCall(() => blob.getBlockList('uncommitted', { abortSignal: u.signal }), { signal: u.signal });
+    const list = await call((signal) => blob.getBlockList('uncommitted', { abortSignal: signal }));
     for (const b of list.uncommittedBlocks ?? []) held.set(b.name, b.size);
   } catch (err) {
     if (!isNotFound(err)) throw err;
@@ -181,7 +186,7 @@ export async function uploadBlob(u: BlobUpload): Promise<BlobUploadResult> {
       const md5 = createHash('md5').update(data).digest();
       const onSent = (n: number) => u.onSent?.(n);
       const body = u.limiter ? () => throttledBody(data, u.limiter!, u.signal, onSent) : data;
-      await blobCall(() => blob.stageBlock(blockId(blockSize, i), body, data.length, { transactionalContentMD5: md5, abortSignal: u.signal }), { signal: u.signal });
+      await call((signal) => blob.stageBlock(blockId(blockSize, i), body, data.length, { transactionalContentMD5: md5, abortSignal: signal }));
       if (!u.limiter) onSent(data.length);
       u.ledger.recordStaged(u.name, blockSize, i, data.length);
       done += data.length;
@@ -194,20 +199,18 @@ export async function uploadBlob(u: BlobUpload): Promise<BlobUploadResult> {
   const ids = Array.from({ length: count }, (_, i) => blockId(blockSize, i));
   u.signal?.throwIfAborted();
   // Committing the same list twice is harmless, so a commit whose answer was lost is simply retried.
-  await blobCall(
-    () =>
-      blob.commitBlockList(ids, {
-        metadata: { ...u.metadata, sha256: u.sha256 },
-        blobHTTPHeaders: { blobContentType: 'application/octet-stream', blobContentMD5: local.md5 },
-        abortSignal: u.signal,
-      }),
-    { signal: u.signal },
+  await call((signal) =>
+    blob.commitBlockList(ids, {
+      metadata: { ...u.metadata, sha256: u.sha256 },
+      blobHTTPHeaders: { blobContentType: 'application/octet-stream', blobContentMD5: local.md5 },
+      abortSignal: signal,
+    }),
   );
 
-  const committed = await blobCall(() => blob.getBlockList('committed', { abortSignal: u.signal }), { signal: u.signal });
+  const committed = await call((signal) => blob.getBlockList('committed', { abortSignal: signal }));
   const got = committed.committedBlocks ?? [];
   const same = got.length === count && got.every((b, i) => b.name === ids[i] && b.size === lengthOf(i));
-  if (!same || !(await committedMatches(blob, u.size, u.sha256, u.signal))) {
+  if (!same || !(await committedMatches(blob, u.size, u.sha256, call))) {
     throw new BlobIntegrityError(`blob ${u.name} as committed does not match the bundle (${got.length} blocks, want ${count}); it will be uploaded again`);
   }
   u.ledger.forget(u.name);

@@ -53,6 +53,8 @@ export function blobRetryDecision(err: unknown): boolean | number {
   return false;
 }
 
+export type BlobRetry = Pick<RetryOptions, 'attempts' | 'baseMs' | 'capMs'>;
+
 /** One Blob call under the shared retry policy. */
 export function blobCall<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   return retry(() => fn(), { attempts: 8, baseMs: 500, capMs: 60_000, decide: blobRetryDecision, ...opts });

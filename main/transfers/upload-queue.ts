@@ -10,7 +10,7 @@ import { DEFAULT_ORDER, orderQueue, type OrderRule } from '../../core/transfers/
 import { bundleBlobName, uploadBlob } from '../../io/blob/block-upload.js';
 import { RateMeter } from '../../core/jobs/rate.js';
 import { RateLimiter } from '../../io/blob/rate-limit.js';
-import { blobCall, describeBlobError } from '../../io/blob/storage.js';
+import { blobCall, blobRetryDecision, describeBlobError, type BlobRetry } from '../../io/blob/storage.js';
 import { IllegalTransitionError } from '../inventory/states.js';
 import type { Inventory } from '../inventory/store.js';
 import { RunnerBusyError, RunnerLock } from './runner-lock.js';
@@ -26,6 +26,10 @@ export interface UploadDeps {
   lockFile: string;
   order?: readonly OrderRule[];
   blockSize?: number;
+  /** how hard each storage call is retried before the transfer fails (default: blobCall's) */
+  retry?: BlobRetry;
+  /** a runner without --once queues a transfer that failed on the link again after this long, doubling each time (default 30 s, at most 15 min) */
+  relinkMs?: number;
 }
 
 export interface TransferProgress {
@@ -89,6 +93,8 @@ export class UploadQueue {
   private wake: (() => void) | undefined;
   private runningNow = false;
   private readonly indexWrites = new Map<string, Promise<void>>();
+  /** transfers that failed on the link, and when a runner that keeps going queues them again */
+  private readonly relink = new Map<number, { at: number; failures: number }>();
 
   constructor(private readonly deps: UploadDeps) {}
 
@@ -186,6 +192,7 @@ export class UploadQueue {
    * runner that died are picked up like queued ones (they keep their state and their staged blocks).
    */
   private nextJob(): Job | undefined {
+    this.requeueRelinked();
     const pending = this.deps.store.pending();
     const busy = new Set([...this.jobs.values()].flatMap((j) => [...j.transfers.keys()]));
     const open = pending.filter((p) => (p.state === 'queued' || p.state === 'running') && !p.pausedAt && !busy.has(p.id) && !this.jobs.has(p.bundleId));
@@ -209,6 +216,18 @@ export class UploadQueue {
     }
     this.jobs.set(job.bundleId, job);
     return job;
+  }
+
+  // A link that is down for hours must not leave the queue failed: a runner that keeps going tries
+  // such transfers again, later and later, while `upload list` shows why they failed meanwhile.
+  private requeueRelinked(): void {
+    const now = Date.now();
+    for (const [id, r] of this.relink) {
+      if (r.at > now) continue;
+      // Resumed or cancelled by hand meanwhile: nothing to do. The count stays, to double the next wait.
+      if (this.deps.store.item(id).state === 'failed') this.deps.inventory.setTransferState(id, 'queued');
+      r.at = Infinity;
+    }
   }
 
   private markDeployment(id: number): void {
@@ -245,6 +264,7 @@ export class UploadQueue {
         metadata: { bundleid: job.bundleId, devices: devicesMetadata(devices) },
         ledger: this.deps.store.ledger,
         blockSize: this.deps.blockSize,
+        retry: this.deps.retry,
         limiter: this.limiter,
         signal: job.controller.signal,
         onSent: (n) => {
@@ -265,8 +285,11 @@ export class UploadQueue {
       for (const t of [...job.transfers.values()]) {
         await this.publishIndex(container, t, job.controller.signal);
         this.deps.inventory.setTransferState(t.id, 'succeeded');
+        this.relink.delete(t.id);
         this.markInTransit(t);
         summary.succeeded.push(t.id);
+        // It failed on the link earlier in this run and made it now.
+        summary.failed = summary.failed.filter((f) => f.id !== t.id);
         opts.onFinished?.(this.deps.store.item(t.id));
       }
     } catch (err) {
@@ -288,6 +311,11 @@ export class UploadQueue {
           const error = describeBlobError(err);
           this.deps.inventory.setTransferState(t.id, 'failed', { error });
           summary.failed.push({ id: t.id, error });
+          if (!opts.once && blobRetryDecision(err) !== false) {
+            const failures = (this.relink.get(t.id)?.failures ?? 0) + 1;
+            const wait = Math.min(15 * 60_000, (this.deps.relinkMs ?? 30_000) * 2 ** (failures - 1));
+            this.relink.set(t.id, { at: Date.now() + wait, failures });
+          }
           opts.onFinished?.(this.deps.store.item(t.id));
         }
       }
@@ -336,7 +364,7 @@ export class UploadQueue {
         2,
       );
       const blob = container.getBlockBlobClient(deviceIndexBlobName(t.deviceId));
-      await blobCall(() => blob.upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' }, abortSignal: signal }), { signal });
+      await blobCall(() => blob.upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' }, abortSignal: signal }), { ...this.deps.retry, signal });
     });
     this.indexWrites.set(t.deviceId, next.catch(() => undefined));
     await next;

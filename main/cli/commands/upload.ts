@@ -12,7 +12,13 @@ const INVENTORY = {
 } as const;
 
 async function withUploads<T>(opts: { db?: string | undefined; user?: string | undefined; container?: string | undefined; order?: string | undefined }, fn: (u: Uploads) => Promise<T>): Promise<T> {
-  const u = await openUploads({ database: opts.db, user: opts.user, container: opts.container, order: opts.order ? parseOrder(opts.order) : undefined });
+  let order;
+  try {
+    order = opts.order ? parseOrder(opts.order) : undefined;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const u = await openUploads({ database: opts.db, user: opts.user, container: opts.container, order });
   try {
     return await fn(u);
   } finally {
