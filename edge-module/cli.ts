@@ -21,7 +21,7 @@ const USAGE = `usage: lighter edge run --inbox DIR --receipts DIR --state DIR --
 run      watch the inbox, apply each complete bundle into the local registry (and Docker with
          --docker), report to the module twin, a D2C message and a signed receipt per bundle.
          Inside IoT Edge the hub connection comes from the environment; outside, from
-         --hub-connection-string or $LIGHTER_HUB_CONNECTION_STRING (a module or device connection
+         --hub-connection-string or $LIGHTER_EDGE_HUB_CONNECTION_STRING (a module or device connection
          string; the variable keeps it out of the process list). --no-hub keeps reports in the outbox.
          --once takes what is complete now, sends what it can, and exits.
 restore  load every image of the current deployment from the store into Docker (no network).
@@ -56,10 +56,10 @@ const log = (line: string) => process.stderr.write(`${new Date().toISOString()} 
 
 async function hubConfig(values: { 'hub-connection-string'?: string; 'no-hub'?: boolean; 'hub-ca'?: string }): Promise<HubConfig | null> {
   if (values['no-hub']) return null;
-  const cs = values['hub-connection-string'] ?? process.env.LIGHTER_HUB_CONNECTION_STRING;
+  const cs = values['hub-connection-string'] ?? process.env.LIGHTER_EDGE_HUB_CONNECTION_STRING;
   if (cs) return { kind: 'connection-string', connectionString: cs, ...(values['hub-ca'] ? { ca: await fs.readFile(values['hub-ca'], 'utf8') } : {}) };
   if (process.env.IOTEDGE_WORKLOADURI || process.env.EdgeHubConnectionString) return { kind: 'environment' };
-  throw new UsageError('no hub: give --hub-connection-string (or $LIGHTER_HUB_CONNECTION_STRING), run inside IoT Edge, or say --no-hub');
+  throw new UsageError('no hub: give --hub-connection-string (or $LIGHTER_EDGE_HUB_CONNECTION_STRING), run inside IoT Edge, or say --no-hub');
 }
 
 async function run(args: string[]): Promise<number> {

@@ -36,7 +36,7 @@ afterAll(async () => {
 
 function start(extra: string[] = []) {
   // The connection string goes in the environment, not the argument list (ps shows arguments).
-  module = startModule(device, shore, ['--hub-ca', hub.caFile, '--hub-retry-ms', '300', ...extra], { LIGHTER_HUB_CONNECTION_STRING: hub.moduleConnectionString(DEVICE, 'lighter') });
+  module = startModule(device, shore, ['--hub-ca', hub.caFile, '--hub-retry-ms', '300', ...extra], { LIGHTER_EDGE_HUB_CONNECTION_STRING: hub.moduleConnectionString(DEVICE, 'lighter') });
   return module;
 }
 
