@@ -132,7 +132,8 @@ export async function applyFile(path: string, ctx: ApplyContext): Promise<Outcom
   let base: ImageRef | undefined;
   try {
     const verifier = await verifierFor(path, ctx.trusted);
-    manifest = (await openBundle(path, verifier)).manifest;
+    const bundle = await openBundle(path, verifier);
+    manifest = bundle.manifest;
     const state = await ApplyState.open(ctx.stateDir);
     const last = await state.lastApplied();
     checkVersion(manifest, last);
@@ -150,7 +151,9 @@ export async function applyFile(path: string, ctx: ApplyContext): Promise<Outcom
     // The same bundle applied before a crash, its image stored: only the report is left to do.
     const stored = images.find((i) => i.ref === ref);
     const done = last?.id === manifest.id && last.version === manifest.version && stored?.id === entry.target.configDigest;
-    if (!done) {
+    // Even then every part is checked: a damaged copy of an applied bundle is refused, not "applied".
+    if (done) await bundle.verifyParts();
+    else {
       await checkRoom(ctx.store, images, entry.target.layers);
       await fs.mkdir(join(ctx.stateDir, 'tmp'), { recursive: true });
       await applyBundle({

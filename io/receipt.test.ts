@@ -32,7 +32,7 @@ describe('receipts', () => {
 
     const receipt = a.sign(body);
     const path = await writeReceipt(join(dir, 'receipts'), receipt);
-    expect(path.endsWith(`ship-7_engine-${'a'.repeat(64)}-v12.receipt.json`)).toBe(true);
+    expect(path.endsWith(`ship-7_engine-${'a'.repeat(64)}-v12-${'b'.repeat(16)}.receipt.json`)).toBe(true);
     const back = await readReceipt(path);
     expect(back).toEqual(receipt);
     expect(verifyReceipt(back, a.publicKeyBase64)).toEqual({ ok: true });

@@ -104,15 +104,18 @@ function fileSafe(s: string): string {
 }
 
 /**
- * `<deviceId>-<bundle hex>-v<version>.receipt.json`, or `<deviceId>-file-<file sha256 hex>.receipt.json`
- * for a file that never verified. The version is in the name because bundle ids are content
- * addresses: the same pair re-signed at another version has the same id and must not overwrite the
- * receipt of the first. A retry of the same bundle and version replaces its receipt (latest wins).
+ * `<deviceId>-<bundle id hex>-v<version>-<first 16 hex of the file's sha256>.receipt.json`, or
+ * `<deviceId>-file-<file sha256 hex>.receipt.json` for a file that never verified. The version is
+ * in the name because bundle ids are content addresses (the same pair re-signed at another version
+ * has the same id), and the file digest because a damaged copy of a bundle verifies its manifest
+ * but must not overwrite the receipt of the good copy. A retry of the same file replaces its
+ * receipt (latest outcome wins).
  */
 export function receiptFileName(body: Pick<ReceiptBody, 'deviceId' | 'bundleId' | 'version' | 'file'>): string {
   const device = fileSafe(body.deviceId);
-  if (body.bundleId === null || body.version === null) return `${device}-file-${body.file.sha256.slice('sha256:'.length)}.receipt.json`;
-  return `${device}-${body.bundleId.slice('sha256:'.length)}-v${body.version}.receipt.json`;
+  const file = body.file.sha256.slice('sha256:'.length);
+  if (body.bundleId === null || body.version === null) return `${device}-file-${file}.receipt.json`;
+  return `${device}-${body.bundleId.slice('sha256:'.length)}-v${body.version}-${file.slice(0, 16)}.receipt.json`;
 }
 
 export const RECEIPT_SUFFIX = '.receipt.json';

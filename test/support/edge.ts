@@ -170,7 +170,7 @@ export function quarantined(device: Device): Array<{ name: string; reason: strin
     .map((n) => ({ name: n.slice(0, -'.reason.json'.length), reason: (JSON.parse(readFileSync(join(q, n), 'utf8')) as { reason: string }).reason }));
 }
 
-export function outbox(device: Device): Array<{ seq: number; result: { result: string; reason?: string; version: number | null } }> {
+export function outbox(device: Device): Array<{ seq: number; result: { file: string; result: string; reason?: string; version: number | null } }> {
   const dir = join(device.state, 'outbox');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
