@@ -2,7 +2,7 @@
 // preload can build its forwarding object from this list alone. A channel is "<namespace>.<method>".
 export const METHODS = {
   app: ['info'],
-  deployments: ['create', 'build', 'show'],
+  deployments: ['create', 'build', 'show', 'plan'],
   jobs: ['list', 'get', 'cancel'],
   fleet: ['importDevices'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],

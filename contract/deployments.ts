@@ -1,8 +1,10 @@
 // `deployments`: create a deployment, build its bundles (a long operation: the app runs it as a job),
 // and show what each device needs. Requests are parsed in main with these schemas.
 import { z } from 'zod';
+import type { Plan } from '../core/plan/plan.js';
 import type { MethodOf } from './channels.js';
 import type { DeploymentState, DeviceImageState } from './inventory.js';
+import type { JobInfo } from './jobs.js';
 
 const text = z.string().trim().min(1, 'must not be empty').max(256, 'is longer than 256 characters');
 
@@ -22,6 +24,7 @@ export const deploymentsRequests = {
     .refine((r) => !r.devices !== !r.group, 'give either devices or group'),
   build: z.object({ id: z.number().int().positive(), key: z.string().min(1).max(4096) }).strict(),
   show: z.object({ id: z.number().int().positive() }).strict(),
+  plan: z.object({ id: z.number().int().positive() }).strict(),
 } satisfies Record<MethodOf<'deployments'>, z.ZodTypeAny>;
 
 export interface ImageRef {
@@ -79,6 +82,9 @@ type In<M extends keyof typeof deploymentsRequests> = z.input<(typeof deployment
 
 export interface DeploymentsApi {
   create(req: In<'create'>): Promise<{ id: number }>;
-  build(req: In<'build'>): Promise<BuildReport>;
+  /** starts building as a job; its result is the BuildReport */
+  build(req: In<'build'>): Promise<JobInfo>;
   show(req: In<'show'>): Promise<DeploymentView>;
+  /** what each device needs as the inventory stands now: present, in transit or missing, the chosen base, estimated bytes; the distinct bundles */
+  plan(req: In<'plan'>): Promise<Plan>;
 }

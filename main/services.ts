@@ -175,7 +175,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
 
   const handlers = new Handlers()
     .register('app', { info: async () => info })
-    .register('deployments', new DeploymentsBridge(deployments))
+    .register('deployments', new DeploymentsBridge(deployments, jobs))
     .register('inventory', new InventoryViews(inventory))
     .register('jobs', new JobsApiService(jobs))
     .register('fleet', new FleetService(inventory))

@@ -31,6 +31,7 @@ describe('bridge handlers', () => {
       'deployments.create',
       'deployments.build',
       'deployments.show',
+      'deployments.plan',
       'inventory.status',
       'inventory.devices',
       'inventory.device',

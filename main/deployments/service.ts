@@ -130,13 +130,14 @@ export class DeploymentService {
         creator: this.options.creator,
         repoTag: b.target.ref,
         tmpDir: work,
-        onProgress,
+        // the diff is most of the work; checking the stored parts again is the rest
+        onProgress: (done, total) => onProgress(total > 0 ? (0.8 * done) / total : 0, 1),
       });
       checkCancelled(ctl, 'bundle build');
       const entry = result.manifest.entries[0]!;
       // Proven again from the stored file, as a device will read it: signature, parts, rebuild.
       const opened = await openBundle(scratch, signer.verifier);
-      await opened.verifyParts();
+      await opened.verifyParts((done, total) => onProgress(0.8 + (total > 0 ? (0.2 * done) / total : 0), 1));
       const usedBaseBytes = entry.base !== null && result.base === baseRef && baseRef !== null;
       if (usedBaseBytes || entry.base === null) await verifyByRebuild(opened, usedBaseBytes ? baseRef : null);
       const { sha256, size } = await this.store.adopt(scratch);

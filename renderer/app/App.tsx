@@ -5,6 +5,7 @@
 import { useEffect } from 'react';
 import { createHashRouter, Navigate, NavLink, Outlet, RouterProvider, useMatches, useNavigate } from 'react-router';
 import { DeploymentsView } from '../features/deployments/DeploymentsView.js';
+import { NewDeployment } from '../features/deployments/NewDeployment.js';
 import { FleetView } from '../features/fleet/FleetView.js';
 import { HistoryView } from '../features/history/HistoryView.js';
 import { JobsView } from '../features/jobs/JobsView.js';
@@ -132,6 +133,7 @@ const router = createHashRouter([
       { path: 'fleet', element: <FleetView />, handle: { title: 'Fleet overview' } },
       { path: 'fleet/:deviceId', element: <FleetView />, handle: { title: 'Fleet overview' } },
       { path: 'deployments', element: <DeploymentsView />, handle: { title: 'Deployments' } },
+      { path: 'deployments/new', element: <NewDeployment />, handle: { title: 'New deployment' } },
       { path: 'deployments/:deploymentId', element: <DeploymentsView />, handle: { title: 'Deployments' } },
       { path: 'transfers', element: <TransfersView />, handle: { title: 'Transfers' } },
       { path: 'history', element: <HistoryView />, handle: { title: 'Sync history and audit log' } },

@@ -1,11 +1,12 @@
 // Deployments: every deployment set with its state and who ordered it; the selected one shows its
 // images and, per target device, how many of them are confirmed on board (the manifest gate).
-import { useEffect } from 'react';
+import { useCallback, useEffect } from 'react';
 import { Link, useParams } from 'react-router';
 import type { DeploymentState } from '../../../contract/index.js';
 import { useSession } from '../../app/session.js';
 import { relativeTime, timestamp } from '../../ui/format.js';
 import { Badge, Cmd, Empty, ErrorBanner, Section } from '../../ui/parts.js';
+import { DeploymentWork } from './DeploymentWork.js';
 import { useDeployment, useDeployments } from './store.js';
 
 const STATES: DeploymentState[] = ['draft', 'planned', 'transferring', 'ready', 'pushed', 'cancelled'];
@@ -89,6 +90,10 @@ export function DeploymentsView() {
   useEffect(() => {
     void loadDetail({ id: selected });
   }, [refreshes, selected, loadDetail]);
+  const reloadAll = useCallback(() => {
+    void loadList();
+    void loadDetail();
+  }, [loadList, loadDetail]);
 
   return (
     <div className="page">
@@ -96,6 +101,10 @@ export function DeploymentsView() {
       <Section
         title="Deployments"
         actions={
+          <>
+          <Link to="/deployments/new" className="button button-primary">
+            New deployment…
+          </Link>
           <label className="filter">
             <span>State</span>
             <select aria-label="Deployment state" value={list.params.state} onChange={(e) => void list.load({ state: e.target.value as DeploymentState | '' })}>
@@ -107,6 +116,7 @@ export function DeploymentsView() {
               ))}
             </select>
           </label>
+          </>
         }
       >
         {list.data && list.data.length === 0 ? (
@@ -158,6 +168,7 @@ export function DeploymentsView() {
         )}
       </Section>
       <DeploymentDetailPanel />
+      {selected !== null && <DeploymentWork id={selected} onChanged={reloadAll} />}
     </div>
   );
 }

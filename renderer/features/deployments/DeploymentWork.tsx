@@ -1,0 +1,220 @@
+// The shore engineer's work on one deployment: the plan (per device: each image needed, present or
+// in transit, the chosen base, estimated bytes; the distinct bundles), building and verifying the
+// bundles as a job with progress and cancel, and what each device still misses before the
+// manifest may be pushed. Everything is computed in main; this view renders and asks.
+import { useEffect, useState } from 'react';
+import type { DeploymentView, JobInfo } from '../../../contract/index.js';
+import type { Plan } from '../../../core/plan/plan.js';
+import { api } from '../../api/index.js';
+import { errorMessage } from '../../app/resource.js';
+import { bytes, shortDigest } from '../../ui/format.js';
+import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
+import { JobProgress } from '../jobs/JobProgress.js';
+import { sortedJobs, useJobs } from '../jobs/store.js';
+
+const KEY_KEY = 'lighter.signingKey';
+
+/** The newest job of `kind` about deployment `id`. */
+export function useDeploymentJob(kind: string, id: number): JobInfo | undefined {
+  const byId = useJobs((s) => s.byId);
+  return sortedJobs(byId)
+    .filter((j) => j.kind === kind && (j.params as { deployment?: number } | null)?.deployment === id)
+    .sort((a, b) => b.id - a.id)[0];
+}
+
+function PlanTable({ plan }: { plan: Plan }) {
+  return (
+    <table className="grid compact" aria-label="Plan per device">
+      <thead>
+        <tr>
+          <th>Device</th>
+          <th>Image</th>
+          <th>Status</th>
+          <th>Base</th>
+          <th className="num">Estimated</th>
+        </tr>
+      </thead>
+      <tbody>
+        {plan.devices.flatMap((d) =>
+          d.images.map((i, n) => (
+            <tr key={`${d.deviceId}:${i.image}`} data-plan-device={d.deviceId}>
+              <td>{n === 0 ? d.deviceId : ''}</td>
+              <td className="mono">{i.image}</td>
+              <td>
+                <Badge state={i.status === 'missing' ? 'needed' : i.status} />
+              </td>
+              <td className="mono">{i.status === 'missing' ? (i.base ? i.base.ref : 'full image') : '—'}</td>
+              <td className="num">{i.status === 'missing' ? bytes(i.estimatedBytes) : '—'}</td>
+            </tr>
+          )),
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+function BundlesTable({ plan }: { plan: Plan }) {
+  if (plan.bundles.length === 0) return <div className="empty-inline muted">Every image is on board or on its way: nothing to build.</div>;
+  return (
+    <table className="grid compact" aria-label="Distinct bundles">
+      <thead>
+        <tr>
+          <th>Target</th>
+          <th>Base</th>
+          <th className="num">Devices</th>
+          <th className="num">Estimated</th>
+        </tr>
+      </thead>
+      <tbody>
+        {plan.bundles.map((b) => (
+          <tr key={b.key} data-bundle-key={b.key}>
+            <td className="mono">{b.target.ref}</td>
+            <td className="mono">{b.base ? b.base.ref : 'full image'}</td>
+            <td className="num">{b.devices.length}</td>
+            <td className="num">{bytes(b.estimatedBytes)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function BuiltBundles({ view }: { view: DeploymentView }) {
+  if (view.bundles.length === 0) return null;
+  return (
+    <table className="grid compact" aria-label="Built bundles per device">
+      <thead>
+        <tr>
+          <th>Device</th>
+          <th>Bundle</th>
+          <th>Target</th>
+          <th>Base</th>
+          <th className="num">Size</th>
+          <th>Image state</th>
+        </tr>
+      </thead>
+      <tbody>
+        {view.bundles.map((b) => (
+          <tr key={`${b.deviceId}:${b.bundleId}`} data-built-device={b.deviceId}>
+            <td>{b.deviceId}</td>
+            <td className="mono" title={b.bundleId}>
+              {shortDigest(b.bundleId)} <span className="muted">v{b.version}</span>
+            </td>
+            <td className="mono">{b.target.ref}</td>
+            <td className="mono">{b.base ? b.base.ref : 'full image'}</td>
+            <td className="num">{bytes(b.size)}</td>
+            <td>{b.imageState ? <Badge state={b.imageState} /> : <span className="muted">not sent</span>}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Gate({ view }: { view: DeploymentView }) {
+  return (
+    <div className="pad-x" data-gate={view.gate.ready ? 'open' : 'closed'}>
+      {view.gate.ready ? (
+        <p className="ok-text">Every device has every image: the manifest can be pushed.</p>
+      ) : (
+        <ul className="plain" aria-label="Still missing per device">
+          {view.gate.devices
+            .filter((d) => d.missing.length > 0)
+            .map((d) => (
+              <li key={d.deviceId} data-missing-device={d.deviceId}>
+                <b>{d.deviceId}</b> misses <span className="mono">{d.missing.join(', ')}</span>
+              </li>
+            ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): void }) {
+  const [plan, setPlan] = useState<Plan | null>(null);
+  const [view, setView] = useState<DeploymentView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [key, setKey] = useState(() => localStorage.getItem(KEY_KEY) ?? '');
+  const put = useJobs((s) => s.put);
+  const build = useDeploymentJob('bundle-build', id);
+  const buildState = build?.state;
+
+  useEffect(() => {
+    let live = true;
+    Promise.all([api().deployments.plan({ id }), api().deployments.show({ id })])
+      .then(([p, v]) => {
+        if (!live) return;
+        setPlan(p);
+        setView(v);
+        setError(null);
+      })
+      .catch((err: unknown) => live && setError(errorMessage(err)));
+    return () => {
+      live = false;
+    };
+    // a finished build changes the plan and the bundles: re-read then
+  }, [id, buildState]);
+
+  useEffect(() => {
+    if (buildState === 'succeeded') onChanged();
+  }, [buildState, onChanged]);
+
+  const startBuild = async () => {
+    setError(null);
+    localStorage.setItem(KEY_KEY, key);
+    try {
+      put(await api().deployments.build({ id, key: key.trim() }));
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+
+  return (
+    <>
+      <ErrorBanner error={error} />
+      <Section title="Plan">
+        {plan ? (
+          <div className="split">
+            <div>
+              <h3>Per device</h3>
+              <PlanTable plan={plan} />
+            </div>
+            <div>
+              <h3>Distinct bundles</h3>
+              <BundlesTable plan={plan} />
+            </div>
+          </div>
+        ) : (
+          <div className="empty-inline muted">Planning…</div>
+        )}
+      </Section>
+      <Section title="Build and verify bundles">
+        <form
+          className="form-actions pad-top"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void startBuild();
+          }}
+        >
+          <label htmlFor="signing-key">Signing key</label>
+          <input id="signing-key" className="grow mono" value={key} onChange={(e) => setKey(e.target.value)} placeholder="/path/to/lighter-bundle.key" />
+          <button type="submit" className="button button-primary" disabled={!key.trim() || buildState === 'running'}>
+            Build bundles
+          </button>
+        </form>
+        {build && <JobProgress job={build} summary={(j) => buildSummary(j)} />}
+        {view && <BuiltBundles view={view} />}
+      </Section>
+      <Section title="Manifest gate">{view && <Gate view={view} />}</Section>
+    </>
+  );
+}
+
+function buildSummary(job: JobInfo): string | null {
+  const r = job.result as { upToDate?: boolean; bundles?: Array<{ built: boolean; size: number }> } | null;
+  if (!r?.bundles) return null;
+  if (r.upToDate) return 'Nothing to build: every image is on board or on its way.';
+  const built = r.bundles.filter((b) => b.built).length;
+  return `${r.bundles.length} bundle${r.bundles.length === 1 ? '' : 's'} ready (${built} built and verified, ${r.bundles.length - built} reused), ${bytes(r.bundles.reduce((s, b) => s + b.size, 0))} in all.`;
+}

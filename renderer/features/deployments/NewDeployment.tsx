@@ -1,0 +1,144 @@
+// A new deployment: open an IoT Edge deployment manifest (file picker: the native one in Electron,
+// an upload in the console), name it, say who orders it, and pick a group or devices. Main checks
+// the manifest and resolves the group; this view only collects the choice.
+import { useEffect, useMemo, useState } from 'react';
+import { useNavigate } from 'react-router';
+import { api } from '../../api/index.js';
+import { errorMessage } from '../../app/resource.js';
+import { ErrorBanner, Section } from '../../ui/parts.js';
+import { useDevices } from '../fleet/store.js';
+
+const ORDERER_KEY = 'lighter.orderedBy';
+
+function rememberedOrderer(): { name: string; email: string } {
+  try {
+    const v = JSON.parse(localStorage.getItem(ORDERER_KEY) ?? '{}') as { name?: unknown; email?: unknown };
+    return { name: typeof v.name === 'string' ? v.name : '', email: typeof v.email === 'string' ? v.email : '' };
+  } catch {
+    return { name: '', email: '' };
+  }
+}
+
+export function NewDeployment() {
+  const navigate = useNavigate();
+  const devices = useDevices();
+  const loadDevices = devices.load;
+  useEffect(() => {
+    void loadDevices({ group: '', vessel: '', site: '', search: '' });
+  }, [loadDevices]);
+  const [manifest, setManifest] = useState<{ file: string; text: string } | null>(null);
+  const [name, setName] = useState('');
+  const [orderer, setOrderer] = useState(rememberedOrderer);
+  const [target, setTarget] = useState<'group' | 'devices'>('group');
+  const [group, setGroup] = useState('');
+  const [picked, setPicked] = useState<string[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const groups = devices.data?.facets.groups ?? [];
+  const all = useMemo(() => devices.data?.devices ?? [], [devices.data]);
+  const chosenGroup = group || groups[0] || '';
+
+  const open = async (file: File) => {
+    setError(null);
+    const text = await file.text();
+    setManifest({ file: file.name, text });
+    if (!name) setName(file.name.replace(/\.json$/i, ''));
+  };
+
+  const submit = async () => {
+    if (!manifest) return;
+    setBusy(true);
+    setError(null);
+    try {
+      localStorage.setItem(ORDERER_KEY, JSON.stringify(orderer));
+      const { id } = await api().deployments.create({
+        manifestJson: manifest.text,
+        name: name.trim(),
+        orderedBy: { name: orderer.name.trim(), email: orderer.email.trim() },
+        ...(target === 'group' ? { group: chosenGroup } : { devices: picked }),
+      });
+      void navigate(`/deployments/${id}`);
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const ready = manifest && name.trim() && orderer.name.trim() && orderer.email.trim() && (target === 'group' ? chosenGroup : picked.length > 0);
+  return (
+    <div className="page">
+      <ErrorBanner error={error ?? devices.error} />
+      <Section title="New deployment">
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void submit();
+          }}
+        >
+          <div className="form-grid">
+            <span id="manifest-label">Deployment manifest</span>
+            <span className="inline-action">
+              <label className="button">
+                Open manifest…
+                <input type="file" accept=".json,application/json" className="sr-only" aria-labelledby="manifest-label" onChange={(e) => e.target.files?.[0] && void open(e.target.files[0])} />
+              </label>
+              <span className={manifest ? 'mono' : 'muted'} data-testid="manifest-file">
+                {manifest ? `${manifest.file} (${manifest.text.length.toLocaleString()} characters)` : 'no file chosen'}
+              </span>
+            </span>
+            <label htmlFor="dep-name">Name</label>
+            <input id="dep-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="telemetry-1.5-north-sea" />
+            <label htmlFor="dep-by">Ordered by</label>
+            <input id="dep-by" value={orderer.name} onChange={(e) => setOrderer({ ...orderer, name: e.target.value })} placeholder="your name" />
+            <label htmlFor="dep-email">Email</label>
+            <input id="dep-email" type="email" value={orderer.email} onChange={(e) => setOrderer({ ...orderer, email: e.target.value })} placeholder="you@example.com" />
+            <span id="target-label">Devices</span>
+            <div role="radiogroup" aria-labelledby="target-label" className="inline-action">
+              <label>
+                <input type="radio" name="target" checked={target === 'group'} onChange={() => setTarget('group')} /> a group
+              </label>
+              <label>
+                <input type="radio" name="target" checked={target === 'devices'} onChange={() => setTarget('devices')} /> chosen devices
+              </label>
+            </div>
+            {target === 'group' ? (
+              <>
+                <label htmlFor="dep-group">Group</label>
+                <select id="dep-group" value={chosenGroup} onChange={(e) => setGroup(e.target.value)}>
+                  {groups.map((g) => (
+                    <option key={g} value={g}>
+                      {g} ({all.filter((d) => d.group === g).length} devices)
+                    </option>
+                  ))}
+                </select>
+              </>
+            ) : (
+              <>
+                <span>Choose devices</span>
+                <div className="device-picks">
+                  {all.map((d) => (
+                    <label key={d.id}>
+                      <input
+                        type="checkbox"
+                        checked={picked.includes(d.id)}
+                        onChange={(e) => setPicked(e.target.checked ? [...picked, d.id] : picked.filter((p) => p !== d.id))}
+                      />{' '}
+                      {d.displayName ?? d.id} <span className="muted">{d.group ?? ''}</span>
+                    </label>
+                  ))}
+                </div>
+              </>
+            )}
+          </div>
+          <div className="form-actions">
+            <button type="submit" className="button button-primary" disabled={!ready || busy}>
+              {busy ? 'Creating…' : 'Create deployment'}
+            </button>
+            <span className="muted">The plan and the bundles to build show on the next page.</span>
+          </div>
+        </form>
+      </Section>
+    </div>
+  );
+}

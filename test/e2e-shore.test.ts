@@ -1,0 +1,214 @@
+// End to end, the shore engineer's day by clicks and keys in Debian's Chromium against the real
+// bridge, inventory, Docker images and bundle store: import the fleet from a file, open a manifest,
+// create a deployment for a group, see the plan, build and verify its bundles (progress read while
+// it runs; a cancelled build leaves nothing half-written). Every view is checked with axe-core and
+// screenshotted to test-artifacts/.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openInventory } from '../main/inventory/open.js';
+import { Inventory, type ImageInput } from '../main/inventory/store.js';
+import { chooseRole, CLI, launchBrowser, openPage, screenshot, seriousViolations, startConsole, stopConsole, type Console } from './support/app.js';
+import { describeImage, edgeManifest, SYSTEM_IMAGES } from './support/fleet.js';
+import { buildTestImages, pseudoRandom, type TestImages } from './support/images.js';
+
+const PREFIX = 'e2e-shore';
+const DEVICES = [`${PREFIX}-ship-1`, `${PREFIX}-ship-2`, `${PREFIX}-ship-3`];
+const BIG = { v1: 'lighter-e2e-shore/big:v1', v2: 'lighter-e2e-shore/big:v2' };
+
+let dir: string;
+let db: string;
+let app: Console | undefined;
+let browser: BrowserContext;
+let page: Page;
+let problems: string[];
+let images: TestImages;
+let described: { base: ImageInput; appV1: ImageInput; appV2: ImageInput; bigV1: ImageInput; bigV2: ImageInput };
+let key: string;
+
+/**
+ * Two versions of an image big enough that diffing them runs for seconds: 64 files of 1 MiB of
+ * noise (progress advances file by file), and the same with 4 KiB changed in each.
+ */
+function buildBigImages(work: string): { v1: { tag: string; archive: string }; v2: { tag: string; archive: string } } {
+  const make = (tag: string, name: string, changed: boolean) => {
+    const root = join(work, `${name}-root`);
+    mkdirSync(join(root, 'data'), { recursive: true });
+    for (let i = 0; i < 64; i++) {
+      const data = pseudoRandom(1000 + i, 1 << 20);
+      if (changed) pseudoRandom(5000 + i, 4096).copy(data, 300_000);
+      writeFileSync(join(root, 'data', `blob-${String(i).padStart(2, '0')}.bin`), data);
+    }
+    const tar = execFileSync('tar', ['-C', root, '--numeric-owner', '--owner=0', '--group=0', '--mtime=2024-01-01', '-cf', '-', '.'], { maxBuffer: 128 << 20 });
+    execFileSync('docker', ['import', '-', tag], { input: tar });
+    const archive = join(work, `${name}.tar`);
+    execFileSync('docker', ['save', '-o', archive, tag]);
+    return { tag, archive };
+  };
+  return { v1: make(BIG.v1, 'big-v1', false), v2: make(BIG.v2, 'big-v2', true) };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lighter-e2e-shore-'));
+  db = join(dir, 'lighter.db');
+  execFileSync(process.execPath, [CLI, 'db', 'init', '--db', db]);
+  key = join(dir, 'keys', 'lighter-bundle.key');
+  execFileSync(process.execPath, [CLI, 'keys', 'generate', '-o', join(dir, 'keys')]);
+  images = buildTestImages();
+  const big = buildBigImages(dir);
+  described = {
+    base: await describeImage(images.base),
+    appV1: await describeImage(images.appV1),
+    appV2: await describeImage(images.appV2),
+    bigV1: await describeImage(big.v1),
+    bigV2: await describeImage(big.v2),
+  };
+  writeFileSync(
+    join(dir, 'fleet.json'),
+    JSON.stringify(DEVICES.map((deviceId, i) => ({ deviceId, connectionState: 'Connected', capabilities: { iotEdge: true }, tags: { group: `${PREFIX}-north`, vessel: `MV Shore ${i + 1}` } }))),
+  );
+  writeFileSync(join(dir, 'app-v2.json'), edgeManifest({ app: images.appV2.tag }));
+  writeFileSync(join(dir, 'big.json'), edgeManifest({ big: BIG.v2 }));
+  app = await startConsole(db, { LIGHTER_USER: 'ana' });
+  browser = await launchBrowser(join(dir, 'chromium'));
+  ({ page, problems } = await openPage(browser, app.url));
+}, 300_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stopConsole(app);
+  try {
+    execFileSync('docker', ['rmi', '-f', BIG.v1, BIG.v2], { stdio: 'ignore' });
+  } catch {
+    // already gone
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function noSeriousViolations(view: string): Promise<void> {
+  expect(await seriousViolations(page), `axe on ${view}`).toEqual([]);
+}
+
+/** Clicks what opens a file chooser and answers it with `file`. */
+async function chooseFile(opener: () => Promise<void>, file: string): Promise<void> {
+  const chooser = page.waitForEvent('filechooser');
+  await opener();
+  await (await chooser).setFiles(file);
+}
+
+const bundleFiles = () => (existsSync(join(dir, 'bundles')) ? readdirSync(join(dir, 'bundles'), { recursive: true }).map(String).sort() : []);
+
+describe('shore engineer in the app', () => {
+  it('imports the fleet from a file', async () => {
+    await chooseRole(page, 'Shore engineer');
+    await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
+    await chooseFile(() => page.locator('label.button', { hasText: 'Import devices…' }).click(), join(dir, 'fleet.json'));
+    await expect.poll(() => page.getByRole('status').first().innerText()).toContain('fleet.json: 3 added, 0 updated, 0 unchanged');
+    await expect.poll(() => page.locator('tr[data-device]').count()).toBe(3);
+    await noSeriousViolations('fleet');
+    await screenshot(page, 'shore-fleet');
+
+    // what the devices hold, as their reports would record it (hub sync stands in here later)
+    const inv = new Inventory(await openInventory(db, { create: false }), 'ana');
+    try {
+      for (const d of DEVICES) for (const name of SYSTEM_IMAGES) inv.recordImage(d, { name });
+      inv.recordImage(DEVICES[0]!, described.appV1);
+      inv.recordImage(DEVICES[1]!, described.appV1);
+      inv.recordImage(DEVICES[2]!, described.base);
+      for (const d of DEVICES) inv.recordImage(d, described.bigV1);
+      inv.catalogImage(described.appV2);
+      inv.catalogImage(described.bigV2);
+    } finally {
+      inv.db.close();
+    }
+  });
+
+  /** New deployment by keyboard: open the manifest, fill the form, Enter. */
+  async function createDeployment(manifest: string, name: string): Promise<number> {
+    await page.getByRole('link', { name: 'Deployments', exact: true }).click();
+    await page.getByRole('link', { name: 'New deployment…' }).click();
+    await expect.poll(() => page.url()).toMatch(/#\/deployments\/new$/);
+    const chooser = page.waitForEvent('filechooser');
+    await page.getByLabel('Deployment manifest').focus();
+    await page.keyboard.press('Enter');
+    await (await chooser).setFiles(join(dir, manifest));
+    await expect.poll(() => page.getByTestId('manifest-file').innerText()).toContain(manifest);
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Ordered by').fill('Ana Lima');
+    await page.getByLabel('Email').fill('ana@fleet.example');
+    await page.getByLabel('Group', { exact: true }).selectOption(`${PREFIX}-north`);
+    await noSeriousViolations('new deployment');
+    await screenshot(page, `shore-new-deployment`);
+    await page.getByLabel('Email').press('Enter');
+    await expect.poll(() => page.url()).toMatch(/#\/deployments\/\d+$/);
+    return Number(/(\d+)$/.exec(page.url())![1]);
+  }
+
+  it('cancels a long build, leaving nothing half-written, after reading its progress three times', async () => {
+    await createDeployment('big.json', 'big-north');
+    const plan = page.getByRole('table', { name: 'Distinct bundles' });
+    await expect.poll(() => plan.locator('tr[data-bundle-key]').count()).toBe(1);
+    const before = bundleFiles();
+    await page.getByLabel('Signing key').fill(key);
+    await page.getByRole('button', { name: 'Build bundles' }).click();
+    const bar = page.getByRole('progressbar', { name: /Build bundles for big-north/ });
+    const readings: number[] = [];
+    const start = Date.now();
+    while (new Set(readings.filter((r) => r > 0)).size < 3 && Date.now() - start < 240_000) {
+      const v = await bar.getAttribute('aria-valuenow', { timeout: 60_000 }).catch(() => null);
+      if (v !== null) readings.push(Number(v));
+      await page.waitForTimeout(100);
+    }
+    const distinct = [...new Set(readings.filter((r) => r > 0))];
+    expect(distinct.length, `progress readings ${readings.join(',')}`).toBeGreaterThanOrEqual(3);
+    expect(distinct).toEqual([...distinct].sort((a, b) => a - b));
+    await screenshot(page, 'shore-build-running');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    const job = page.locator('.job[data-state]').first();
+    await expect.poll(() => job.getAttribute('data-state'), { timeout: 60_000 }).toBe('cancelled');
+    expect(await job.innerText()).toContain('cancelled by ana');
+    // nothing half-written: the store holds what it held, no partial or scratch files anywhere in it
+    expect(bundleFiles()).toEqual(before);
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('lighter-deploy-'))).toEqual([]);
+  }, 300_000);
+
+  it('plans for a group and builds the distinct bundles with progress and a result', async () => {
+    const id = await createDeployment('app-v2.json', 'app-v2-north');
+    const perDevice = page.getByRole('table', { name: 'Plan per device' });
+    await expect.poll(() => perDevice.locator(`tr[data-plan-device="${DEVICES[0]}"]`).count()).toBe(3);
+    const rows = await perDevice.locator('tbody tr').allInnerTexts();
+    expect(rows.filter((r) => r.includes(images.appV2.tag))).toHaveLength(3);
+    expect(rows.find((r) => r.includes(DEVICES[0]!) && r.includes(images.appV2.tag)) ?? rows.join('\n')).toMatch(/needed\s+docker\.io\/lighter-test\/app:v1/);
+    const bundles = page.getByRole('table', { name: 'Distinct bundles' });
+    await expect.poll(() => bundles.locator('tr[data-bundle-key]').count()).toBe(2);
+    await noSeriousViolations('deployment plan');
+    await screenshot(page, 'shore-plan');
+
+    await page.getByRole('button', { name: 'Build bundles' }).click();
+    const job = page.locator('.job[data-state]').first();
+    await expect.poll(() => job.getAttribute('data-state'), { timeout: 240_000 }).toBe('succeeded');
+    expect(await job.innerText()).toMatch(/2 bundles ready \(2 built and verified, 0 reused\)/);
+    const built = page.getByRole('table', { name: 'Built bundles per device' });
+    await expect.poll(() => built.locator('tr[data-built-device]').count()).toBe(3);
+    await expect.poll(() => page.locator('.section', { hasText: 'Deployment app-v2-north' }).locator('[data-state]').first().innerText()).toBe('planned');
+    expect(bundleFiles().filter((f) => f.endsWith('.bundle'))).toHaveLength(2);
+    await noSeriousViolations('deployment built');
+    await screenshot(page, 'shore-built');
+
+    // the URL is the view: a reload shows the same deployment and the finished job
+    await page.reload();
+    await expect.poll(() => page.url()).toMatch(new RegExp(`#/deployments/${id}$`));
+    await expect.poll(() => page.locator('.job[data-state]').first().getAttribute('data-state')).toBe('succeeded');
+
+    await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+    const table = page.locator('[data-table="jobs"] tbody');
+    await expect.poll(() => table.innerText()).toMatch(/bundle-build\s+Build bundles for app-v2-north\s+succeeded/);
+    expect(await table.innerText()).toMatch(/bundle-build\s+Build bundles for big-north\s+cancelled/);
+    await noSeriousViolations('jobs');
+    await screenshot(page, 'shore-jobs');
+    expect(problems).toEqual([]);
+  }, 300_000);
+});
