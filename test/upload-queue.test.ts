@@ -112,7 +112,7 @@ describe('upload queue', () => {
   it('pauses, resumes and cancels transfers from another process while the runner works', async () => {
     const dir = tempDir();
     const fleet = await makeFleet(dir, [
-      { name: 'P', priority: 9, bundles: [{ name: 'big', size: 3 * MB, devices: ['dev-p'] }] },
+      { name: 'P', priority: 9, bundles: [{ name: 'big', size: 4 * MB, devices: ['dev-p'] }] },
       { name: 'Q', priority: 5, bundles: [{ name: 'next', size: 512 * KB, devices: ['dev-q'] }] },
       { name: 'X', priority: 1, bundles: [{ name: 'dropped', size: 256 * KB, devices: ['dev-x'] }] },
     ]);
@@ -123,9 +123,10 @@ describe('upload queue', () => {
     expect((await lighter(['upload', 'cancel', String(dropped)], env)).code).toBe(0);
 
     let runner: ReturnType<typeof import('node:child_process').spawn> | undefined;
-    const run = lighter(['upload', 'run', '--rate', '1MiB/s', '--json'], env, (child) => (runner = child));
+    // Slow enough that the pause (another CLI process) lands while `big` is still going.
+    const run = lighter(['upload', 'run', '--rate', '512KiB/s', '--json'], env, (child) => (runner = child));
     const until = async (what: () => Promise<boolean> | boolean) => {
-      for (let i = 0; i < 400 && !(await what()); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 1200 && !(await what()); i++) await new Promise((r) => setTimeout(r, 50));
     };
     await until(() => proxy.uploaded > 600 * KB);
     const paused = await lighter(['upload', 'pause', String(big), '--json'], env);

@@ -28,10 +28,10 @@ export class RateLimiter {
     this.pump();
   }
 
-  // A burst of a tenth of a second (at least one chunk): the measured rate stays at the cap over
-  // any window longer than a second or so.
+  // A burst of half a second (at least one chunk): enough that a busy event loop, late to refill,
+  // does not lose rate; over any window of a few seconds the measured rate stays at the cap.
   private capacity(): number {
-    return this.unlimited() ? Infinity : Math.max(CHUNK, this.bytesPerSecond / 10);
+    return this.unlimited() ? Infinity : Math.max(CHUNK, this.bytesPerSecond / 2);
   }
 
   private unlimited(): boolean {

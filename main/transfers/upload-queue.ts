@@ -255,7 +255,7 @@ export class UploadQueue {
     const report = () => opts.onProgress?.(this.progress(), this.meter.rate() ?? 0);
     try {
       const devices = all.map((t) => t.deviceId);
-      await uploadBlob({
+      const uploaded = await uploadBlob({
         container,
         name: bundleBlobName(job.sha256),
         file: this.deps.bundlePath(job.sha256),
@@ -282,6 +282,7 @@ export class UploadQueue {
           report();
         },
       });
+      if (uploaded.alreadyThere) await this.addDevices(container, bundleBlobName(job.sha256), devices, job.controller.signal);
       for (const t of [...job.transfers.values()]) {
         await this.publishIndex(container, t, job.controller.signal);
         this.deps.inventory.setTransferState(t.id, 'succeeded');
@@ -323,6 +324,19 @@ export class UploadQueue {
       this.jobs.delete(job.bundleId);
       report();
     }
+  }
+
+  /** A blob uploaded earlier for other devices: its `devices` metadata names these too. */
+  private async addDevices(container: ContainerClient, name: string, devices: string[], signal: AbortSignal): Promise<void> {
+    const blob = container.getBlockBlobClient(name);
+    const call = <T>(fn: () => Promise<T>) => blobCall(fn, { ...this.deps.retry, signal });
+    const metadata = (await call(() => blob.getProperties({ abortSignal: signal }))).metadata ?? {};
+    const known = (metadata.devices ?? '').split(',').filter(Boolean);
+    // A fleet-sized list is kept as a count (devicesMetadata); the device indexes are the authority.
+    if (known.some((d) => d.includes(' '))) return;
+    const all = [...new Set([...known, ...devices])];
+    if (all.length === known.length) return;
+    await call(() => blob.setMetadata({ ...metadata, devices: devicesMetadata(all) }, { abortSignal: signal }));
   }
 
   private saveProgress(id: number, done: number): void {
