@@ -13,8 +13,8 @@ export interface AppInfo {
   dataDir: string;
   /** the inventory database file in use */
   database: string;
-  /** which face is serving: the Electron shell or the loopback bridge */
-  shell: 'electron' | 'bridge';
+  /** which face is serving: the Electron shell, the loopback bridge, or a headless CLI command */
+  shell: 'electron' | 'bridge' | 'cli';
 }
 
 export interface AppApi {

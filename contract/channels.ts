@@ -5,6 +5,7 @@ export const METHODS = {
   deployments: ['create', 'build', 'show', 'plan'],
   jobs: ['list', 'get', 'cancel'],
   fleet: ['importDevices'],
+  planning: ['plan'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],
   uploads: ['list', 'progress', 'queue', 'pause', 'resume', 'cancel', 'setRate', 'run'],
 } as const;

@@ -9,6 +9,7 @@ import { fleetRequests, type FleetApi } from './fleet.js';
 import { inventoryRequests, type InventoryApi } from './inventory.js';
 import { jobsRequests, type JobsApi } from './jobs.js';
 import { uploadsRequests, type UploadsApi } from './uploads.js';
+import { planningRequests, type PlanningApi } from './planning.js';
 
 export * from './channels.js';
 export * from './events.js';
@@ -18,7 +19,8 @@ export type * from './inventory.js';
 export type * from './jobs.js';
 export type * from './fleet.js';
 export type * from './uploads.js';
-export { appRequests, deploymentsRequests, fleetRequests, inventoryRequests, jobsRequests, uploadsRequests };
+export type * from './planning.js';
+export { appRequests, deploymentsRequests, fleetRequests, inventoryRequests, jobsRequests, planningRequests, uploadsRequests };
 
 export interface LighterApi {
   app: AppApi;
@@ -27,6 +29,7 @@ export interface LighterApi {
   jobs: JobsApi;
   fleet: FleetApi;
   uploads: UploadsApi;
+  planning: PlanningApi;
 }
 
 export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } = {
@@ -36,8 +39,9 @@ export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } =
   jobs: jobsRequests,
   fleet: fleetRequests,
   uploads: uploadsRequests,
+  planning: planningRequests,
 };
 
 // Compile-time check that every interface has exactly the methods METHODS lists.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true, uploads: true };
+export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true, uploads: true, planning: true };

@@ -32,6 +32,7 @@ import { UploadsApiService } from './transfers/api.js';
 import { UploadQueue } from './transfers/upload-queue.js';
 import { UploadStore } from './transfers/upload-store.js';
 import { UploadTarget } from './transfers/upload-target.js';
+import { PlanningService } from './planning/service.js';
 import { UsbExporter } from './usb/export.js';
 import { UsbImporter } from './usb/import.js';
 import { ReceiptIntake } from './usb/receipts.js';
@@ -61,23 +62,25 @@ export function appVersion(): string {
   return appPackage().version;
 }
 
-export interface ServiceOptions {
+export interface CoreOptions {
   /** the inventory database; default: the app's data directory, created on first use */
   database?: string;
-  shell: AppInfo['shell'];
+  /** create an explicit `database` when missing (`lighter db init`); the default one always is */
+  create?: boolean;
+  /** who acts, for the audit log; default $LIGHTER_USER or the login name */
+  user?: string;
   /** where secrets live: the Electron shell passes its safeStorage store; default the 0600 files */
   secrets?: SecretStore;
-  /** sync hubs in the background while the app runs */
-  backgroundSync?: BackgroundSyncOptions | false;
+  /** uploads: the storage container (with a connection string) and the queue order */
+  container?: string;
+  order?: readonly OrderRule[];
 }
 
-export interface Services {
-  handlers: Handlers;
-  /** what main pushes to the renderer (job progress, ...) */
-  events: EventHub;
-  jobs: Jobs;
-  /** cancels running jobs, waits for them, closes the inventory */
-  close(): Promise<void>;
+export interface ServiceOptions extends CoreOptions {
+  /** which face serves them: the Electron shell, the loopback bridge ('cli' is withServices') */
+  shell: AppInfo['shell'];
+  /** sync hubs in the background while the app runs */
+  backgroundSync?: BackgroundSyncOptions | false;
 }
 
 export interface HubServices {
@@ -129,14 +132,25 @@ export interface CoreServices {
   bundles: BundleStore;
   jobs: Jobs;
   deployments: DeploymentService;
+  planning: PlanningService;
+  uploads: ReturnType<typeof uploadServices>;
   usbExport: UsbExporter;
   receipts: ReceiptIntake;
+  /** cancels running jobs, waits for them, closes the inventory */
   close(): Promise<void>;
 }
 
-export async function openServices(options: { database?: string; user?: string }): Promise<CoreServices> {
+/** The services and the bridge's handler table over them, for the app's two faces. */
+export interface Services extends CoreServices {
+  info: AppInfo;
+  handlers: Handlers;
+  /** what main pushes to the renderer (job progress, ...) */
+  events: EventHub;
+}
+
+export async function openServices(options: CoreOptions): Promise<CoreServices> {
   const database = options.database ?? defaultDbPath();
-  const db = await openInventory(database, { create: options.database === undefined });
+  const db = await openInventory(database, { create: options.create === true || options.database === undefined });
   const inventory = new Inventory(db, resolveActor(options.user));
   const dir = options.database ? dirname(database) : dataDir();
   const jobs = new Jobs({ history: new JobHistory(db), actor: inventory.actor });
@@ -149,6 +163,8 @@ export async function openServices(options: { database?: string; user?: string }
     bundles: store,
     jobs,
     deployments: new DeploymentService(inventory, store, { creator: `${inventory.actor}@lighter` }),
+    planning: new PlanningService(inventory),
+    uploads: uploadServices(db, inventory, store, { dataDir: dir, secrets: options.secrets ?? new FileSecretStore(dir), container: options.container, order: options.order }),
     usbExport: new UsbExporter(inventory, store),
     receipts: new ReceiptIntake(inventory, dir),
     close: async () => {
@@ -164,12 +180,11 @@ export function crewImporter(dir: string = dataDir()): UsbImporter {
 }
 
 export async function buildServices(options: ServiceOptions): Promise<Services> {
-  const core = await openServices({ database: options.database });
-  const { inventory, jobs, deployments } = core;
+  const core = await openServices(options);
+  const { inventory, jobs, deployments, uploads } = core;
   const pkg = appPackage();
   const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: core.dataDir, database: core.database, shell: options.shell };
 
-  const uploads = uploadServices(core.db, inventory, core.bundles, { dataDir: info.dataDir, secrets: options.secrets ?? new FileSecretStore(info.dataDir) });
   const events = new EventHub();
   jobs.subscribe((job) => events.publish({ type: 'job', job }));
 
@@ -179,13 +194,19 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     .register('inventory', new InventoryViews(inventory))
     .register('jobs', new JobsApiService(jobs))
     .register('fleet', new FleetService(inventory))
-    .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs));
-  return {
-    handlers,
-    events,
-    jobs,
-    close: core.close,
-  };
+    .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs))
+    .register('planning', core.planning);
+  return { ...core, info, handlers, events };
+}
+
+/** For one CLI command: the services, headless, closed when `fn` settles. */
+export async function withServices<T>(options: CoreOptions, fn: (services: CoreServices) => Promise<T> | T): Promise<T> {
+  const services = await openServices(options);
+  try {
+    return await fn(services);
+  } finally {
+    await services.close();
+  }
 }
 
 export interface UploadOptions {
@@ -212,21 +233,4 @@ export function uploadServices(db: Db, inventory: Inventory, bundles: BundleStor
     order: o.order,
   });
   return { store, queue, target };
-}
-
-export interface Uploads {
-  store: UploadStore;
-  queue: UploadQueue;
-  target: UploadTarget;
-  close(): void;
-}
-
-/** The upload services for one CLI command: the inventory at `database` (default: the app's). */
-export async function openUploads(o: { database?: string; user?: string; container?: string; order?: readonly OrderRule[] }): Promise<Uploads> {
-  const database = o.database ?? defaultDbPath();
-  const db = await openInventory(database, { create: o.database === undefined });
-  const inventory = new Inventory(db, resolveActor(o.user));
-  const dir = o.database ? dirname(database) : dataDir();
-  const u = uploadServices(db, inventory, await BundleStore.open(join(dir, 'bundles')), { dataDir: dir, secrets: new FileSecretStore(dir), container: o.container, order: o.order });
-  return { ...u, close: () => db.close() };
 }

@@ -96,7 +96,8 @@ export function parseManifest(text: string): DeploymentManifest {
   if (!isObject(modulesContent)) {
     throw new ManifestError('manifest has no modulesContent object (expected {"modulesContent": {...}} or {"content": {"modulesContent": {...}}})');
   }
-  const content = { modulesContent: structuredClone(modulesContent) };
+  // doc was parsed just above and nothing else holds it: no copy needed.
+  const content = { modulesContent };
   const agent = content.modulesContent.$edgeAgent;
   if (isObject(agent) && Object.keys(agent).some((k) => k.startsWith('properties.desired.'))) {
     throw new ManifestError('layered deployments (properties.desired.<path> keys) are not supported; give a base deployment manifest');

@@ -1,10 +1,11 @@
 // The handler table both transports share, on the real services: the reply envelope Electron IPC
 // carries, and registration refusing a service that misses a contract method.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppApi } from '../../contract/index.js';
+import { parseDeviceList } from '../inventory/import-devices.js';
 import { openInventory } from '../inventory/open.js';
 import { buildServices, type Services } from '../services.js';
 import { Handlers } from './handlers.js';
@@ -53,6 +54,7 @@ describe('bridge handlers', () => {
       'uploads.cancel',
       'uploads.setRate',
       'uploads.run',
+      'planning.plan',
     ]);
   });
 
@@ -74,5 +76,27 @@ describe('bridge handlers', () => {
     expect(await services.handlers.reply('deployments.create', { ...order, devices: ['a'], group: 'g' })).toEqual({ error: { code: 'invalid-request', message: 'deployments.create: give either devices or group' } });
     expect(await services.handlers.reply('deployments.create', { ...order, devices: ['a'], orderedBy: { name: 'Ana', email: 'ana' } })).toMatchObject({ error: { code: 'invalid-request', message: 'deployments.create: orderedBy.email: is not an email address' } });
     expect(await services.handlers.reply('deployments.show', { id: 99 })).toEqual({ error: { code: 'failed', message: 'deployments.show: unknown deployment 99' } });
+  });
+
+  it('plans a manifest for a group: the bundles, and each device manifest rewritten for its registry', async () => {
+    const devices = [
+      { deviceId: 'plan-1', capabilities: { iotEdge: true }, tags: { group: 'plan-g', localRegistry: 'localhost:5001' } },
+      { deviceId: 'plan-2', capabilities: { iotEdge: true }, tags: { group: 'plan-g' } },
+    ];
+    services.inventory.importDevices(parseDeviceList(JSON.stringify(devices), { hub: null }), 'file', 'test');
+    const manifestJson = readFileSync(new URL('../../test/fixtures/manifests/fleet.json', import.meta.url), 'utf8');
+    const reply = await services.handlers.reply('planning.plan', { manifestJson, group: 'plan-g' });
+    if (!('result' in reply)) throw new Error(JSON.stringify(reply));
+    const report = reply.result as { bundles: Array<{ base: unknown; devices: string[] }>; manifests: Array<{ deviceId: string; localRegistry: string; lint: string[]; content: unknown }> };
+    expect(report.bundles.length).toBeGreaterThan(0);
+    // nothing is on either device yet: every image goes in full, to both
+    expect(report.bundles.every((b) => b.base === null && b.devices.join() === 'plan-1,plan-2')).toBe(true);
+    expect(report.manifests.map((m) => [m.deviceId, m.localRegistry, m.lint])).toEqual([
+      ['plan-1', 'localhost:5001', []],
+      ['plan-2', 'localhost:5000', []],
+    ]);
+    expect(JSON.stringify(report.manifests[0]!.content)).toContain('"localhost:5001/');
+    expect(await services.handlers.reply('planning.plan', { manifestJson, group: 'plan-g', devices: ['plan-1'] })).toEqual({ error: { code: 'invalid-request', message: 'planning.plan: give either devices or group' } });
+    expect(await services.handlers.reply('planning.plan', { manifestJson, devices: ['ghost'] })).toMatchObject({ error: { code: 'failed', message: expect.stringMatching(/^planning\.plan: unknown device "ghost"/) } });
   });
 });

@@ -77,6 +77,18 @@ export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
   run(ctx: RunContext<O>): Promise<number | void>;
 }
 
+/** The options of every command over the inventory (`...INVENTORY` in `options`). */
+export const INVENTORY = {
+  db: { type: 'string', value: 'FILE', help: "the inventory database (default: the app's data directory)" },
+  user: { type: 'string', value: 'NAME', help: 'who is acting, for the audit log (default: $LIGHTER_USER or the login name)' },
+} as const;
+export type InventoryOptions = { db?: string | undefined; user?: string | undefined };
+
+/** --db and --user as buildServices options (main/services.ts, through withServices). */
+export function inventoryServiceOptions(opts: InventoryOptions): { database?: string; user?: string } {
+  return { ...(opts.db ? { database: opts.db } : {}), ...(opts.user ? { user: opts.user } : {}) };
+}
+
 /** Identity, for typing: `opts` in `run` gets the types the `options` declare. */
 export function defineCommand<const O extends OptionSpecs = Record<never, never>>(spec: CommandSpec<O>): CommandSpec {
   return spec as unknown as CommandSpec;

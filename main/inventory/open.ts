@@ -115,3 +115,39 @@ export function moveAside(file: string): string {
   }
   return aside;
 }
+
+/**
+ * `lighter db init --reinit`: moves a damaged database aside so an empty one can start. Refuses a
+ * database that opens: --reinit must never shelve a good one. Returns where the old file went.
+ */
+export async function shelveDamaged(file: string): Promise<string | null> {
+  if (!existsSync(file)) return null;
+  const damaged = await openInventory(file).then(
+    (db) => (db.close(), false),
+    (err: unknown) => err instanceof InventoryDamagedError,
+  );
+  if (!damaged) throw new Error(`${file} is not damaged; --reinit only replaces a damaged database (move it away yourself to start over)`);
+  return moveAside(file);
+}
+
+/**
+ * Puts a copy of `backup` in place of `file` after checking it; the current file (and its -wal/-shm)
+ * is moved aside, never deleted. Returns where it went (null when there was none).
+ */
+export async function restoreBackup(file: string, backup: string): Promise<string | null> {
+  if (!existsSync(backup)) throw new Error(`backup ${backup} does not exist`);
+  const src = new Database(backup, { readonly: true, fileMustExist: true });
+  try {
+    const check = src.pragma('integrity_check', { simple: true });
+    if (check !== 'ok') throw new Error(`backup ${backup} is damaged too (${String(check)})`);
+    mkdirSync(dirname(file), { recursive: true });
+    const movedTo = existsSync(file) ? moveAside(file) : null;
+    await backupTo(src, file);
+    return movedTo;
+  } catch (err) {
+    if ((err as Error).message.includes('file is not a database')) throw new Error(`backup ${backup} is not a database`);
+    throw err;
+  } finally {
+    src.close();
+  }
+}

@@ -112,6 +112,16 @@ export class Inventory {
     readonly actor: string,
   ) {}
 
+  /** the schema version of the open database */
+  schemaVersion(): number {
+    return Number(this.db.pragma('user_version', { simple: true }));
+  }
+
+  /** Records an operation on the database file itself (created, restored) in the audit log. */
+  recordMaintenance(action: 'db-init' | 'db-restore', file: string, details: unknown = {}): void {
+    this.audit(action, file, details);
+  }
+
   private audit(action: string, target: string | null, details: unknown = {}): void {
     this.db.prepare('INSERT INTO audit_log (at, actor, action, target, details_json) VALUES (?, ?, ?, ?, ?)').run(now(), this.actor, action, target, JSON.stringify(details));
   }

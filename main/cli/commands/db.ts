@@ -1,37 +1,22 @@
 // `lighter db ...` (the inventory) and `lighter plan` (what each device needs, and the bundles to build).
-import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatImageName } from '../../../core/deployment/image-name.js';
-import { lintManifest } from '../../../core/deployment/lint.js';
-import { parseManifest } from '../../../core/deployment/manifest.js';
-import { rewriteForDevice } from '../../../core/deployment/rewrite.js';
-import { plan, type Plan } from '../../../core/plan/plan.js';
+import type { ImageSignature } from '../../../core/signature/types.js';
+import type { PlanReport } from '../../../contract/index.js';
 import { writeFileAtomic } from '../../../io/atomic-file.js';
 import { imageSignature } from '../../../io/bundle/signature.js';
 import { openSource } from '../../../io/image/transport.js';
-import type { ImageSignature } from '../../../core/signature/types.js';
 import { parseDeviceList } from '../../inventory/import-devices.js';
 import { defaultDbPath } from '../../inventory/location.js';
-import { backupTo, InventoryDamagedError, moveAside, openInventory, type Db } from '../../inventory/open.js';
+import { restoreBackup, shelveDamaged } from '../../inventory/open.js';
 import { imageNameFromRef } from '../../inventory/source-ref.js';
-import { Inventory, resolveActor, type ImageRow } from '../../inventory/store.js';
-import { defineCommand, UsageError } from '../command.js';
+import type { ImageRow } from '../../inventory/store.js';
+import { withServices, type CoreServices } from '../../services.js';
+import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError, type InventoryOptions } from '../command.js';
 
-const INVENTORY = {
-  db: { type: 'string', value: 'FILE', help: "the inventory database (default: the app's data directory)" },
-  user: { type: 'string', value: 'NAME', help: 'who is acting, for the audit log (default: $LIGHTER_USER or the login name)' },
-} as const;
-
-async function withInventory<T>(values: { db?: string | undefined; user?: string | undefined }, fn: (inv: Inventory, file: string) => Promise<T> | T, create = false): Promise<T> {
-  const file = values.db ?? defaultDbPath();
-  // The default location is created on first use; an explicit --db must exist unless this is init.
-  const db: Db = await openInventory(file, { create: create || values.db === undefined });
-  try {
-    return await fn(new Inventory(db, resolveActor(values.user)), file);
-  } finally {
-    db.close();
-  }
+/** The services over the --db inventory (the default one is created on first use). */
+function inventory<T>(opts: InventoryOptions, fn: (services: CoreServices) => Promise<T> | T, create = false): Promise<T> {
+  return withServices({ ...inventoryServiceOptions(opts), create }, fn);
 }
 
 const init = defineCommand({
@@ -43,20 +28,10 @@ const init = defineCommand({
   json: true,
   async run({ opts, result }) {
     const file = opts.db ?? defaultDbPath();
-    let movedTo: string | null = null;
-    if (opts.reinit && existsSync(file)) {
-      // Only a database that cannot be opened is replaced: --reinit must never shelve a good one.
-      const damaged = await openInventory(file).then(
-        (db) => (db.close(), false),
-        (err: unknown) => err instanceof InventoryDamagedError,
-      );
-      if (!damaged) throw new Error(`${file} is not damaged; --reinit only replaces a damaged database (move it away yourself to start over)`);
-      movedTo = moveAside(file);
-    }
-    await withInventory(opts, (inv) => {
-      inv.db.prepare("INSERT INTO audit_log (at, actor, action, target) VALUES (?, ?, 'db-init', ?)").run(new Date().toISOString(), inv.actor, file);
-      const schema = Number(inv.db.pragma('user_version', { simple: true }));
-      result({ database: file, schema, movedTo }, (r) => `${r.movedTo ? `moved the old database to ${r.movedTo}\n` : ''}inventory ready at ${r.database} (schema v${r.schema})`);
+    const movedTo = opts.reinit ? await shelveDamaged(file) : null;
+    await inventory(opts, ({ inventory: inv }) => {
+      inv.recordMaintenance('db-init', file);
+      result({ database: file, schema: inv.schemaVersion(), movedTo }, (r) => `${r.movedTo ? `moved the old database to ${r.movedTo}\n` : ''}inventory ready at ${r.database} (schema v${r.schema})`);
     }, true);
   },
 });
@@ -72,24 +47,8 @@ const restore = defineCommand({
   async run({ args, opts, result }) {
     const file = opts.db ?? defaultDbPath();
     const backup = args[0]!;
-    let movedTo: string | null = null;
-    if (!existsSync(backup)) throw new Error(`backup ${backup} does not exist`);
-    const src = new Database(backup, { readonly: true, fileMustExist: true });
-    try {
-      const check = src.pragma('integrity_check', { simple: true });
-      if (check !== 'ok') throw new Error(`backup ${backup} is damaged too (${String(check)})`);
-      mkdirSync(join(file, '..'), { recursive: true });
-      if (existsSync(file)) movedTo = moveAside(file);
-      await backupTo(src, file);
-    } catch (err) {
-      if ((err as Error).message.includes('file is not a database')) throw new Error(`backup ${backup} is not a database`);
-      throw err;
-    } finally {
-      src.close();
-    }
-    await withInventory({ ...opts, db: file }, (inv) => {
-      inv.db.prepare("INSERT INTO audit_log (at, actor, action, target, details_json) VALUES (?, ?, 'db-restore', ?, ?)").run(new Date().toISOString(), inv.actor, file, JSON.stringify({ backup }));
-    });
+    const movedTo = await restoreBackup(file, backup);
+    await inventory({ ...opts, db: file }, ({ inventory: inv }) => inv.recordMaintenance('db-restore', file, { backup }));
     result({ database: file, backup, movedTo }, (r) => `${r.movedTo ? `moved the current database to ${r.movedTo}\n` : ''}restored ${r.database} from ${r.backup}`);
   },
 });
@@ -115,7 +74,7 @@ const importDevices = defineCommand({
       throw new Error(`cannot read ${src}: ${(err as Error).message}`);
     }
     const devices = parseDeviceList(text, { groupTag: opts['group-tag'], hub: opts.hub ?? null });
-    await withInventory(opts, (inv) => {
+    await inventory(opts, ({ inventory: inv }) => {
       const r = inv.importDevices(devices, 'file', src);
       result(r, (r) => `${r.added.length} added, ${r.updated.length} updated, ${r.unchanged.length} unchanged${r.conflicts ? `, ${r.conflicts} conflicts with open deployments (see db status)` : ''}`);
     });
@@ -152,7 +111,7 @@ const recordImage = defineCommand({
     if (!name) throw new UsageError(`${ref} names no image; give one with --name repo:tag`);
     const size = signature ? signature.layers.reduce((n, l) => n + l.size, 0) : null;
     const image = { name, configDigest: signature?.configDigest ?? null, size, signature, sourceRef: ref };
-    await withInventory(opts, (inv) => {
+    await inventory(opts, ({ inventory: inv }) => {
       const id = (i: ImageRow) => `${i.repository}:${i.tag}${i.config_digest ? ` (${i.config_digest})` : ''}`;
       if (!opts.device) return result({ device: null, changed: true, image: inv.catalogImage(image) }, (r) => `catalogued ${id(r.image)}`);
       const device = opts.device;
@@ -168,8 +127,8 @@ const status = defineCommand({
   options: INVENTORY,
   json: true,
   async run({ opts, result }) {
-    await withInventory(opts, (inv, file) => {
-      result({ database: file, ...inv.status() }, (s) => {
+    await inventory(opts, ({ inventory: inv, database }) => {
+      result({ database, ...inv.status() }, (s) => {
         const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
         return [
           `database      ${s.database}`,
@@ -185,7 +144,8 @@ const status = defineCommand({
   },
 });
 
-function describePlan(p: Plan, lint: Map<string, string[]>): string {
+function describePlan(p: PlanReport): string {
+  const lint = new Map(p.manifests.map((m) => [m.deviceId, m.lint]));
   const bytes = (n: number | null) => (n === null ? 'size unknown' : n >= 1 << 20 ? `~${(n / (1 << 20)).toFixed(1)} MiB` : `~${Math.ceil(n / 1024)} KiB`);
   const lines: string[] = [];
   for (const d of p.devices) {
@@ -216,28 +176,19 @@ const planCmd = defineCommand({
   json: true,
   async run({ opts, result }) {
     if (!opts.devices === !opts.group) throw new UsageError('give exactly one of --devices and --group');
-    let text: string;
+    let manifestJson: string;
     try {
-      text = readFileSync(opts.manifest, 'utf8');
+      manifestJson = readFileSync(opts.manifest, 'utf8');
     } catch (err) {
       throw new Error(`cannot read manifest ${opts.manifest}: ${(err as Error).message}`);
     }
-    const manifest = parseManifest(text);
-    const fallbackRegistry = opts['local-registry'];
-    await withInventory(opts, async (inv) => {
-      const rows = opts.group ? inv.devicesInGroup(opts.group) : (opts.devices ?? '').split(',').filter(Boolean).map((id) => inv.device(id));
-      const p = plan({ modules: manifest.modules, devices: rows.map((d) => inv.planDevice(d.id)), lookup: (n) => inv.knownImage(formatImageName(n)) });
-      const manifests = rows.map((d) => {
-        const localRegistry = d.local_registry ?? fallbackRegistry;
-        const rewritten = rewriteForDevice(manifest, { localRegistry });
-        return { deviceId: d.id, localRegistry, content: rewritten.content, lint: lintManifest(rewritten.content).map((i) => i.message) };
-      });
-      if (opts.out) {
-        mkdirSync(opts.out, { recursive: true });
-        for (const m of manifests) await writeFileAtomic(join(opts.out, `${m.deviceId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), `${JSON.stringify(m.content, null, 2)}\n`);
-      }
-      result({ ...p, manifests: manifests.map(({ content: _c, ...m }) => m) }, (r) => describePlan(p, new Map(r.manifests.map((m) => [m.deviceId, m.lint]))));
-    });
+    const devices = opts.devices?.split(',').filter(Boolean);
+    const report = await inventory(opts, ({ planning }) => planning.plan({ manifestJson, ...(devices ? { devices } : { group: opts.group! }), localRegistry: opts['local-registry'] }));
+    if (opts.out) {
+      mkdirSync(opts.out, { recursive: true });
+      for (const m of report.manifests) await writeFileAtomic(join(opts.out, `${m.deviceId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), `${JSON.stringify(m.content, null, 2)}\n`);
+    }
+    result({ ...report, manifests: report.manifests.map(({ content: _c, ...m }) => m) }, () => describePlan(report));
   },
 });
 

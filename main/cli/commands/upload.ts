@@ -2,28 +2,18 @@
 // the queue under a rate cap, and pause, resume or cancel single transfers, also while a runner works.
 import { parseOrder } from '../../../core/transfers/queue-order.js';
 import { formatBytes, formatDuration, parseRate } from '../../../core/units.js';
-import { openUploads, type Uploads } from '../../services.js';
+import { withServices, type CoreServices } from '../../services.js';
 import type { UploadItem } from '../../transfers/upload-store.js';
-import { defineCommand, UsageError } from '../command.js';
+import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError, type InventoryOptions } from '../command.js';
 
-const INVENTORY = {
-  db: { type: 'string', value: 'FILE', help: "the inventory database (default: the app's data directory)" },
-  user: { type: 'string', value: 'NAME', help: 'who is acting, for the audit log (default: $LIGHTER_USER or the login name)' },
-} as const;
-
-async function withUploads<T>(opts: { db?: string | undefined; user?: string | undefined; container?: string | undefined; order?: string | undefined }, fn: (u: Uploads) => Promise<T>): Promise<T> {
+async function withUploads<T>(opts: InventoryOptions & { container?: string | undefined; order?: string | undefined }, fn: (u: CoreServices['uploads']) => Promise<T>): Promise<T> {
   let order;
   try {
     order = opts.order ? parseOrder(opts.order) : undefined;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const u = await openUploads({ database: opts.db, user: opts.user, container: opts.container, order });
-  try {
-    return await fn(u);
-  } finally {
-    u.close();
-  }
+  return withServices({ ...inventoryServiceOptions(opts), container: opts.container, order }, (s) => fn(s.uploads));
 }
 
 function transferId(text: string): number {
