@@ -3,13 +3,12 @@
 // dir's work area, so an apply killed at any point resumes without redoing them; the image becomes
 // visible only through the destination's atomic commit; the version is recorded after that.
 import { createReadStream, promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BundleError } from '../../core/bundle/errors.js';
 import type { ManifestVerifier } from '../../core/bundle/format.js';
 import { entryFor, type BundleEntry, type Manifest } from '../../core/bundle/manifest.js';
 import { checkExpiry, checkVersion } from '../../core/bundle/policy.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import { makeScratchDir } from '../scratch.js';
 import { PatchFile } from '../delta/patch.js';
 import { openDestination, openSource } from '../image/transport.js';
 import type { ImageInfo, ImageSource, LayerInfo, TransportOptions } from '../image/types.js';
@@ -73,7 +72,7 @@ export async function applyBundle(opts: ApplyOptions): Promise<ApplyResult> {
  */
 export async function verifyByRebuild(bundle: OpenBundle, from: string | null): Promise<BundleEntry> {
   const base = from ? await openSource(from) : undefined;
-  const dir = await fs.mkdtemp(join(tmpdir(), 'lighter-verify-'));
+  const dir = await makeScratchDir('lighter-verify-');
   try {
     const entry = entryFor(bundle.manifest, base ? identityOf(await base.info()) : null);
     const patch = await extractPatch(bundle, entry, new WorkArea(dir));

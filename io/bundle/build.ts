@@ -3,7 +3,6 @@
 // by rebuilding every carried layer, and only then writes the signed bundle atomically.
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ManifestSigner, ManifestVerifier } from '../../core/bundle/format.js';
@@ -14,6 +13,7 @@ import type { ImageSignature } from '../../core/signature/types.js';
 import { diffImages, PatchFile } from '../delta/patch.js';
 import { openSource } from '../image/transport.js';
 import type { ImageSource } from '../image/types.js';
+import { makeScratchDir } from '../scratch.js';
 import { imageSignature } from './signature.js';
 import { checkPatchMatches, proveRebuild } from './rebuild.js';
 import { writeBundle } from './writer.js';
@@ -54,7 +54,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     opened.push(s);
     return s;
   };
-  const tmp = await fs.mkdtemp(join(opts.tmpDir ?? tmpdir(), 'lighter-bundle-'));
+  const tmp = await makeScratchDir('lighter-bundle-', opts.tmpDir);
   try {
     const target = await open(opts.to);
     const ti = await target.info();

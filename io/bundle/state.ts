@@ -2,19 +2,18 @@
 // a work area per bundle in progress holding verified pieces, so an apply killed at any point
 // resumes without redoing them. Everything is written atomically; partial files are swept on open.
 import { promises as fs } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { AppliedRecord } from '../../core/bundle/policy.js';
 import { sweepPartials, writeFileAtomic } from '../atomic-file.js';
+import { dataDir } from '../data-dir.js';
 import { assertDigest } from '../digest.js';
 
 const APPLIED_FILE = 'applied.json';
 const appliedSchema = z.object({ version: z.number().int().positive(), id: z.string(), appliedAt: z.string() }).strict();
 
 export function defaultStateDir(): string {
-  const data = process.env.LIGHTER_DATA_DIR ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'lighter');
-  return join(data, 'apply');
+  return join(dataDir(), 'apply');
 }
 
 export class ApplyState {

@@ -4,7 +4,6 @@
 // diffID before the destination accepts it.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
@@ -13,6 +12,7 @@ import { buildPatch, type ImageLayers, type TargetImage } from '../../core/delta
 import type { ByteSource } from '../../core/delta/bytes.js';
 import { decodeConfig, decodePrefix, encodePrefix, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import { withScratchDir } from '../scratch.js';
 import { sha256, VerifyingStream } from '../digest.js';
 import type { ImageDestination, ImageSource, LayerInfo } from '../image/types.js';
 import { FileRange, FileSource, spool } from './file-source.js';
@@ -21,16 +21,6 @@ import { layerReaders, SectionStore, STREAM, verifyLayer } from './sections.js';
 
 export interface Progress {
   (done: number, total: number): void;
-}
-
-/** A temp dir that is removed with everything in it, whatever happens. */
-async function withTempDir<T>(parent: string | undefined, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await fs.mkdtemp(join(parent ?? tmpdir(), 'lighter-delta-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
 }
 
 /**
@@ -82,7 +72,7 @@ export async function diffImages(base: ImageSource | undefined, target: ImageSou
   const baseIDs = bi.layers.map((l) => l.diffID);
   const known = new Set(opts.knownDiffIDs ?? []);
   const changed = ti.layers.flatMap((l, i) => (baseIDs.includes(l.diffID) || known.has(l.diffID) ? [] : [i]));
-  return withTempDir(opts.tmpDir, async (dir) => {
+  return withScratchDir('lighter-delta-', opts.tmpDir, async (dir) => {
     const pool = DiffPool.create();
     const sources: Array<FileSource | FileRange> = [];
     try {
@@ -213,7 +203,7 @@ export async function applyPatch(patch: PatchFile, base: ImageSource | undefined
       done += n;
       opts.onProgress?.(done, total);
     };
-    await withTempDir(opts.tmpDir, async (dir) => {
+    await withScratchDir('lighter-delta-', opts.tmpDir, async (dir) => {
       const needsBase = h.layers.some((l) => l.from === 'patch');
       const baseIdx = baseIDs.map((d) => where.get(d)!);
       const files = base && needsBase ? await openLayers(base, baseIdx, dir, 'base') : new Map<number, FileSource | FileRange>();

@@ -2,13 +2,13 @@
 // archive (so layers can be streamed by offset in bounded memory); writing builds an archive and
 // `docker load`s it, which the engine applies as a whole or not at all.
 import { createWriteStream, promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { tempPathFor } from '../atomic-file.js';
 import { sha256 } from '../digest.js';
+import { processScratch } from '../scratch.js';
 import { archiveSourceFromFile, openArchiveDestination } from './docker-archive.js';
 import type { ImageDestination, ImageSource, TransportOptions } from './types.js';
 
@@ -29,7 +29,7 @@ export async function openDaemonSource(reference: string, name: string, opts: Tr
   await image.inspect().catch((err) => {
     throw engineError(err, reference);
   });
-  const tmp = tempPathFor(join(opts.tmpDir ?? tmpdir(), 'docker-save.tar'));
+  const tmp = tempPathFor(join(opts.tmpDir ?? (await processScratch()), 'docker-save.tar'));
   try {
     const saved = await image.get().catch((err) => {
       throw engineError(err, reference);
@@ -44,7 +44,7 @@ export async function openDaemonSource(reference: string, name: string, opts: Tr
 
 export async function openDaemonDestination(name: string, opts: TransportOptions): Promise<ImageDestination> {
   const docker = client(opts);
-  const archive = await openArchiveDestination(join(opts.tmpDir ?? tmpdir(), 'docker-load.tar'), name.startsWith('sha256:') ? undefined : name, opts);
+  const archive = await openArchiveDestination(join(opts.tmpDir ?? (await processScratch()), 'docker-load.tar'), name.startsWith('sha256:') ? undefined : name, opts);
   let configDigest = '';
   archive.writeTo(async (tar: Readable) => {
     const res = await docker.loadImage(tar, { quiet: true }).catch((err) => {

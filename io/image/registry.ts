@@ -2,7 +2,6 @@
 // registry, verified and decompressed as they arrive. Writing spools each layer to a temp file
 // (its digest must be known, and an interrupted upload must be able to resend from any offset),
 // skips blobs the registry has, and pushes the manifest last, which is what makes the tag appear.
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_PLATFORM, type Descriptor } from '../../core/image/descriptor.js';
@@ -12,6 +11,7 @@ import { familiarTag } from '../../core/image/reference.js';
 import { tempPathFor } from '../atomic-file.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
 import { RegistryClient } from '../registry/client.js';
+import { processScratch } from '../scratch.js';
 import { chain, gzipper, spool, type Spooled } from './layer-stream.js';
 import type { ImageDestination, ImageInfo, ImageSource, TransportOptions } from './types.js';
 import { verifiedBlob, verifiedSource } from './verified-source.js';
@@ -89,7 +89,7 @@ export async function openRegistrySource(reference: string, r: DockerRef, opts: 
 
 export async function openRegistryDestination(r: DockerRef, opts: TransportOptions): Promise<ImageDestination & { client: RegistryClient }> {
   const client = clientFor(r, opts);
-  const tmp = opts.tmpDir ?? tmpdir();
+  const tmp = opts.tmpDir ?? (await processScratch());
   const temps = new Set<Spooled>();
   /** Whether the repository has the blob, after asking the registry to mount it from mountFrom. */
   const present = async (digest: string) => {

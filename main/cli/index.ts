@@ -2,6 +2,7 @@
 // Each command lives in commands/<area>.ts (written as command.ts says) and is listed here, the one
 // place that knows them all.
 import { Command as Commander, CommanderError } from 'commander';
+import { sweepScratch } from '../../io/scratch.js';
 import { appVersion } from '../services.js';
 import { addCommand, configure, type CommandSpec } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitStatusTable } from './exit-status.js';
@@ -50,6 +51,8 @@ async function program(onExit: (status: number) => void): Promise<Commander> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // what killed runs left in <data>/tmp goes first; a sweep that fails must not stop the command
+  await sweepScratch().catch(() => undefined);
   let status = EXIT_OK;
   const root = await program((s) => (status = s));
   if (argv.length === 0) {

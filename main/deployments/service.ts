@@ -2,7 +2,6 @@
 // build (plan, then each distinct (base, target) bundle once, verified by rebuilding, kept in the
 // content-addressed bundle store, and which device needs which bundle recorded), show.
 import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildReport as BuildSummary, BuiltBundle } from '../../contract/index.js';
 import { formatImageName } from '../../core/deployment/image-name.js';
@@ -12,6 +11,7 @@ import { verifyByRebuild } from '../../io/bundle/apply.js';
 import { buildBundle } from '../../io/bundle/build.js';
 import { openBundle } from '../../io/bundle/reader.js';
 import { writeFileAtomic } from '../../io/atomic-file.js';
+import { makeScratchDir } from '../../io/scratch.js';
 import { loadSigner } from '../../io/keys.js';
 import type { DeploymentBundle, DeploymentRecord, Inventory } from '../inventory/store.js';
 import { checkCancelled, type OperationControl } from '../operation.js';
@@ -106,7 +106,7 @@ export class DeploymentService {
     }
     const targetRef = this.inventory.imageSource(b.target) ?? `docker://${b.target.ref}`;
     const baseRef = b.base ? this.inventory.imageSource(b.base) : null;
-    const work = await fs.mkdtemp(join(this.options.tmpDir ?? tmpdir(), 'lighter-deploy-'));
+    const work = await makeScratchDir('lighter-deploy-', this.options.tmpDir);
     const scratch = this.store.scratchPath();
     try {
       // A base known only by its signature (what the device holds) still lets layers be reused.

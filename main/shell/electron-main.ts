@@ -2,7 +2,7 @@
 // built by main/services.ts exactly as `lighter console` builds them.
 import { app, BrowserWindow, session } from 'electron';
 import { join } from 'node:path';
-import { dataDir } from '../inventory/location.js';
+import { dataDir } from '../../io/data-dir.js';
 import { buildServices, appRoot, rendererDir, type Services } from '../services.js';
 import { SafeStorageSecretStore } from './safe-storage-secrets.js';
 import { forwardEvents, registerIpc } from './ipc.js';
