@@ -15,6 +15,7 @@ import { openInventory, type Db } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
 import { UsbExporter } from '../main/usb/export.js';
 import { UsbImporter, type ImportRequest } from '../main/usb/import.js';
+import { StickRejected } from '../main/usb/stick-reader.js';
 import { indexSigningBytes, type StickIndex } from '../core/usb/stick.js';
 import { seedFleet, type Fleet } from './support/fleet.js';
 
@@ -158,7 +159,15 @@ describe('hostile USB media', () => {
     rmSync(bundlePath(s, 0));
     truncateSync(bundlePath(s, 1), 10);
     writeFileSync(join(s, 'lighter', 'notes.txt'), 'hi');
-    await refused(s, 'unexpected-file', /3 problem\(s\) on the stick, nothing applied: lighter\/notes\.txt: unexpected-file.*missing-file.*size-mismatch/);
+    await refused(s, 'unexpected-file', /^unexpected-file: 3 problem\(s\) on the stick, nothing applied: lighter\/notes\.txt: unexpected-file: /);
+    const err = (await (await importInto(s)).run.catch((e: unknown) => e)) as StickRejected;
+    expect(err.problems.map((p) => [p.file.split('/').pop(), p.code]).sort()).toEqual(
+      [
+        ['notes.txt', 'unexpected-file'],
+        [bundleFiles[0], 'missing-file'],
+        [bundleFiles[1], 'size-mismatch'],
+      ].sort(),
+    );
   });
 
   // A real block device that fails mid-file: an ext4 image on a loop device, shrunk under the
