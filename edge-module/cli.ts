@@ -4,7 +4,11 @@
 // edge module carry main/'s dependencies. Options are parsed with node:util (no extra package on
 // the device).
 import { promises as fs } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { join } from 'node:path';
+import { fetchDeviceBundles } from '../io/blob/device-index.js';
+import { containerClient, describeBlobError, parseStorageCredential } from '../io/blob/storage.js';
 import { loadVerifier } from '../io/keys.js';
 import { identityOf, redact, type HubConfig } from './hub.js';
 import { prune, restore } from './maintenance.js';
@@ -17,6 +21,7 @@ const USAGE = `usage: lighter edge run --inbox DIR --receipts DIR --state DIR --
                         [--docker] [--hub-connection-string CS | --no-hub] [--hub-ca FILE] [--once]
        lighter edge restore --state DIR --registry HOST:PORT [--deployment FILE]
        lighter edge prune --state DIR --registry HOST:PORT [--inbox DIR] [--deployment FILE] [--no-keep-previous] [--dry-run]
+       lighter edge fetch --inbox DIR --state DIR --device-id ID [--once] [--poll-ms N]
 
 run      watch the inbox, apply each complete bundle into the local registry (and Docker with
          --docker), report to the module twin, a D2C message and a signed receipt per bundle.
@@ -25,6 +30,10 @@ run      watch the inbox, apply each complete bundle into the local registry (an
          string; the variable keeps it out of the process list). --no-hub keeps reports in the outbox.
          --once takes what is complete now, sends what it can, and exits.
 restore  load every image of the current deployment from the store into Docker (no network).
+fetch    follow this device's index blob in the shore's storage container (docs/transfers.md) and
+         bring each bundle it names, checked against the index's size and sha256, into the inbox;
+         each is fetched once. The container's SAS URL (read and list are enough) comes from
+         $LIGHTER_EDGE_STORAGE_SAS_URL, never the command line. --poll-ms: between looks (60000).
 prune    remove store images the deployment does not use and no queued bundle needs as a base,
          keeping the previous version of each unless --no-keep-previous; prints bytes freed.
 
@@ -155,13 +164,42 @@ async function pruneCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+async function fetchCommand(args: string[]): Promise<number> {
+  const { values } = parse({ args, options: { inbox: { type: 'string' }, state: { type: 'string' }, 'device-id': { type: 'string' }, once: { type: 'boolean' }, 'poll-ms': { type: 'string' } } });
+  const sas = process.env.LIGHTER_EDGE_STORAGE_SAS_URL;
+  if (!sas) throw new UsageError('set $LIGHTER_EDGE_STORAGE_SAS_URL to the storage container SAS URL');
+  const container = containerClient(parseStorageCredential(sas));
+  const inbox = need(values.inbox, '--inbox');
+  const state = need(values.state, '--state');
+  const deviceId = need(values['device-id'], '--device-id');
+  const pollMs = int(values['poll-ms'], '--poll-ms', 60_000)!;
+  await fs.mkdir(inbox, { recursive: true });
+  await fs.mkdir(state, { recursive: true });
+  const stop = new AbortController();
+  const onSignal = () => stop.abort(new Error('stopped'));
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const pass = () => fetchDeviceBundles({ container, deviceId, inbox, stateFile: join(state, 'fetched.json'), signal: stop.signal, log });
+  if (values.once) {
+    const r = await pass();
+    process.stdout.write(`fetched ${r.fetched.length} of ${r.known} bundle(s) the index names\n`);
+    return 0;
+  }
+  while (!stop.signal.aborted) {
+    // The link comes and goes: a failed pass is logged and the next one tries again.
+    await pass().catch((err: unknown) => stop.signal.aborted || log(`fetch failed: ${describeBlobError(err)}`));
+    await sleep(pollMs, undefined, { signal: stop.signal }).catch(() => undefined);
+  }
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h' || rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return sub ? 0 : 2;
   }
-  const commands: Record<string, (a: string[]) => Promise<number>> = { run, restore: restoreCommand, prune: pruneCommand };
+  const commands: Record<string, (a: string[]) => Promise<number>> = { run, restore: restoreCommand, prune: pruneCommand, fetch: fetchCommand };
   const cmd = commands[sub];
   if (!cmd) {
     process.stderr.write(`lighter edge: unknown command ${sub}\n${USAGE}\n`);

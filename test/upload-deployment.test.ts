@@ -2,10 +2,10 @@
 // and stored are queued with `lighter upload queue`, uploaded with `lighter upload run`, once per
 // bundle however many devices need it, and each device's index names what it needs.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeys } from '../io/keys.js';
 import { BundleStore } from '../main/deployments/bundle-store.js';
@@ -64,6 +64,18 @@ describe('upload after deployment build', () => {
         const index = JSON.parse((await container.getBlockBlobClient(`devices/${device}/index.json`).downloadToBuffer()).toString()) as { device: string; bundles: Array<{ sha256: string; deployment: string }> };
         expect(index).toMatchObject({ device, bundles: [{ sha256: b.sha256, deployment: 'app-v2-upload' }] });
       }
+    }
+
+    // On board: the device follows its index with a read-only SAS and finds its bundle in its inbox.
+    const sas = await container.generateSasUrl({ permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3600_000) });
+    for (const device of fleet.devices) {
+      const inbox = join(dir, device, 'inbox');
+      const fetched = await lighter(['edge', 'fetch', '--once', '--device-id', device, '--inbox', inbox, '--state', join(dir, device, 'state')], { LIGHTER_EDGE_STORAGE_SAS_URL: sas });
+      expect(fetched.code, fetched.stderr).toBe(0);
+      expect(fetched.stdout + fetched.stderr).not.toContain('sig=');
+      const mine = bundles.find((b) => b.devices.includes(device))!;
+      expect(readdirSync(inbox)).toEqual([`${mine.sha256.slice(7)}.bundle`]);
+      expect(`sha256:${createHash('sha256').update(readFileSync(join(inbox, readdirSync(inbox)[0]!))).digest('hex')}`).toBe(mine.sha256);
     }
   }, 120_000);
 });

@@ -45,7 +45,8 @@ interface RestErrorLike {
  */
 export function blobRetryDecision(err: unknown): boolean | number {
   const e = err as RestErrorLike;
-  if (e?.name === 'AbortError' || e?.name === 'BlobIntegrityError') return false;
+  // Bytes that are not what they should be are not fixed by asking again.
+  if (e?.name === 'AbortError' || e?.name === 'BlobIntegrityError' || e?.name === 'DigestMismatchError' || e?.name === 'DeviceIndexError') return false;
   const status = e?.statusCode;
   // No status: the request never got an answer (reset, refused, timed out); a bug is not retried.
   if (status === undefined) return !(err instanceof TypeError || err instanceof RangeError);

@@ -42,7 +42,7 @@ async function program(onExit: (status: number) => void): Promise<Commander> {
     .enablePositionalOptions()
     .version(appVersion(), '--version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .addHelpText('after', `\nlighter <command> --help shows a command's options.\nlighter edge run|restore|prune: the device's edge module (docs/edge-module.md; bin/lighter.js starts it).\n\nExit status (docs/cli.md):\n${exitStatusTable()}`);
+    .addHelpText('after', `\nlighter <command> --help shows a command's options.\nlighter edge run|restore|prune|fetch: the device's edge module (docs/edge-module.md; bin/lighter.js starts it).\n\nExit status (docs/cli.md):\n${exitStatusTable()}`);
   for (const load of MODULES) {
     for (const spec of (await load()).commands) addCommand(root, spec, onExit);
   }

@@ -8,6 +8,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { DEFAULT_ORDER, orderQueue, type OrderRule } from '../../core/transfers/queue-order.js';
 import { bundleBlobName, uploadBlob } from '../../io/blob/block-upload.js';
+import { deviceIndexBlobName, encodeDeviceIndex } from '../../io/blob/device-index.js';
 import { RateMeter } from '../../core/jobs/rate.js';
 import { RateLimiter } from '../../io/blob/rate-limit.js';
 import { blobCall, blobRetryDecision, describeBlobError, type BlobRetry } from '../../io/blob/storage.js';
@@ -367,15 +368,9 @@ export class UploadQueue {
     const prev = this.indexWrites.get(t.deviceId) ?? Promise.resolve();
     const next = prev.then(async () => {
       const entries = this.deps.store.deviceIndex(t.deviceId, [t.id]);
-      const body = JSON.stringify(
-        {
-          format: 1,
-          device: t.deviceId,
-          updated: new Date().toISOString(),
-          bundles: entries.map((e) => ({ blob: bundleBlobName(e.sha256), bundleId: e.bundleId, sha256: e.sha256, size: e.size, version: e.version, deployment: e.deployment })),
-        },
-        null,
-        2,
+      const body = encodeDeviceIndex(
+        t.deviceId,
+        entries.map((e) => ({ blob: bundleBlobName(e.sha256), bundleId: e.bundleId, sha256: e.sha256, size: e.size, version: e.version, deployment: e.deployment })),
       );
       const blob = container.getBlockBlobClient(deviceIndexBlobName(t.deviceId));
       await blobCall(() => blob.upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' }, abortSignal: signal }), { ...this.deps.retry, signal });
@@ -383,11 +378,6 @@ export class UploadQueue {
     this.indexWrites.set(t.deviceId, next.catch(() => undefined));
     await next;
   }
-}
-
-/** The index blob a device's fetcher (or the file-transfer tool) follows. */
-export function deviceIndexBlobName(deviceId: string): string {
-  return `devices/${encodeURIComponent(deviceId)}/index.json`;
 }
 
 // Blob metadata is at most 8 KiB in all; a bundle for a whole fleet names its devices in the
