@@ -6,6 +6,7 @@ export const METHODS = {
   jobs: ['list', 'get', 'cancel'],
   fleet: ['importDevices'],
   planning: ['plan'],
+  hub: ['list', 'add', 'remove', 'sync', 'push', 'notifications', 'markRead', 'background', 'mailRelay', 'setMailRelay', 'flushMail'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],
   uploads: ['list', 'progress', 'queue', 'pause', 'resume', 'cancel', 'setRate', 'run'],
 } as const;

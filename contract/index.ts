@@ -6,6 +6,7 @@ import { appRequests, type AppApi } from './app.js';
 import type { MethodOf, Namespace } from './channels.js';
 import { deploymentsRequests, type DeploymentsApi } from './deployments.js';
 import { fleetRequests, type FleetApi } from './fleet.js';
+import { hubRequests, type HubApi } from './hub.js';
 import { inventoryRequests, type InventoryApi } from './inventory.js';
 import { jobsRequests, type JobsApi } from './jobs.js';
 import { uploadsRequests, type UploadsApi } from './uploads.js';
@@ -18,9 +19,10 @@ export type * from './deployments.js';
 export type * from './inventory.js';
 export type * from './jobs.js';
 export type * from './fleet.js';
+export type * from './hub.js';
 export type * from './uploads.js';
 export type * from './planning.js';
-export { appRequests, deploymentsRequests, fleetRequests, inventoryRequests, jobsRequests, planningRequests, uploadsRequests };
+export { appRequests, deploymentsRequests, fleetRequests, hubRequests, inventoryRequests, jobsRequests, planningRequests, uploadsRequests };
 
 export interface LighterApi {
   app: AppApi;
@@ -28,6 +30,7 @@ export interface LighterApi {
   inventory: InventoryApi;
   jobs: JobsApi;
   fleet: FleetApi;
+  hub: HubApi;
   uploads: UploadsApi;
   planning: PlanningApi;
 }
@@ -38,10 +41,11 @@ export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } =
   inventory: inventoryRequests,
   jobs: jobsRequests,
   fleet: fleetRequests,
+  hub: hubRequests,
   uploads: uploadsRequests,
   planning: planningRequests,
 };
 
 // Compile-time check that every interface has exactly the methods METHODS lists.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true, uploads: true, planning: true };
+export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true, hub: true, uploads: true, planning: true };

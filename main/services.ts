@@ -8,7 +8,9 @@ import type { AppInfo } from '../contract/index.js';
 import { EventHub } from './bridge/events.js';
 import { Handlers } from './bridge/handlers.js';
 import { BackgroundSync, type BackgroundSyncOptions } from './hub/background-sync.js';
+import { HubBridge } from './hub/api.js';
 import { HubConnections } from './hub/connections.js';
+import type { HubServices } from './hub/hub-services.js';
 import { HubPush } from './hub/push.js';
 import { HubSync } from './hub/sync.js';
 import { Mailer } from './notify/mailer.js';
@@ -84,14 +86,7 @@ export interface ServiceOptions extends CoreOptions {
   backgroundSync?: BackgroundSyncOptions | false;
 }
 
-export interface HubServices {
-  connections: HubConnections;
-  sync: HubSync;
-  push: HubPush;
-  notifications: Notifications;
-  mailer: Mailer;
-  background: BackgroundSync;
-}
+export type { HubServices };
 
 /** The hub services over one inventory: connections, sync, push, notifications and their mail. */
 export function buildHubServices(inventory: Inventory, options: { dataDir: string; secrets?: SecretStore; env?: NodeJS.ProcessEnv; ca?: string; background?: BackgroundSyncOptions }): HubServices {
@@ -108,14 +103,6 @@ export function buildHubServices(inventory: Inventory, options: { dataDir: strin
     if (failed.length) throw new Error(failed.join('; '));
   }, options.background);
   return { connections, sync, push: new HubPush(inventory, connections, notifications), notifications, mailer, background };
-}
-
-/** The hub services for one CLI command, on the inventory at DATABASE (default: the data directory). */
-export async function openHubServices(options: { database?: string; user?: string }): Promise<HubServices & { inventory: Inventory; close(): void }> {
-  const database = options.database ?? defaultDbPath();
-  const db = await openInventory(database, { create: options.database === undefined });
-  const inventory = new Inventory(db, resolveActor(options.user));
-  return { ...buildHubServices(inventory, { dataDir: options.database ? dirname(database) : dataDir() }), inventory, close: () => db.close() };
 }
 
 /** Jobs for CLI commands that work on files only (no inventory): same service, no history. */
@@ -137,6 +124,8 @@ export interface CoreServices {
   uploads: ReturnType<typeof uploadServices>;
   usbExport: UsbExporter;
   receipts: ReceiptIntake;
+  /** IoT Hub connections, sync, push, notifications and their mail */
+  hub: HubServices;
   /** cancels running jobs, waits for them, closes the inventory */
   close(): Promise<void>;
 }
@@ -149,13 +138,15 @@ export interface Services extends CoreServices {
   events: EventHub;
 }
 
-export async function openServices(options: CoreOptions): Promise<CoreServices> {
+export async function openServices(options: CoreOptions & { background?: BackgroundSyncOptions }): Promise<CoreServices> {
   const database = options.database ?? defaultDbPath();
   const db = await openInventory(database, { create: options.create === true || options.database === undefined });
   const inventory = new Inventory(db, resolveActor(options.user));
   const dir = options.database ? dirname(database) : dataDir();
   const jobs = new Jobs({ history: new JobHistory(db), actor: inventory.actor });
   const store = await BundleStore.open(join(dir, 'bundles'));
+  const secrets = options.secrets ?? new FileSecretStore(dir);
+  const hub = buildHubServices(inventory, { dataDir: dir, secrets, ...(options.background ? { background: options.background } : {}) });
   return {
     database,
     dataDir: dir,
@@ -165,10 +156,12 @@ export async function openServices(options: CoreOptions): Promise<CoreServices> 
     jobs,
     deployments: new DeploymentService(inventory, store, { creator: `${inventory.actor}@lighter` }),
     planning: new PlanningService(inventory),
-    uploads: uploadServices(db, inventory, store, { dataDir: dir, secrets: options.secrets ?? new FileSecretStore(dir), container: options.container, order: options.order }),
+    uploads: uploadServices(db, inventory, store, { dataDir: dir, secrets, container: options.container, order: options.order }),
     usbExport: new UsbExporter(inventory, store),
     receipts: new ReceiptIntake(inventory, dir),
+    hub,
     close: async () => {
+      await hub.background.stop();
       await jobs.stopAll();
       db.close();
     },
@@ -181,13 +174,15 @@ export function crewImporter(dir: string = dataDir()): UsbImporter {
 }
 
 export async function buildServices(options: ServiceOptions): Promise<Services> {
-  const core = await openServices(options);
+  const core = await openServices({ ...options, ...(options.backgroundSync ? { background: options.backgroundSync } : {}) });
   const { inventory, jobs, deployments, uploads } = core;
   const pkg = appPackage();
   const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: core.dataDir, database: core.database, shell: options.shell };
 
   const events = new EventHub();
   jobs.subscribe((job) => events.publish({ type: 'job', job }));
+  core.hub.notifications.subscribe((notification) => events.publish({ type: 'notification', notification }));
+  if (options.backgroundSync) core.hub.background.start();
 
   const handlers = new Handlers()
     .register('app', { info: async () => info })
@@ -195,6 +190,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     .register('inventory', new InventoryViews(inventory))
     .register('jobs', new JobsApiService(jobs))
     .register('fleet', new FleetService(inventory))
+    .register('hub', new HubBridge(core.hub, jobs))
     .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs))
     .register('planning', core.planning);
   return { ...core, info, handlers, events };

@@ -22,6 +22,8 @@ const MODULES: Array<() => Promise<{ commands: CommandSpec[] }>> = [
   () => import('./commands/deployment.js'),
   // USB sticks out, receipts back
   () => import('./commands/usb.js'),
+  // IoT Hub: connections, sync, push; notifications and their mail
+  () => import('./commands/hub.js'),
   // the app without Electron: loopback bridge + renderer in a browser
   () => import('./commands/console.js'),
 ];
@@ -31,6 +33,8 @@ const GROUPS: Record<string, string> = {
   keys: 'signing keys for bundles',
   bundle: 'build, verify, apply and inspect signed bundles',
   db: 'the inventory: devices, the images they have, deployments',
+  hub: 'IoT Hub: connections, sync what devices hold, push manifests',
+  notify: 'notifications for the people who ordered deployments, and their mail',
   upload: 'upload bundles to a storage account: the queue, its order, pause, resume, cancel',
   deployment: 'deployments: create, build their bundles once, show',
   usb: 'bundles onto USB sticks, applied on board, receipts back',

@@ -57,7 +57,7 @@ app.on('activate', () => {
 await app.whenReady();
 denyAllPermissions(session.defaultSession);
 // Secrets go to the OS keychain in the app, never to the headless file store.
-services = await buildServices({ shell: 'electron', secrets: new SafeStorageSecretStore(dataDir()) });
+services = await buildServices({ shell: 'electron', secrets: new SafeStorageSecretStore(dataDir()), backgroundSync: {} });
 registerIpc(services.handlers, trusted);
 forwardEvents(services.events, trusted);
 createWindow();

@@ -27,7 +27,8 @@ const consoleCommand = defineCommand({
     const port = Number(opts.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, not ${JSON.stringify(opts.port)}`);
 
-    const services = await buildServices({ database: opts.db, shell: 'bridge' });
+    // The app face syncs its hubs in the background (every few minutes, backing off while they fail).
+    const services = await buildServices({ database: opts.db, shell: 'bridge', backgroundSync: {} });
     let bridge;
     try {
       bridge = await startBridge({ handlers: services.handlers, events: services.events, rendererDir: rendererDir(), port });
