@@ -1,6 +1,8 @@
 // `inventory`: read-only views of the SQLite inventory for the fleet, deployment, transfer and
 // history screens. Every request is parsed in main with these schemas before it reaches a service.
 import { z } from 'zod';
+import type { DeploymentState, DeviceImageState, TransferState } from '../core/states.js';
+import { DEPLOYMENT_STATES, TRANSFER_STATES } from '../core/states.js';
 import type { MethodOf } from './channels.js';
 
 const id = z.string().trim().min(1, 'must not be empty').max(256, 'is longer than 256 characters');
@@ -19,17 +21,15 @@ export const inventoryRequests = {
     })
     .strict(),
   device: z.object({ id }).strict(),
-  deployments: z.object({ state: z.enum(['draft', 'planned', 'transferring', 'ready', 'pushed', 'cancelled']).optional() }).strict(),
+  deployments: z.object({ state: z.enum(DEPLOYMENT_STATES).optional() }).strict(),
   deployment: z.object({ id: z.number().int().positive() }).strict(),
-  transfers: z.object({ state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']).optional(), limit }).strict(),
+  transfers: z.object({ state: z.enum(TRANSFER_STATES).optional(), limit }).strict(),
   transfersPerDay: z.object({ days: z.number().int('must be a whole number').min(1).max(366).default(30) }).strict(),
   syncHistory: z.object({ limit }).strict(),
   auditLog: z.object({ limit, actor: filter }).strict(),
 } satisfies Record<MethodOf<'inventory'>, z.ZodTypeAny>;
 
-export type DeviceImageState = 'in_transit' | 'applied' | 'present' | 'failed';
-export type DeploymentState = 'draft' | 'planned' | 'transferring' | 'ready' | 'pushed' | 'cancelled';
-export type TransferState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type { DeploymentState, DeviceImageState, TransferState } from '../core/states.js';
 export type Channel = 'usb' | 'upload' | 'registry' | 'reported';
 
 export type ImageStateCounts = Record<DeviceImageState, number>;

@@ -2,6 +2,7 @@
 // job in main. A service method that starts work answers with the JobInfo at once; progress, the
 // result or the error then arrive as `job` events (contract/events.ts) and through jobs.get.
 import { z } from 'zod';
+import type { JobState } from '../core/states.js';
 import type { MethodOf } from './channels.js';
 
 export const jobsRequests = {
@@ -16,7 +17,7 @@ export const jobsRequests = {
 } satisfies Record<MethodOf<'jobs'>, z.ZodTypeAny>;
 
 /** interrupted: Lighter stopped (crash, kill, power) while the job ran */
-export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+export type { JobState } from '../core/states.js';
 
 export interface JobInfo {
   id: number;

@@ -2,6 +2,7 @@
 // queueing a deployment, pause / resume / cancel per transfer, and the shared rate cap. Working the
 // queue itself is long work the app runs as a job.
 import { z } from 'zod';
+import { TRANSFER_STATES } from '../core/states.js';
 import type { MethodOf } from './channels.js';
 import type { TransferState } from './inventory.js';
 import type { JobInfo } from './jobs.js';
@@ -9,7 +10,7 @@ import type { JobInfo } from './jobs.js';
 const transfer = z.object({ id: z.number().int('must be a whole number').positive() }).strict();
 
 export const uploadsRequests = {
-  list: z.object({ state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']).optional() }).strict(),
+  list: z.object({ state: z.enum(TRANSFER_STATES).optional() }).strict(),
   progress: z.object({}).strict(),
   queue: z.object({ deploymentId: z.number().int('must be a whole number').positive() }).strict(),
   pause: transfer,

@@ -8,7 +8,9 @@ import type { ModuleImage } from '../deployment/manifest.js';
 import { estimatePatchBytes } from '../signature/estimate.js';
 import type { ImageSignature } from '../signature/types.js';
 
-export type DeviceImageState = 'present' | 'applied' | 'in_transit' | 'failed';
+import type { DeviceImageState } from '../states.js';
+
+export type { DeviceImageState };
 
 export interface KnownImage {
   /** registry/path, as repositoryOf() gives it */

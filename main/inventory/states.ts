@@ -1,5 +1,13 @@
-// The legal moves of every stateful entity. A move not listed here is refused with
-// IllegalTransitionError; `null` is "no row yet". docs/inventory.md draws the same tables.
+// The legal moves of every stateful entity (its states are listed once, in core/states.ts). A move
+// not listed here is refused with IllegalTransitionError; `null` is "no row yet". docs/inventory.md
+// draws the same tables.
+import type { BundleState, DeploymentState, DeviceImageState, TransferState } from '../../core/states.js';
+
+export type { BundleState, DeploymentState, DeviceImageState, TransferState } from '../../core/states.js';
+
+/** Every state of S has a row, and moves only to states of S. */
+type MovesOf<S extends string> = { readonly [K in S]: readonly S[] };
+
 export const DEVICE_IMAGE_MOVES = {
   // an image reaches a device through a bundle (in_transit) or is observed there (present)
   null: ['in_transit', 'present'],
@@ -9,7 +17,7 @@ export const DEVICE_IMAGE_MOVES = {
   // applied = the edge module rebuilt it; present = confirmed by a later report
   applied: ['present'],
   present: [],
-} as const;
+} as const satisfies MovesOf<DeviceImageState | 'null'>;
 
 export const DEPLOYMENT_MOVES = {
   draft: ['planned', 'cancelled'],
@@ -18,7 +26,7 @@ export const DEPLOYMENT_MOVES = {
   ready: ['pushed', 'cancelled'],
   pushed: [],
   cancelled: [],
-} as const;
+} as const satisfies MovesOf<DeploymentState>;
 
 export const TRANSFER_MOVES = {
   queued: ['running', 'cancelled'],
@@ -27,19 +35,15 @@ export const TRANSFER_MOVES = {
   failed: ['queued', 'cancelled'],
   succeeded: [],
   cancelled: [],
-} as const;
+} as const satisfies MovesOf<TransferState>;
 
 export const BUNDLE_MOVES = {
   built: ['verified', 'rejected'],
   verified: [],
   rejected: [],
-} as const;
+} as const satisfies MovesOf<BundleState>;
 
 type Moves = Record<string, readonly string[]>;
-export type DeviceImageState = Exclude<keyof typeof DEVICE_IMAGE_MOVES, 'null'>;
-export type DeploymentState = keyof typeof DEPLOYMENT_MOVES;
-export type TransferState = keyof typeof TRANSFER_MOVES;
-export type BundleState = keyof typeof BUNDLE_MOVES;
 
 export class IllegalTransitionError extends Error {
   override name = 'IllegalTransitionError';

@@ -2,6 +2,7 @@
 // contract. Requests arrive already parsed by the contract's schemas; single-entity lookups go
 // through the store so an unknown id gets the store's specific error.
 import { parseManifest } from '../../core/deployment/manifest.js';
+import { DEPLOYMENT_STATES, DEVICE_IMAGE_STATES, TRANSFER_STATES } from '../../core/states.js';
 import type {
   AuditEntry,
   DeploymentDetail,
@@ -23,8 +24,6 @@ import type { Inventory } from './store.js';
 
 type Req<M extends keyof InventoryApi> = NonNullable<Parameters<InventoryApi[M]>[0]>;
 
-const DEPLOYMENT_STATES: DeploymentState[] = ['draft', 'planned', 'transferring', 'ready', 'pushed', 'cancelled'];
-const TRANSFER_STATES: TransferState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
 const DEVICE_COLUMNS = `d.id, d.display_name, d.vessel, d.site, d.device_group, d.hub, d.is_edge, d.connection_state, d.last_seen, d.tags_json,
   COALESCE(SUM(di.state = 'present'), 0) AS present, COALESCE(SUM(di.state = 'applied'), 0) AS applied,
@@ -120,7 +119,7 @@ export class InventoryViews implements InventoryApi {
       edgeDevices: (this.db.prepare('SELECT COUNT(*) AS n FROM devices WHERE is_edge = 1').get() as { n: number }).n,
       groups: s.groups.filter((g) => g.group !== null).length,
       images: s.images,
-      deviceImages: zeroes(['present', 'applied', 'in_transit', 'failed'], s.deviceImages) as ImageStateCounts,
+      deviceImages: zeroes(DEVICE_IMAGE_STATES, s.deviceImages) as ImageStateCounts,
       deployments: zeroes(DEPLOYMENT_STATES, s.deployments),
       transfers: zeroes(TRANSFER_STATES, s.transfers),
       lastSync: last ? toSync(last) : null,

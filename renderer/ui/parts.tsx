@@ -1,8 +1,13 @@
 // Small presentational pieces every screen uses: state badges, empty and error states, stat tiles,
 // and a shell command shown as something to copy.
 import type { ReactNode } from 'react';
+import { stateLabel, type AnyState } from '../../core/states.js';
 
-const TONE: Record<string, 'ok' | 'info' | 'warn' | 'bad' | 'muted'> = {
+type Tone = 'ok' | 'info' | 'warn' | 'bad' | 'muted';
+
+// Every state of core/states.ts has a tone (a new state fails to compile until it gets one), plus
+// the device connection and job-cancel badges.
+const TONE: Record<AnyState | 'connected' | 'disconnected' | 'cancelling', Tone> = {
   present: 'ok',
   applied: 'ok',
   succeeded: 'ok',
@@ -14,6 +19,7 @@ const TONE: Record<string, 'ok' | 'info' | 'warn' | 'bad' | 'muted'> = {
   cancelling: 'warn',
   interrupted: 'warn',
   running: 'info',
+  built: 'info',
   transferring: 'info',
   planned: 'info',
   queued: 'muted',
@@ -24,14 +30,13 @@ const TONE: Record<string, 'ok' | 'info' | 'warn' | 'bad' | 'muted'> = {
   rejected: 'bad',
 };
 
-const LABEL: Record<string, string> = { in_transit: 'in transit' };
 
 export function Badge({ state, count }: { state: string; count?: number }) {
-  const tone = TONE[state.toLowerCase()] ?? 'muted';
+  const tone = (TONE as Record<string, Tone>)[state.toLowerCase()] ?? 'muted';
   return (
     <span className={`badge badge-${tone}`} data-state={state}>
       {count !== undefined && <b>{count}</b>}
-      {LABEL[state] ?? state.toLowerCase()}
+      {stateLabel(state.toLowerCase())}
     </span>
   );
 }

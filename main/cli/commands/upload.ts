@@ -1,5 +1,6 @@
 // `lighter upload ...`: the upload queue (docs/transfers.md). Queue a deployment's bundles, work
 // the queue under a rate cap, and pause, resume or cancel single transfers, also while a runner works.
+import { TRANSFER_STATES } from '../../../core/states.js';
 import { parseOrder } from '../../../core/transfers/queue-order.js';
 import { formatBytes, formatDuration, parseRate } from '../../../core/units.js';
 import { withServices, type CoreServices } from '../../services.js';
@@ -52,7 +53,7 @@ const list = defineCommand({
   summary: 'the upload queue in the order it will be worked, then running and finished transfers',
   options: {
     ...INVENTORY,
-    state: { type: 'string', value: 'STATE', choices: ['queued', 'running', 'succeeded', 'failed', 'cancelled'], help: 'only transfers in this state' },
+    state: { type: 'string', value: 'STATE', choices: TRANSFER_STATES, help: 'only transfers in this state' },
     order: { type: 'string', value: 'RULES', help: 'the order rules, e.g. priority,due,size (the default)' },
   },
   json: true,

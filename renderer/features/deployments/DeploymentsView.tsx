@@ -3,13 +3,14 @@
 import { useCallback, useEffect } from 'react';
 import { Link, useParams } from 'react-router';
 import type { DeploymentState } from '../../../contract/index.js';
+import { DEPLOYMENT_STATES } from '../../../core/states.js';
 import { useSession } from '../../app/session.js';
 import { relativeTime, timestamp } from '../../ui/format.js';
 import { Badge, Cmd, Empty, ErrorBanner, Section } from '../../ui/parts.js';
 import { DeploymentWork } from './DeploymentWork.js';
 import { useDeployment, useDeployments } from './store.js';
 
-const STATES: DeploymentState[] = ['draft', 'planned', 'transferring', 'ready', 'pushed', 'cancelled'];
+const STATES = DEPLOYMENT_STATES;
 
 function DeploymentDetailPanel() {
   const { data: d, error } = useDeployment();

@@ -4,6 +4,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import type { DeviceRow, StatusSummary } from '../../../contract/index.js';
+import { DEVICE_IMAGE_STATES } from '../../../core/states.js';
 import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
 import { useSession } from '../../app/session.js';
@@ -54,7 +55,7 @@ function Filters({ facets, filters, onChange }: { facets: { groups: string[]; ve
 }
 
 function ImageCounts({ d }: { d: DeviceRow }) {
-  const states = (['present', 'applied', 'in_transit', 'failed'] as const).filter((s) => d.images[s] > 0);
+  const states = DEVICE_IMAGE_STATES.filter((s) => d.images[s] > 0);
   if (states.length === 0) return <span className="muted">none known</span>;
   return (
     <span className="badges">

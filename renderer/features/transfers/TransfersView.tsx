@@ -2,12 +2,13 @@
 // with progress, attempts and the last error.
 import { useEffect } from 'react';
 import type { TransferDay, TransferState } from '../../../contract/index.js';
+import { TRANSFER_STATES } from '../../../core/states.js';
 import { useSession } from '../../app/session.js';
 import { bytes, relativeTime, shortDigest } from '../../ui/format.js';
 import { Badge, Empty, ErrorBanner, Section } from '../../ui/parts.js';
 import { usePerDay, useTransfers } from './store.js';
 
-const STATES: TransferState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+const STATES = TRANSFER_STATES;
 
 function PerDayChart({ days }: { days: TransferDay[] }) {
   const max = Math.max(1, ...days.map((d) => d.succeeded + d.failed));
