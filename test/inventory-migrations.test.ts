@@ -1,4 +1,4 @@
-// Every schema version a user may hold (main/inventory/schema-history/vN.sql + vN-seed.sql) is
+// Every schema version a user may hold (test/fixtures/schema-history/vN.sql + vN-seed.sql) is
 // built as shipped, then opened by the current code: it must migrate to the latest version, back up
 // the old file first, and keep the data readable through today's API.
 import Database from 'better-sqlite3';
@@ -10,7 +10,7 @@ import { LATEST_VERSION } from '../main/inventory/migrations.js';
 import { InventoryDamagedError, listBackups, openInventory } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
 
-const HISTORY = new URL('../main/inventory/schema-history/', import.meta.url);
+const HISTORY = new URL('fixtures/schema-history/', import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'lighter-inv-mig-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

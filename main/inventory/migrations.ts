@@ -1,6 +1,6 @@
 // The inventory's schema as an ordered list of migrations: entry i takes a database from
 // user_version i to i+1. Never edit a shipped entry; append one. Each schema version a user may hold
-// is also kept as a fixture (schema-history/vN.sql) that the migration tests build and upgrade.
+// is also kept as a fixture (test/fixtures/schema-history/vN.sql) that the migration tests build and upgrade.
 export interface Migration {
   /** the version this step produces */
   version: number;
