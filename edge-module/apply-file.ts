@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { BundleError } from '../core/bundle/errors.js';
 import { decodePreamble, PREAMBLE_BYTES, type ManifestVerifier } from '../core/bundle/format.js';
 import type { Manifest } from '../core/bundle/manifest.js';
@@ -90,8 +90,10 @@ export function reasonOf(err: unknown): { reason: Reason; message: string } {
   return { reason: 'internal', message };
 }
 
-export function dockerClient(socket?: string): Docker {
-  return socket ? new Docker({ socketPath: socket }) : new Docker();
+/** dockerode (and the SSH stack it brings, ~25 MB) is loaded only on a device that uses Docker. */
+export async function dockerClient(socket?: string): Promise<Docker> {
+  const { default: Dockerode } = await import('dockerode');
+  return socket ? new Dockerode({ socketPath: socket }) : new Dockerode();
 }
 
 class StoreFullError extends Error {}
@@ -141,7 +143,7 @@ export async function applyFile(path: string, ctx: ApplyContext): Promise<Outcom
 
     const images = await ctx.store.images();
     const found = findBase(manifest, images);
-    const engine = ctx.docker ? dockerClient(ctx.docker.socket) : undefined;
+    const engine = ctx.docker ? await dockerClient(ctx.docker.socket) : undefined;
     const dockerBase = !found && engine ? await findDockerBase(manifest, engine) : undefined;
     const entry = manifest.entries.find((e) => (found ? e.base?.configDigest === found.entryBase : dockerBase ? e.base?.configDigest === dockerBase : e.base === null)) ?? manifest.entries[0]!;
     const ref = storeRefOf(entry.target.repoTag);
@@ -186,11 +188,25 @@ async function checkRoom(store: Store, images: StoredImage[], layers: Array<{ di
   if (need > freeBytes) throw new StoreFullError(`the target needs up to ${need} bytes of new layers; the store has ${freeBytes} bytes left`);
 }
 
-/** Copies the stored image into Docker under `<registry>/<ref>`, unless the engine has it already. */
+/**
+ * Puts the stored image into Docker as `<registry>/<ref>`, unless the engine has it already. The
+ * engine is asked to pull it from the store first (the local registry, on loopback: no outside
+ * network, and the module's memory stays flat while the engine does the work); when the engine
+ * cannot reach the store under that address, the module streams it in (`docker load`).
+ */
 export async function dockerLoad(store: Store, ref: string, id: string, socket?: string): Promise<void> {
   const name = `${store.host}/${ref}`;
-  const have = await dockerClient(socket).getImage(name).inspect().catch(() => undefined);
-  if (have?.Id === id) return;
+  const docker = await dockerClient(socket);
+  const present = async () => (await docker.getImage(name).inspect().catch(() => undefined))?.Id === id;
+  if (await present()) return;
+  const pulled = await new Promise<boolean>((resolve) => {
+    docker.pull(name, {}, (err: Error | null, stream?: NodeJS.ReadableStream) => {
+      if (err || !stream) return resolve(false);
+      docker.modem.followProgress(stream, (e: Error | null, events: Array<{ error?: string }>) => resolve(!e && !events.some((x) => x.error)));
+    });
+  });
+  if (pulled && (await present())) return;
+  // The engine could not reach the store under this address (another network view): stream it in.
   try {
     const src = await openSource(store.reference(ref));
     try {
@@ -201,4 +217,5 @@ export async function dockerLoad(store: Store, ref: string, id: string, socket?:
   } catch (err) {
     throw new DockerLoadError(`docker load of ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (!(await present())) throw new DockerLoadError(`docker load of ${name} did not give image ${id}`);
 }
