@@ -1,5 +1,6 @@
 // Nothing half-written is ever visible: every file Lighter produces is written to a temp name in
-// the same directory, fsynced, checked, renamed into place, and the directory fsynced.
+// the same directory, fsynced, checked, renamed into place, and the directory fsynced (not on
+// Windows, which refuses it).
 import { createWriteStream, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -12,7 +13,13 @@ export function tempPathFor(finalPath: string): string {
   return join(dirname(finalPath), `${TEMP_MARK}${basename(finalPath)}.${randomBytes(6).toString('hex')}`);
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
+/**
+ * Makes a rename or create in DIR durable. Windows cannot open a directory as a file (EPERM), so
+ * there the step is skipped: NTFS journals its metadata, and a rename is the most it offers; the
+ * file's own fsync, done before the rename, is kept everywhere.
+ */
+export async function fsyncDir(dir: string, platform: NodeJS.Platform = process.platform): Promise<void> {
+  if (platform === 'win32') return;
   const fh = await fs.open(dir, 'r');
   try {
     await fh.sync();

@@ -1,0 +1,51 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { fsyncDir, writeFileAtomic } from './atomic-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'lighter-atomic-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+/** Makes this process look like Windows: opening a directory fails with EPERM, as it does there. */
+function actLikeWindows(): string[] {
+  const dirsOpened: string[] = [];
+  const realOpen = fs.open.bind(fs);
+  vi.spyOn(process, 'platform', 'get').mockReturnValue('win32');
+  vi.spyOn(fs, 'open').mockImplementation(async (path, ...rest) => {
+    if ((await fs.stat(path).catch(() => undefined))?.isDirectory()) {
+      dirsOpened.push(String(path));
+      throw Object.assign(new Error(`EPERM: operation not permitted, open '${String(path)}'`), { code: 'EPERM' });
+    }
+    return realOpen(path, ...rest);
+  });
+  return dirsOpened;
+}
+
+describe('atomic files', () => {
+  it('fsyncs the directory where the OS allows it', async () => {
+    await expect(fsyncDir(join(dir, 'no-such-dir'))).rejects.toThrow(/ENOENT/);
+    await expect(fsyncDir(dir)).resolves.toBeUndefined();
+    // what Windows gets: the step is skipped, nothing is opened
+    await expect(fsyncDir(join(dir, 'no-such-dir'), 'win32')).resolves.toBeUndefined();
+  });
+
+  it('on Windows, skips only the directory fsync (which Windows refuses) and still writes atomically', async () => {
+    const opened = actLikeWindows();
+    await expect(fsyncDir(dir)).resolves.toBeUndefined();
+    const file = join(dir, 'state.json');
+    await writeFileAtomic(file, '{"version":1}\n');
+    expect(readFileSync(file, 'utf8')).toBe('{"version":1}\n');
+    expect(opened, 'no directory was opened').toEqual([]);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.lighter-partial-'))).toEqual([]);
+  });
+
+  it('a file that fails its check is never renamed into place', async () => {
+    const file = join(dir, 'checked.bin');
+    await expect(writeFileAtomic(file, 'bad', () => Promise.reject(new Error('rejected')))).rejects.toThrow('rejected');
+    expect(existsSync(file)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.lighter-partial-'))).toEqual([]);
+  });
+});
