@@ -7,6 +7,7 @@ export const METHODS = {
   fleet: ['importDevices'],
   planning: ['plan'],
   hub: ['list', 'add', 'remove', 'sync', 'push', 'notifications', 'markRead', 'background', 'mailRelay', 'setMailRelay', 'flushMail'],
+  reports: ['dashboard'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],
   uploads: ['list', 'progress', 'queue', 'pause', 'resume', 'cancel', 'setRate', 'run'],
 } as const;

@@ -9,6 +9,7 @@ import { fleetRequests, type FleetApi } from './fleet.js';
 import { hubRequests, type HubApi } from './hub.js';
 import { inventoryRequests, type InventoryApi } from './inventory.js';
 import { jobsRequests, type JobsApi } from './jobs.js';
+import { reportsRequests, type ReportsApi } from './reports.js';
 import { uploadsRequests, type UploadsApi } from './uploads.js';
 import { planningRequests, type PlanningApi } from './planning.js';
 
@@ -20,9 +21,10 @@ export type * from './inventory.js';
 export type * from './jobs.js';
 export type * from './fleet.js';
 export type * from './hub.js';
+export type * from './reports.js';
 export type * from './uploads.js';
 export type * from './planning.js';
-export { appRequests, deploymentsRequests, fleetRequests, hubRequests, inventoryRequests, jobsRequests, planningRequests, uploadsRequests };
+export { appRequests, deploymentsRequests, fleetRequests, hubRequests, inventoryRequests, jobsRequests, planningRequests, reportsRequests, uploadsRequests };
 
 export interface LighterApi {
   app: AppApi;
@@ -31,6 +33,7 @@ export interface LighterApi {
   jobs: JobsApi;
   fleet: FleetApi;
   hub: HubApi;
+  reports: ReportsApi;
   uploads: UploadsApi;
   planning: PlanningApi;
 }
@@ -42,10 +45,11 @@ export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } =
   jobs: jobsRequests,
   fleet: fleetRequests,
   hub: hubRequests,
+  reports: reportsRequests,
   uploads: uploadsRequests,
   planning: planningRequests,
 };
 
 // Compile-time check that every interface has exactly the methods METHODS lists.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true, hub: true, uploads: true, planning: true };
+export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true, hub: true, reports: true, uploads: true, planning: true };

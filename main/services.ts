@@ -25,6 +25,7 @@ import { defaultDbPath } from './inventory/location.js';
 import { openInventory } from './inventory/open.js';
 import { Inventory, resolveActor } from './inventory/store.js';
 import { FleetService } from './inventory/fleet.js';
+import { ReportsService } from './inventory/reports.js';
 import { InventoryViews } from './inventory/views.js';
 import { JobsApiService } from './jobs/api.js';
 import { JobHistory } from './jobs/history.js';
@@ -184,10 +185,12 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
   core.hub.notifications.subscribe((notification) => events.publish({ type: 'notification', notification }));
   if (options.backgroundSync) core.hub.background.start();
 
+  const views = new InventoryViews(inventory);
   const handlers = new Handlers()
     .register('app', { info: async () => info })
     .register('deployments', new DeploymentsBridge(deployments, jobs))
-    .register('inventory', new InventoryViews(inventory))
+    .register('inventory', views)
+    .register('reports', new ReportsService(inventory, views))
     .register('jobs', new JobsApiService(jobs))
     .register('fleet', new FleetService(inventory))
     .register('hub', new HubBridge(core.hub, jobs))

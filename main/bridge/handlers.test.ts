@@ -42,6 +42,7 @@ describe('bridge handlers', () => {
       'inventory.transfersPerDay',
       'inventory.syncHistory',
       'inventory.auditLog',
+      'reports.dashboard',
       'jobs.list',
       'jobs.get',
       'jobs.cancel',

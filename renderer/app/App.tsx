@@ -4,6 +4,7 @@
 // same files load from the bridge and from Electron's file:// page.
 import { useEffect } from 'react';
 import { createHashRouter, Navigate, NavLink, Outlet, RouterProvider, useMatches, useNavigate } from 'react-router';
+import { DashboardsView } from '../features/dashboards/DashboardsView.js';
 import { DeploymentsView } from '../features/deployments/DeploymentsView.js';
 import { NewDeployment } from '../features/deployments/NewDeployment.js';
 import { FleetView } from '../features/fleet/FleetView.js';
@@ -22,6 +23,7 @@ interface Entry {
 }
 
 const NAV: Entry[] = [
+  { path: '/dashboards', label: 'Dashboards', title: 'Dashboards', roles: ['supervisor', 'shore'] },
   { path: '/fleet', label: 'Fleet', title: 'Fleet overview', roles: ['shore', 'supervisor'] },
   { path: '/deployments', label: 'Deployments', title: 'Deployments', roles: ['shore', 'supervisor'] },
   { path: '/transfers', label: 'Transfers', title: 'Transfers', roles: ['shore', 'supervisor'] },
@@ -138,6 +140,7 @@ const router = createHashRouter([
       { path: 'transfers', element: <TransfersView />, handle: { title: 'Transfers' } },
       { path: 'history', element: <HistoryView />, handle: { title: 'Sync history and audit log' } },
       { path: 'jobs', element: <JobsView />, handle: { title: 'Jobs' } },
+      { path: 'dashboards', element: <DashboardsView />, handle: { title: 'Dashboards' } },
       { path: '*', element: <Home /> },
     ],
   },

@@ -13,6 +13,9 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
+/** rows drawn at most; the filter narrows, and Export CSV always writes every matching row */
+const DRAWN = 300;
+
 export function DataTable<T>({ name, rows, columns, rowKey, empty, caption }: { name: string; rows: T[]; columns: Array<Column<T>>; rowKey(row: T): string; empty?: ReactNode; caption?: string }) {
   const [filter, setFilter] = useState('');
   const [sort, setSort] = useState<{ key: string; dir: 1 | -1 } | null>(null);
@@ -68,7 +71,7 @@ export function DataTable<T>({ name, rows, columns, rowKey, empty, caption }: { 
             </tr>
           </thead>
           <tbody>
-            {shown.map((r) => (
+            {shown.slice(0, DRAWN).map((r) => (
               <tr key={rowKey(r)}>
                 {columns.map((c) => (
                   <td key={c.key} className={c.numeric ? 'num' : undefined}>
@@ -79,6 +82,11 @@ export function DataTable<T>({ name, rows, columns, rowKey, empty, caption }: { 
             ))}
           </tbody>
         </table>
+      )}
+      {shown.length > DRAWN && (
+        <div className="empty-inline muted">
+          Showing the first {DRAWN} of {shown.length} rows: filter to narrow them. Export CSV writes all {shown.length}.
+        </div>
       )}
     </div>
   );
