@@ -9,6 +9,7 @@ export const METHODS = {
   hub: ['list', 'add', 'remove', 'sync', 'push', 'notifications', 'markRead', 'background', 'mailRelay', 'setMailRelay', 'flushMail'],
   reports: ['dashboard'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],
+  usb: ['export', 'import', 'receipts', 'trustKey'],
   uploads: ['list', 'progress', 'queue', 'pause', 'resume', 'cancel', 'setRate', 'run'],
 } as const;
 

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { appRequests, type AppApi } from './app.js';
 import type { MethodOf, Namespace } from './channels.js';
 import { deploymentsRequests, type DeploymentsApi } from './deployments.js';
+import { usbRequests, type UsbApi } from './usb.js';
 import { fleetRequests, type FleetApi } from './fleet.js';
 import { hubRequests, type HubApi } from './hub.js';
 import { inventoryRequests, type InventoryApi } from './inventory.js';
@@ -17,6 +18,7 @@ export * from './channels.js';
 export * from './events.js';
 export type * from './app.js';
 export type * from './deployments.js';
+export type * from './usb.js';
 export type * from './inventory.js';
 export type * from './jobs.js';
 export type * from './fleet.js';
@@ -24,11 +26,13 @@ export type * from './hub.js';
 export type * from './reports.js';
 export type * from './uploads.js';
 export type * from './planning.js';
+export { usbRequests };
 export { appRequests, deploymentsRequests, fleetRequests, hubRequests, inventoryRequests, jobsRequests, planningRequests, reportsRequests, uploadsRequests };
 
 export interface LighterApi {
   app: AppApi;
   deployments: DeploymentsApi;
+  usb: UsbApi;
   inventory: InventoryApi;
   jobs: JobsApi;
   fleet: FleetApi;
@@ -41,6 +45,7 @@ export interface LighterApi {
 export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } = {
   app: appRequests,
   deployments: deploymentsRequests,
+  usb: usbRequests,
   inventory: inventoryRequests,
   jobs: jobsRequests,
   fleet: fleetRequests,
@@ -52,4 +57,4 @@ export const REQUESTS: { [N in Namespace]: Record<MethodOf<N>, z.ZodTypeAny> } =
 
 // Compile-time check that every interface has exactly the methods METHODS lists.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, inventory: true, jobs: true, fleet: true, hub: true, reports: true, uploads: true, planning: true };
+export const METHODS_MATCH_INTERFACES: { [N in Namespace]: Same<keyof LighterApi[N], MethodOf<N>> } = { app: true, deployments: true, usb: true, inventory: true, jobs: true, fleet: true, hub: true, reports: true, uploads: true, planning: true };

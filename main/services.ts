@@ -37,6 +37,7 @@ import { UploadQueue } from './transfers/upload-queue.js';
 import { UploadStore } from './transfers/upload-store.js';
 import { UploadTarget } from './transfers/upload-target.js';
 import { PlanningService } from './planning/service.js';
+import { UsbBridge } from './usb/api.js';
 import { UsbExporter } from './usb/export.js';
 import { UsbImporter } from './usb/import.js';
 import { ReceiptIntake } from './usb/receipts.js';
@@ -194,6 +195,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     .register('jobs', new JobsApiService(jobs))
     .register('fleet', new FleetService(inventory))
     .register('hub', new HubBridge(core.hub, jobs))
+    .register('usb', new UsbBridge(core.usbExport, crewImporter(core.dataDir), core.receipts, jobs))
     .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs))
     .register('planning', core.planning);
   return { ...core, info, handlers, events };

@@ -58,6 +58,10 @@ describe('bridge handlers', () => {
       'hub.mailRelay',
       'hub.setMailRelay',
       'hub.flushMail',
+      'usb.export',
+      'usb.import',
+      'usb.receipts',
+      'usb.trustKey',
       'uploads.list',
       'uploads.progress',
       'uploads.queue',
@@ -81,6 +85,13 @@ describe('bridge handlers', () => {
 
   it('refuses a service that lacks a method of its namespace', () => {
     expect(() => new Handlers().register('app', {} as AppApi)).toThrow('service for app has no method info');
+  });
+
+  it('parses usb requests before the service sees them, and answers refusals with their reason', async () => {
+    expect(await services.handlers.reply('usb.import', { dir: '/media/stick', pubkey: 'k.pub', apply: { 'ship-1': 'http://10.0.0.5:5000' } })).toEqual({
+      error: { code: 'invalid-request', message: 'usb.import: apply.ship-1: want docker://HOST:PORT' },
+    });
+    expect(await services.handlers.reply('usb.receipts', { dir: join(dir, 'no-stick') })).toEqual({ error: { code: 'failed', message: `usb.receipts: ${join(dir, 'no-stick', 'receipts')} does not exist: no receipts on this stick` } });
   });
 
   it('parses deployment requests before the service sees them', async () => {

@@ -1,5 +1,6 @@
 // File helpers for sticks: hashing a byte range, telling a medium's read error from anything else,
 // and how much a directory's filesystem can still take (and whether it is FAT, with its 4 GiB limit).
+import { formatBytes as units } from '../../core/units.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { FAT32_FILE_LIMIT, UsbError } from '../../core/usb/stick.js';
@@ -36,19 +37,7 @@ export async function mediaFacts(dir: string): Promise<{ free: number; fileLimit
   return { free: st.bavail * st.bsize, fileLimit: fat ? FAT32_FILE_LIMIT : Number.MAX_SAFE_INTEGER, fat };
 }
 
-/** "1.5 GiB (1,610,612,736 bytes)" */
+/** "1.50 GiB (1,610,612,736 bytes)": messages about room name exact bytes too. */
 export function formatBytes(n: number): string {
-  const unit = n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
-  return `${unit} (${n.toLocaleString('en-US')} bytes)`;
-}
-
-/** "2GB", "512MiB", "1.5G", "4000000" -> bytes (decimal units for kB/MB/GB, binary for KiB/MiB/GiB and K/M/G). */
-export function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|k|m|g|t|kib|mib|gib|tib)?$/i.exec(s.trim());
-  if (!m) throw new Error(`not a size: ${JSON.stringify(s)} (want e.g. 4GB, 512MiB, 1000000)`);
-  const unit = (m[2] ?? 'b').toLowerCase();
-  const mult: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
-  const n = Math.floor(Number(m[1]) * mult[unit]!);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`size ${JSON.stringify(s)} is out of range`);
-  return n;
+  return `${units(n)} (${n.toLocaleString('en-US')} bytes)`;
 }

@@ -1,7 +1,7 @@
 // `lighter usb ...` and `lighter keys trust`: bundles to a ship on sticks and receipts back
 // (docs/usb.md).
 import { crewImporter, openServices, standaloneJobs } from '../../services.js';
-import { parseSize } from '../../usb/files.js';
+import { parseSize } from '../../../core/units.js';
 import { defineCommand, UsageError } from '../command.js';
 import { runJob } from '../progress.js';
 
@@ -49,9 +49,9 @@ const usbExport = defineCommand({
     if (stick !== undefined && (!Number.isSafeInteger(stick) || stick < 1)) throw new UsageError(`--stick must be a stick number, not ${opts.stick}`);
     let mediaSize: number | undefined;
     try {
-      mediaSize = opts['media-size'] === undefined ? undefined : parseSize(opts['media-size']);
+      mediaSize = opts['media-size'] === undefined ? undefined : parseSize(opts['media-size'], '--media-size');
     } catch (err) {
-      throw new UsageError(`--media-size: ${(err as Error).message}`);
+      throw new UsageError((err as Error).message);
     }
     const s = await openServices({ database: opts.db, user: opts.user });
     try {
