@@ -1,6 +1,6 @@
 // The desktop shell: one sandboxed window on the built renderer, the contract over IPC, services
 // built by main/services.ts exactly as `lighter console` builds them.
-import { app, BrowserWindow, session } from 'electron';
+import { app, BrowserWindow, Notification, session } from 'electron';
 import { join } from 'node:path';
 import { dataDir } from '../../io/data-dir.js';
 import { buildServices, appRoot, rendererDir, type Services } from '../services.js';
@@ -60,4 +60,9 @@ denyAllPermissions(session.defaultSession);
 services = await buildServices({ shell: 'electron', secrets: new SafeStorageSecretStore(dataDir()), backgroundSync: {} });
 registerIpc(services.handlers, trusted);
 forwardEvents(services.events, trusted);
+// What syncs and pushes yield (an image applied or failed, a deployment ready or pushed) also shows
+// as a desktop notification; the renderer's list reads the same records.
+services.hub.notifications.subscribe((n) => {
+  if (Notification.isSupported()) new Notification({ title: `Lighter: ${n.kind.replace('-', ' ')}`, body: n.message }).show();
+});
 createWindow();
