@@ -2,7 +2,7 @@
 // order (each removed only once acknowledged), then the whole twin report. While the hub is down
 // it tries again every `retryMs`; nothing is dropped, and a message is never sent while an earlier
 // one is still waiting.
-import { fitReport, type Report } from '../core/edge/report.js';
+import { twinPatch, type Report } from '../core/edge/report.js';
 import { connectHub, redact, type HubConfig, type HubLink } from './hub.js';
 import type { Journal } from './journal.js';
 
@@ -95,7 +95,7 @@ export class Reporter {
     if (this.dirty) {
       this.dirty = false;
       try {
-        await link.report(fitReport(await this.makeReport()));
+        await link.report(twinPatch(await this.makeReport()));
         this.stats.reports++;
       } catch (err) {
         this.dirty = true;

@@ -6,7 +6,8 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { d2cMessageSchema, reportSchema, type D2cMessage, type Report } from '../core/edge/report.js';
+import { d2cMessageSchema, type D2cMessage, type Report } from '../core/edge/report.js';
+import { readReport } from '../main/hub/report-apply.js';
 import { generateKeys } from '../io/keys.js';
 import { verifyReceipt } from '../io/receipt.js';
 import { archiveView, buildExtraImage, makeDevice, makeShore, outbox, receipts, resignBundle, seedStore, skopeoView, startModule, waitFor, type Device, type Shore } from './support/edge.js';
@@ -40,9 +41,13 @@ function start(extra: string[] = []) {
   return module;
 }
 
+/** The report as shore sync reads it from the twin (main/hub/report-apply.ts). */
 function twinReport(): Report | undefined {
   const reported = (hub.twin(DEVICE, 'lighter').properties as { reported?: { lighter?: unknown } }).reported;
-  return reported?.lighter ? reportSchema.parse(reported.lighter) : undefined;
+  if (!reported?.lighter) return undefined;
+  const r = readReport(reported);
+  if ('error' in r) throw new Error(`the twin report does not parse: ${r.error}`);
+  return r.report;
 }
 
 function messages(): D2cMessage[] {

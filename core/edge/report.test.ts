@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitReport, reportSize, twinRuleViolation, twinSize, MAX_RESULTS, REPORT_BUDGET_BYTES, TWIN_LIMITS, type Report, type Result } from './report.js';
+import { fitReport, reportSize, twinPatch, twinRuleViolation, twinSize, MAX_RESULTS, REPORT_BUDGET_BYTES, TWIN_LIMITS, type Report, type Result } from './report.js';
 
 const D = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 
@@ -45,6 +45,14 @@ describe('twin report', () => {
     expect(Buffer.byteLength(JSON.stringify(props))).toBeLessThan(TWIN_LIMITS.totalBytes);
     // one more result would not have fitted
     expect(reportSize({ lighter: { ...props.lighter, results: many.slice(0, kept.length + 1) } })).toBeGreaterThan(REPORT_BUDGET_BYTES);
+  });
+
+  it('sends no nulls (IoT Hub would delete those keys)', () => {
+    const r = { ...report([{ ...result(1), bundleId: null, version: null }]), lastVersion: null };
+    const patch = twinPatch(r) as { lighter: Record<string, unknown> & { results: Array<Record<string, unknown>> } };
+    expect('lastVersion' in patch.lighter).toBe(false);
+    expect('bundleId' in patch.lighter.results[0]!).toBe(false);
+    expect(JSON.stringify(patch)).not.toContain('null');
   });
 
   it('refuses what IoT Hub would refuse', () => {

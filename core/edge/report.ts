@@ -151,3 +151,18 @@ export function fitReport(report: Report, budget = REPORT_BUDGET_BYTES): { [REPO
   }
   throw new Error(`the twin report does not fit ${budget} bytes even without results (${report.images.length} images)`);
 }
+
+/**
+ * The patch as it goes to IoT Hub: fitReport's, without null fields. IoT Hub reads a null in a
+ * reported patch as "delete this key", so a twin never holds one: readers take an absent
+ * `lastVersion`, `bundleId` or `version` as null (main/hub/report-apply.ts does).
+ */
+export function twinPatch(report: Report, budget = REPORT_BUDGET_BYTES): Record<string, unknown> {
+  return withoutNulls(fitReport(report, budget)) as Record<string, unknown>;
+}
+
+function withoutNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNulls);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null).map(([k, x]) => [k, withoutNulls(x)]));
+}
