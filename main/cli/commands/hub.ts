@@ -87,11 +87,19 @@ const sync = defineCommand({
       const names = args[0] ? [args[0]] : h.connections.names();
       if (names.length === 0) throw new Error('no hubs; add one with `lighter hub add NAME < connection-string.txt`');
       const out: SyncResult[] = [];
-      for (const name of names) out.push(await h.sync.sync(name, { call: { onRetry: (why, ms) => log(`retrying${ms >= 0 ? ` in ${(ms / 1000).toFixed(1)} s` : ''}: ${why}`) } }));
+      const failed: string[] = [];
+      // One hub down does not keep the others from syncing; the command fails at the end.
+      for (const name of names) {
+        await h.sync.sync(name, { call: { onRetry: (why, ms) => log(`retrying${ms >= 0 ? ` in ${(ms / 1000).toFixed(1)} s` : ''}: ${why}`) } }).then(
+          (r) => out.push(r),
+          (err: unknown) => failed.push(err instanceof Error ? err.message : String(err)),
+        );
+      }
       const mail = await h.mailer.flush();
       if (mail.sent) log(`${mail.sent} mail(s) sent`);
       if (mail.waiting) log(`${mail.waiting} mail(s) waiting: ${mail.reason ?? 'relay did not take them'}`);
-      result(out, (rs) => rs.map(showSync).join('\n'));
+      if (out.length) result(out, (rs) => rs.map(showSync).join('\n'));
+      if (failed.length) throw new Error(failed.join('; '));
     });
   },
 });
