@@ -94,7 +94,6 @@ export type UsbErrorCode =
   | 'bad-index' // not JSON, too large, or not an index this build reads
   | 'bad-signature' // the index signature does not verify (altered)
   | 'wrong-key' // signed by another key than the bundle key the importer trusts
-  | 'wrong-set' // sticks from different exports imported together
   | 'unexpected-file' // a file under lighter/ the signed index does not list
   | 'unsafe-entry' // a symlink, device or directory where a bundle file should be
   | 'missing-file' // a file the index puts on this stick is not there
