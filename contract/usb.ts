@@ -46,3 +46,18 @@ export interface UsbApi {
   receipts(req: In<'receipts'>): Promise<ReceiptsResult>;
   trustKey(req: In<'trustKey'>): Promise<{ keyId: string; added: boolean }>;
 }
+
+/** The result of a usb.import job: what the stick carries per device and, unless a dry run, what was done. */
+export interface UsbImportReport {
+  set: string;
+  stick: { number: number; of: number };
+  deployment: { id: number; name: string };
+  ignored: string[];
+  devices: Array<{
+    deviceId: string;
+    action: 'apply' | 'inbox' | 'none';
+    via: string | null;
+    bundles: Array<{ bundleId: string; version: number; target: string; base: string | null; outcome: string; detail?: string; receipt?: string }>;
+  }>;
+  receiptKey: string | null;
+}

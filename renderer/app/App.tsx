@@ -4,6 +4,9 @@
 // same files load from the bridge and from Electron's file:// page.
 import { useEffect } from 'react';
 import { createHashRouter, Navigate, NavLink, Outlet, RouterProvider, useMatches, useNavigate } from 'react-router';
+import { CrewView } from '../features/crew/CrewView.js';
+import { HubView } from '../features/hub/HubView.js';
+import { startDesktopNotifications } from '../features/hub/desktop-notifications.js';
 import { DashboardsView } from '../features/dashboards/DashboardsView.js';
 import { DeploymentsView } from '../features/deployments/DeploymentsView.js';
 import { NewDeployment } from '../features/deployments/NewDeployment.js';
@@ -23,6 +26,8 @@ interface Entry {
 }
 
 const NAV: Entry[] = [
+  { path: '/crew', label: 'USB stick', title: 'Apply from a USB stick', roles: ['crew'] },
+  { path: '/hub', label: 'Hub & notifications', title: 'IoT Hub and notifications', roles: ['shore', 'supervisor'] },
   { path: '/dashboards', label: 'Dashboards', title: 'Dashboards', roles: ['supervisor', 'shore'] },
   { path: '/fleet', label: 'Fleet', title: 'Fleet overview', roles: ['shore', 'supervisor'] },
   { path: '/deployments', label: 'Deployments', title: 'Deployments', roles: ['shore', 'supervisor'] },
@@ -93,6 +98,11 @@ function Shell() {
               ))}
             </select>
           </label>
+          {typeof Notification !== 'undefined' && Notification.permission === 'default' && (
+            <button className="button button-small nav-notify" onClick={() => void Notification.requestPermission()}>
+              Allow desktop notifications
+            </button>
+          )}
           {info && (
             <div>
               v{info.version} · {info.shell === 'electron' ? 'desktop' : 'console'}
@@ -141,6 +151,8 @@ const router = createHashRouter([
       { path: 'history', element: <HistoryView />, handle: { title: 'Sync history and audit log' } },
       { path: 'jobs', element: <JobsView />, handle: { title: 'Jobs' } },
       { path: 'dashboards', element: <DashboardsView />, handle: { title: 'Dashboards' } },
+      { path: 'crew', element: <CrewView />, handle: { title: 'Apply from a USB stick' } },
+      { path: 'hub', element: <HubView />, handle: { title: 'IoT Hub and notifications' } },
       { path: '*', element: <Home /> },
     ],
   },
@@ -153,6 +165,7 @@ export function App() {
     void start();
   }, [start]);
   useEffect(() => (status === 'ready' ? follow() : undefined), [status, follow]);
+  useEffect(() => (status === 'ready' ? startDesktopNotifications() : undefined), [status]);
 
   if (status === 'failed') {
     return (

@@ -18,7 +18,10 @@ const KEY_KEY = 'lighter.signingKey';
 export function useDeploymentJob(kind: string, id: number): JobInfo | undefined {
   const byId = useJobs((s) => s.byId);
   return sortedJobs(byId)
-    .filter((j) => j.kind === kind && (j.params as { deployment?: number } | null)?.deployment === id)
+    .filter((j) => {
+      const p = j.params as { deployment?: number; deploymentId?: number } | null;
+      return j.kind === kind && (p?.deployment ?? p?.deploymentId) === id;
+    })
     .sort((a, b) => b.id - a.id)[0];
 }
 
@@ -139,6 +142,8 @@ export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): voi
   const put = useJobs((s) => s.put);
   const build = useDeploymentJob('bundle-build', id);
   const buildState = build?.state;
+  const push = useDeploymentJob('hub-push', id);
+  const pushState = push?.state;
 
   useEffect(() => {
     let live = true;
@@ -153,8 +158,8 @@ export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): voi
     return () => {
       live = false;
     };
-    // a finished build changes the plan and the bundles: re-read then
-  }, [id, buildState]);
+    // a finished build or push changes the plan, the bundles and the gate: re-read then
+  }, [id, buildState, pushState]);
 
   useEffect(() => {
     if (buildState === 'succeeded') onChanged();
@@ -206,7 +211,11 @@ export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): voi
         {build && <JobProgress job={build} summary={(j) => buildSummary(j)} />}
         {view && <BuiltBundles view={view} />}
       </Section>
-      <Section title="Manifest gate">{view && <Gate view={view} />}</Section>
+      <ExportSection id={id} signingKey={key} built={(view?.bundles.length ?? 0) > 0} />
+      <Section title="Manifest gate" actions={view && <PushButton id={id} ready={view.gate.ready} />}>
+        {view && <Gate view={view} />}
+        {push && <JobProgress job={push} summary={() => 'The manifest was pushed to every device of this deployment.'} />}
+      </Section>
     </>
   );
 }
@@ -217,4 +226,78 @@ function buildSummary(job: JobInfo): string | null {
   if (r.upToDate) return 'Nothing to build: every image is on board or on its way.';
   const built = r.bundles.filter((b) => b.built).length;
   return `${r.bundles.length} bundle${r.bundles.length === 1 ? '' : 's'} ready (${built} built and verified, ${r.bundles.length - built} reused), ${bytes(r.bundles.reduce((s, b) => s + b.size, 0))} in all.`;
+}
+
+const DIR_KEY = 'lighter.usbDir';
+
+/** Export to a USB stick (a folder: its mount point, or a stand-in directory). */
+function ExportSection({ id, signingKey, built }: { id: number; signingKey: string; built: boolean }) {
+  const [dir, setDir] = useState(() => localStorage.getItem(DIR_KEY) ?? '');
+  const [error, setError] = useState<string | null>(null);
+  const put = useJobs((s) => s.put);
+  const job = useDeploymentJob('usb-export', id);
+  const start = async () => {
+    setError(null);
+    localStorage.setItem(DIR_KEY, dir);
+    try {
+      put(await api().usb.export({ deployment: id, to: [dir.trim()], key: signingKey.trim() }));
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  return (
+    <Section title="Export to USB">
+      <form
+        className="form-actions pad-top"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void start();
+        }}
+      >
+        <label htmlFor="usb-dir">Stick folder</label>
+        <input id="usb-dir" className="grow mono" value={dir} onChange={(e) => setDir(e.target.value)} placeholder="/media/USB-STICK" />
+        <button type="submit" className="button button-primary" disabled={!built || !dir.trim() || !signingKey.trim() || job?.state === 'running'}>
+          Export to USB
+        </button>
+      </form>
+      {!built && <div className="empty-inline muted">Build the bundles first.</div>}
+      <ErrorBanner error={error} />
+      {job && <JobProgress job={job} summary={exportSummary} />}
+    </Section>
+  );
+}
+
+function exportSummary(job: JobInfo): string | null {
+  const r = job.result as { written?: Array<{ dir: string; files: number; skipped: number; bytes: number }>; devices?: unknown[] } | null;
+  const w = r?.written?.[0];
+  if (!w) return null;
+  return `${w.files} files written to ${w.dir} (${w.skipped} already there), ${bytes(w.bytes)}, for ${r?.devices?.length ?? 0} devices.`;
+}
+
+function PushButton({ id, ready }: { id: number; ready: boolean }) {
+  const put = useJobs((s) => s.put);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <span className="inline-action">
+      {error && (
+        <span className="error-text" role="alert">
+          {error}
+        </span>
+      )}
+      <button
+        className="button button-primary"
+        disabled={!ready}
+        title={ready ? 'Push the manifest to every device' : 'Every device needs every image first'}
+        onClick={() => {
+          setError(null);
+          api()
+            .hub.push({ deploymentId: id })
+            .then(put)
+            .catch((err: unknown) => setError(errorMessage(err)));
+        }}
+      >
+        Push manifest
+      </button>
+    </span>
+  );
 }

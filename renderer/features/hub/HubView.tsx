@@ -1,0 +1,134 @@
+// IoT Hub: connect a hub (its connection string goes to main's secret store, never back), sync
+// the device twins as a job, and the notifications hub sync raises (applied, failed, ready, pushed).
+import { useCallback, useEffect, useState } from 'react';
+import type { HubSummary, NotificationItem } from '../../../contract/index.js';
+import { api } from '../../api/index.js';
+import { errorMessage } from '../../app/resource.js';
+import { useSession } from '../../app/session.js';
+import { relativeTime, timestamp } from '../../ui/format.js';
+import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
+import { JobProgress } from '../jobs/JobProgress.js';
+import { sortedJobs, useJobs } from '../jobs/store.js';
+
+export function HubView() {
+  const refreshes = useSession((s) => s.refreshes);
+  const [hubs, setHubs] = useState<HubSummary[] | null>(null);
+  const [notes, setNotes] = useState<NotificationItem[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [name, setName] = useState('');
+  const [conn, setConn] = useState('');
+  const put = useJobs((s) => s.put);
+  const byId = useJobs((s) => s.byId);
+  const sync = sortedJobs(byId).find((j) => j.kind === 'hub-sync');
+  const syncState = sync?.state;
+
+  const load = useCallback(() => {
+    Promise.all([api().hub.list(), api().hub.notifications({ limit: 200 })])
+      .then(([h, n]) => {
+        setHubs(h);
+        setNotes(n);
+      })
+      .catch((err: unknown) => setError(errorMessage(err)));
+  }, []);
+  useEffect(() => {
+    load();
+  }, [load, refreshes, syncState]);
+
+  const add = async () => {
+    setError(null);
+    try {
+      await api().hub.add({ name: name.trim(), connectionString: conn.trim() });
+      setName('');
+      setConn('');
+      load();
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+
+  return (
+    <div className="page">
+      <ErrorBanner error={error} />
+      <Section
+        title="Hubs"
+        actions={
+          <button
+            className="button button-primary"
+            disabled={!hubs?.length || syncState === 'running'}
+            onClick={() => {
+              setError(null);
+              api()
+                .hub.sync({})
+                .then(put)
+                .catch((err: unknown) => setError(errorMessage(err)));
+            }}
+          >
+            Sync now
+          </button>
+        }
+      >
+        {hubs && hubs.length === 0 && <div className="empty-inline muted">No hub connected yet: add one below.</div>}
+        {hubs && hubs.length > 0 && (
+          <table className="grid" aria-label="Connected hubs">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Host</th>
+                <th>Policy</th>
+                <th>Secret</th>
+                <th>Last sync</th>
+              </tr>
+            </thead>
+            <tbody>
+              {hubs.map((h) => (
+                <tr key={h.name} data-hub={h.name}>
+                  <td className="primary">{h.name}</td>
+                  <td className="mono">{h.hostName}</td>
+                  <td>{h.policy}</td>
+                  <td>{h.secret}</td>
+                  <td>
+                    {h.lastSyncAt ? relativeTime(h.lastSyncAt) : 'never'} {h.lastSyncOk !== null && <Badge state={h.lastSyncOk ? 'succeeded' : 'failed'} />}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {sync && <JobProgress job={sync} summary={() => 'Device twins synced into the inventory.'} />}
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void add();
+          }}
+        >
+          <div className="form-grid">
+            <label htmlFor="hub-name">Name</label>
+            <input id="hub-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="fleet-hub" />
+            <label htmlFor="hub-conn">Connection string</label>
+            <input id="hub-conn" type="password" autoComplete="off" className="mono" value={conn} onChange={(e) => setConn(e.target.value)} placeholder="HostName=…;SharedAccessKeyName=…;SharedAccessKey=…" />
+          </div>
+          <div className="form-actions">
+            <button type="submit" className="button" disabled={!name.trim() || !conn.trim()}>
+              Connect hub
+            </button>
+            <span className="muted">The connection string is kept in the secret store and never shown again.</span>
+          </div>
+        </form>
+      </Section>
+      <Section title="Notifications">
+        {notes.length === 0 ? (
+          <div className="empty-inline muted">Nothing yet: syncs raise a notification when images arrive or fail, and when a deployment is ready or pushed.</div>
+        ) : (
+          <ul className="plain pad-x" aria-label="Notifications">
+            {notes.map((n) => (
+              <li key={n.id} data-notification={n.kind} className={n.read ? 'muted' : undefined}>
+                <Badge state={n.kind === 'image-failed' ? 'failed' : n.kind === 'deployment-pushed' ? 'pushed' : n.kind === 'deployment-ready' ? 'ready' : 'applied'} /> {n.message}{' '}
+                <span className="muted">{timestamp(n.at)}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Section>
+    </div>
+  );
+}
