@@ -104,6 +104,20 @@ export interface DeploymentBundle {
   imageState: DeviceImageState | null;
 }
 
+/** A row of the deployments table. */
+export interface DeploymentSqlRow {
+  id: number;
+  name: string;
+  manifest_json: string;
+  state: DeploymentState;
+  ordered_by_name: string;
+  ordered_by_email: string;
+  priority: number;
+  due_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 const now = () => new Date().toISOString();
 
 export class Inventory {
@@ -554,17 +568,7 @@ export class Inventory {
     }));
   }
 
-  private deploymentRow(id: number): {
-    id: number;
-    name: string;
-    manifest_json: string;
-    state: DeploymentState;
-    ordered_by_name: string;
-    ordered_by_email: string;
-    priority: number;
-    due_at: string | null;
-    created_at: string;
-  } {
+  private deploymentRow(id: number): DeploymentSqlRow {
     const row = this.db.prepare('SELECT * FROM deployments WHERE id = ?').get(id) as never;
     if (!row) throw new UnknownEntityError(`unknown deployment ${id}`);
     return row;

@@ -7,7 +7,6 @@ import type {
   AuditEntry,
   DeploymentDetail,
   DeploymentRow,
-  DeploymentState,
   DeviceDetail,
   DeviceImage,
   DeviceList,
@@ -20,7 +19,7 @@ import type {
   TransferRow,
   TransferState,
 } from '../../contract/index.js';
-import type { Inventory } from './store.js';
+import type { DeploymentSqlRow, Inventory } from './store.js';
 
 type Req<M extends keyof InventoryApi> = NonNullable<Parameters<InventoryApi[M]>[0]>;
 
@@ -173,7 +172,7 @@ export class InventoryViews implements InventoryApi {
          FROM deployments dep LEFT JOIN deployment_devices dd ON dd.deployment_id = dep.id
          WHERE (@state IS NULL OR dep.state = @state) GROUP BY dep.id ORDER BY dep.updated_at DESC, dep.id DESC`,
       )
-      .all({ state: req.state ?? null }) as DeploymentSqlRow[];
+      .all({ state: req.state ?? null }) as DeploymentCountsRow[];
     return rows.map(toDeployment);
   }
 
@@ -184,7 +183,7 @@ export class InventoryViews implements InventoryApi {
         `SELECT dep.*, COUNT(dd.device_id) AS devices, COALESCE(SUM(dd.pushed_at IS NOT NULL), 0) AS devices_pushed
          FROM deployments dep LEFT JOIN deployment_devices dd ON dd.deployment_id = dep.id WHERE dep.id = ? GROUP BY dep.id`,
       )
-      .get(req.id) as DeploymentSqlRow;
+      .get(req.id) as DeploymentCountsRow;
     const modules = parseManifest(row.manifest_json).modules;
     const needed = new Set(modules.map((m) => m.image)).size;
     const targets = this.db
@@ -246,20 +245,13 @@ function toSync(r: SyncSqlRow): SyncEntry {
   return { id: r.id, at: r.at, source: r.source, summary: r.summary, changes: countJsonArray(r.changes_json), conflicts: countJsonArray(r.conflicts_json) };
 }
 
-interface DeploymentSqlRow {
-  id: number;
-  name: string;
-  manifest_json: string;
-  state: DeploymentState;
-  ordered_by_name: string;
-  ordered_by_email: string;
-  created_at: string;
-  updated_at: string;
+/** A deployments row with its device counts. */
+interface DeploymentCountsRow extends DeploymentSqlRow {
   devices: number;
   devices_pushed: number;
 }
 
-function toDeployment(r: DeploymentSqlRow): DeploymentRow {
+function toDeployment(r: DeploymentCountsRow): DeploymentRow {
   return {
     id: r.id,
     name: r.name,

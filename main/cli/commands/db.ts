@@ -12,6 +12,7 @@ import { restoreBackup, shelveDamaged } from '../../inventory/open.js';
 import { imageNameFromRef } from '../../inventory/source-ref.js';
 import type { ImageRow } from '../../inventory/store.js';
 import { withServices, type CoreServices } from '../../services.js';
+import { MANIFEST_FOR_DEVICES, manifestForDevices } from '../manifest-options.js';
 import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError, type InventoryOptions } from '../command.js';
 
 /** The services over the --db inventory (the default one is created on first use). */
@@ -164,26 +165,16 @@ function describePlan(p: PlanReport): string {
 const planCmd = defineCommand({
   name: 'plan',
   summary: 'plan a deployment: per device the needed, present and missing images, and the bundles to build',
-  details: '  Give exactly one of --devices and --group.',
   options: {
     ...INVENTORY,
-    manifest: { type: 'string', value: 'FILE', required: true, help: 'the deployment manifest' },
-    devices: { type: 'string', value: 'ID,...', help: 'the devices to plan for' },
-    group: { type: 'string', value: 'G', help: 'plan for every device in this group' },
+    ...MANIFEST_FOR_DEVICES,
     'local-registry': { type: 'string', value: 'HOST:PORT', default: 'localhost:5000', help: 'the registry on the device the rewritten manifest pulls from, for devices whose inventory entry names none' },
     out: { type: 'string', value: 'DIR', help: "write each device's rewritten manifest to DIR/<device>.json" },
   },
   json: true,
   async run({ opts, result }) {
-    if (!opts.devices === !opts.group) throw new UsageError('give exactly one of --devices and --group');
-    let manifestJson: string;
-    try {
-      manifestJson = readFileSync(opts.manifest, 'utf8');
-    } catch (err) {
-      throw new Error(`cannot read manifest ${opts.manifest}: ${(err as Error).message}`);
-    }
-    const devices = opts.devices?.split(',').filter(Boolean);
-    const report = await inventory(opts, ({ planning }) => planning.plan({ manifestJson, ...(devices ? { devices } : { group: opts.group! }), localRegistry: opts['local-registry'] }));
+    const order = manifestForDevices(opts);
+    const report = await inventory(opts, ({ planning }) => planning.plan({ ...order, localRegistry: opts['local-registry'] }));
     if (opts.out) {
       mkdirSync(opts.out, { recursive: true });
       for (const m of report.manifests) await writeFileAtomic(join(opts.out, `${m.deviceId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), `${JSON.stringify(m.content, null, 2)}\n`);

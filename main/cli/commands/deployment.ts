@@ -1,15 +1,10 @@
 // `lighter deployment ...`: create a deployment from a manifest, build its bundles once, show it
 // (docs/deployments.md).
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { openServices } from '../../services.js';
-import { defineCommand, UsageError } from '../command.js';
+import { withServices } from '../../services.js';
+import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError } from '../command.js';
+import { MANIFEST_FOR_DEVICES, manifestForDevices } from '../manifest-options.js';
 import { runJob } from '../progress.js';
-
-const INVENTORY = {
-  db: { type: 'string', value: 'FILE', help: "the inventory database (default: the app's data directory)" },
-  user: { type: 'string', value: 'NAME', help: 'who is acting, for the audit log (default: $LIGHTER_USER or the login name)' },
-} as const;
 
 function deploymentId(text: string): number {
   const id = Number(text);
@@ -24,9 +19,7 @@ const create = defineCommand({
   summary: 'record a deployment: a manifest, its devices, who ordered it; prints its id',
   options: {
     ...INVENTORY,
-    manifest: { type: 'string', value: 'FILE', required: true, help: 'the IoT Edge deployment manifest (JSON)' },
-    devices: { type: 'string', value: 'ID,...', help: 'the devices it is for' },
-    group: { type: 'string', value: 'G', help: 'or every device of this group' },
+    ...MANIFEST_FOR_DEVICES,
     'ordered-by': { type: 'string', value: 'NAME', required: true, help: 'who ordered it' },
     email: { type: 'string', value: 'ADDR', required: true, help: "their email address" },
     priority: { type: 'string', value: 'N', default: '0', help: 'higher goes first in the transfer queue' },
@@ -35,30 +28,20 @@ const create = defineCommand({
   },
   json: true,
   async run({ opts, result }) {
-    if (!opts.devices === !opts.group) throw new UsageError('give exactly one of --devices and --group');
+    const order = manifestForDevices(opts);
     const priority = Number(opts.priority);
     if (!Number.isSafeInteger(priority)) throw new UsageError(`--priority must be a whole number, not ${opts.priority}`);
-    let manifestJson: string;
-    try {
-      manifestJson = readFileSync(opts.manifest, 'utf8');
-    } catch (err) {
-      throw new Error(`cannot read manifest ${opts.manifest}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
     const name = opts.name ?? `${basename(opts.manifest).replace(/\.json$/i, '')}-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
-    const s = await openServices({ database: opts.db, user: opts.user });
-    try {
+    return withServices(inventoryServiceOptions(opts), async (s) => {
       const id = s.deployments.create({
-        manifestJson,
+        ...order,
         name,
-        ...(opts.group ? { group: opts.group } : { devices: opts.devices!.split(',').map((d) => d.trim()).filter(Boolean) }),
         orderedBy: { name: opts['ordered-by'], email: opts.email },
         priority,
         dueAt: opts.due ?? null,
       });
       result({ id, name }, (r) => `deployment ${r.id} (${r.name}) created`);
-    } finally {
-      await s.close();
-    }
+    });
   },
 });
 
@@ -74,8 +57,7 @@ const build = defineCommand({
   json: true,
   async run({ args, opts, result }) {
     const id = deploymentId(args[0]!);
-    const s = await openServices({ database: opts.db, user: opts.user });
-    try {
+    return withServices(inventoryServiceOptions(opts), async (s) => {
       const report = await runJob(s.jobs, { kind: 'deployment-build', title: `build deployment ${id}`, label: 'build', params: { id }, unit: 'items' }, (ctx) =>
         s.deployments.build(id, opts.key, { signal: ctx.signal, onProgress: (d, t) => ctx.progress(d, t, 'bundles') }),
       );
@@ -88,9 +70,7 @@ const build = defineCommand({
               ...r.bundles.map((b) => `  ${b.built ? 'built ' : 'reused'} ${b.bundleId}  ${b.base ?? '(full image)'} -> ${b.target}  ${bytes(b.size)}  for ${b.devices.join(', ')}`),
             ].join('\n'),
       );
-    } finally {
-      await s.close();
-    }
+    });
   },
 });
 
@@ -101,8 +81,7 @@ const show = defineCommand({
   options: INVENTORY,
   json: true,
   async run({ args, opts, result }) {
-    const s = await openServices({ database: opts.db, user: opts.user });
-    try {
+    return withServices(inventoryServiceOptions(opts), async (s) => {
       result(s.deployments.show(deploymentId(args[0]!)), (d) =>
         [
           `deployment ${d.id} ${d.name}: ${d.state}`,
@@ -114,9 +93,7 @@ const show = defineCommand({
           }),
         ].join('\n'),
       );
-    } finally {
-      await s.close();
-    }
+    });
   },
 });
 

@@ -1,14 +1,9 @@
 // `lighter usb ...` and `lighter keys trust`: bundles to a ship on sticks and receipts back
 // (docs/usb.md).
-import { crewImporter, openServices, standaloneJobs } from '../../services.js';
 import { parseSize } from '../../../core/units.js';
-import { defineCommand, UsageError } from '../command.js';
+import { crewImporter, standaloneJobs, withServices } from '../../services.js';
+import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError } from '../command.js';
 import { runJob } from '../progress.js';
-
-const INVENTORY = {
-  db: { type: 'string', value: 'FILE', help: "the inventory database (default: the app's data directory)" },
-  user: { type: 'string', value: 'NAME', help: 'who is acting, for the audit log (default: $LIGHTER_USER or the login name)' },
-} as const;
 
 /** ID=VALUE pairs (repeatable flags) as a map; one value per id. */
 function pairs(values: string[], flag: string): Record<string, string> {
@@ -53,8 +48,7 @@ const usbExport = defineCommand({
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const s = await openServices({ database: opts.db, user: opts.user });
-    try {
+    return withServices(inventoryServiceOptions(opts), async (s) => {
       const report = await runJob(s.jobs, { kind: 'usb-export', title: `export deployment ${deployment} to ${opts.to.join(', ')}`, label: 'export', params: { deployment, to: opts.to } }, (ctx) =>
         s.usbExport.export(
           { deployment, to: opts.to, key: opts.key, ...(opts.devices ? { devices: opts.devices.split(',').map((d) => d.trim()).filter(Boolean) } : {}), ...(mediaSize ? { mediaSize } : {}), ...(stick ? { stick } : {}) },
@@ -68,9 +62,7 @@ const usbExport = defineCommand({
           ...r.devices.map((d) => `  device ${d.deviceId}: ${d.bundles.length} bundle(s)`),
         ].join('\n'),
       );
-    } finally {
-      await s.close();
-    }
+    });
   },
 });
 
@@ -123,8 +115,7 @@ const usbReceipts = defineCommand({
   options: INVENTORY,
   json: true,
   async run({ args, opts, result }) {
-    const s = await openServices({ database: opts.db, user: opts.user });
-    try {
+    return withServices(inventoryServiceOptions(opts), async (s) => {
       const report = await s.receipts.take(args[0]!);
       result(report, (r) =>
         [
@@ -134,9 +125,7 @@ const usbReceipts = defineCommand({
         ].join('\n'),
       );
       return report.refused.length > 0 ? 1 : 0;
-    } finally {
-      await s.close();
-    }
+    });
   },
 });
 
@@ -151,13 +140,10 @@ const keysTrust = defineCommand({
   },
   json: true,
   async run({ args, opts, result }) {
-    const s = await openServices({ database: opts.db, user: opts.user });
-    try {
+    return withServices(inventoryServiceOptions(opts), async (s) => {
       const r = await s.receipts.trust(args[0]!, { ...(opts.device ? { deviceId: opts.device } : {}), ...(opts.label ? { label: opts.label } : {}) });
       result(r, (x) => (x.added ? `trusted ${x.keyId}` : `${x.keyId} was already trusted`));
-    } finally {
-      await s.close();
-    }
+    });
   },
 });
 
