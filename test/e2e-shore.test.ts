@@ -211,4 +211,37 @@ describe('shore engineer in the app', () => {
     await screenshot(page, 'shore-jobs');
     expect(problems).toEqual([]);
   }, 300_000);
+
+  it('exports the bundles to a USB folder, and the crew opens that stick and sees per device what it needs', async () => {
+    const stick = join(dir, 'stick');
+    mkdirSync(stick);
+    await page.getByRole('link', { name: 'Deployments', exact: true }).click();
+    await page.getByRole('link', { name: 'app-v2-north' }).click();
+    await page.getByLabel('Stick folder').fill(stick);
+    await page.getByRole('button', { name: 'Export to USB' }).click();
+    const job = page.locator('.job', { hasText: 'Export deployment' });
+    await expect.poll(() => job.getAttribute('data-state'), { timeout: 120_000 }).toBe('succeeded');
+    expect(await job.innerText()).toMatch(/files written to .*stick .* for 3 devices/);
+    expect(readdirSync(stick).length).toBeGreaterThan(1);
+    await noSeriousViolations('export');
+    await screenshot(page, 'shore-exported');
+
+    // the crew, offline, with the stick
+    await page.getByLabel('Role').selectOption('crew');
+    await expect.poll(() => page.url()).toMatch(/#\/crew$/);
+    await page.getByLabel('Stick folder').fill(stick);
+    await page.getByLabel('Bundle public key').fill(join(dir, 'keys', 'lighter-bundle.pub'));
+    await page.getByLabel('Bundle public key').press('Enter');
+    const devices = page.getByRole('table', { name: 'Devices on this stick' });
+    await expect.poll(() => devices.locator('tr[data-stick-device]').count(), { timeout: 120_000 }).toBe(3);
+    expect(await devices.locator(`tr[data-stick-device="${DEVICES[2]}"]`).innerText()).toContain(images.appV2.tag);
+    await noSeriousViolations('crew');
+    await screenshot(page, 'crew-stick');
+
+    await page.goto(`${app!.origin}/#/hub`);
+    await expect.poll(() => page.getByRole('heading', { name: 'IoT Hub and notifications' }).count()).toBe(1);
+    await noSeriousViolations('hub');
+    await screenshot(page, 'shore-hub');
+    expect(problems).toEqual([]);
+  }, 300_000);
 });
