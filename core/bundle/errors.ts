@@ -13,7 +13,8 @@ export type BundleErrorCode =
   | 'bad-id' // the bundle id does not match its contents
   | 'replay' // a version not newer than the last one applied
   | 'expired'
-  | 'part-digest' // a part's bytes do not match its signed sha256
+  | 'part-digest' // a part's bytes do not match its signed sha256 (tampering, corruption at rest)
+  | 'read-error' // the file could not be read to the end (a failing or pulled USB stick): not tampering
   | 'no-matching-base' // no entry starts from the image the device has
   | 'layer-digest' // a rebuilt layer does not match its diffID
   | 'decompression-bomb' // a part expands beyond what the manifest declares

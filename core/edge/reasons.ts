@@ -21,6 +21,7 @@ const BUNDLE_REASONS = [
   'layer-digest',
   'decompression-bomb',
   'unsafe-entry',
+  'read-error',
 ] as const satisfies readonly BundleErrorCode[];
 
 // A compile error here means core/bundle/errors.ts gained a code this list does not carry.
@@ -34,8 +35,6 @@ const DEVICE_REASONS = [
   'store-unavailable',
   /** `docker load` into the engine failed (the image is in the store all the same) */
   'docker-failed',
-  /** the bundle file could not be read (I/O error, vanished while being read): not tampering */
-  'read-error',
   /** anything else; the message says what */
   'internal',
 ] as const;

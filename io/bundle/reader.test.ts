@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -148,5 +148,31 @@ describe('bundle reader', () => {
 
   it('canonical JSON sorts keys at every depth', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: 0 } })).toBe('{"a":{"c":0,"d":[{"y":2,"z":1}]},"b":1}');
+  });
+
+  it('a read error is a read error naming the file and offset, not tampering', async () => {
+    // the file shrinks under the reader (a USB stick pulled): the bytes that are there are intact
+    const shrunk = join(dir, 'shrunk.bundle');
+    copyFileSync(good, shrunk);
+    const b = await openBundle(shrunk, await loadVerifier(keys.publicKey));
+    const cut = statSync(shrunk).size - 1000;
+    truncateSync(shrunk, cut);
+    const err = await b.verifyParts().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BundleError);
+    expect((err as BundleError).code).toBe('read-error');
+    expect((err as BundleError).message).toContain(`${shrunk} at offset ${cut}`);
+    // and a file the reader cannot read at all any more (EISDIR in place of the file)
+    const gone = join(dir, 'gone.bundle');
+    copyFileSync(good, gone);
+    const g = await openBundle(gone, await loadVerifier(keys.publicKey));
+    rmSync(gone);
+    mkdirSync(gone);
+    const err2 = await g.verifyParts().catch((e: unknown) => e);
+    expect((err2 as BundleError).code).toBe('read-error');
+    expect((err2 as BundleError).message).toMatch(new RegExp(`${gone} at offset \\d+: EISDIR`));
+    // a flipped byte is still tampering
+    const flipped = Buffer.from(goodBytes);
+    flipped[flipped.length - 10]! ^= 1;
+    expect((await rejection(variant('flipped-part', flipped))).code).toBe('part-digest');
   });
 });

@@ -12,11 +12,11 @@ export interface OpenBundle {
   path: string;
   manifest: Manifest;
   preamble: Preamble;
-  /** a stream of one part's bytes that fails (DigestMismatchError) if they were altered */
+  /** a stream of one part's bytes that fails (DigestMismatchError) if they were altered, BundleError('read-error') if they cannot be read */
   openPart(digest: string): Readable;
   /** a whole (small) part in memory, verified */
   readPart(digest: string, maxBytes: number): Promise<Buffer>;
-  /** hashes every part; throws BundleError('part-digest') on the first mismatch */
+  /** hashes every part; throws BundleError('part-digest') on the first mismatch, 'read-error' when the file cannot be read */
   verifyParts(onProgress?: (done: number, total: number) => void): Promise<void>;
 }
 
@@ -61,8 +61,15 @@ export async function openBundle(path: string, verifier: ManifestVerifier): Prom
       verifying.end();
       return verifying;
     }
+    // the medium failing (an I/O error, a file that shrank under us) is not evidence of tampering:
+    // it gets its own code, with where the read stopped
+    let read = 0;
     const source = createReadStream(path, { start: at.offset, end: at.offset + at.length - 1 });
-    source.on('error', (err) => verifying.destroy(err));
+    source.on('data', (c) => (read += c.length));
+    source.on('error', (err: NodeJS.ErrnoException) => verifying.destroy(new BundleError('read-error', `cannot read ${path} at offset ${at.offset + read}: ${err.code ?? err.message}`)));
+    source.on('end', () => {
+      if (read < at.length) verifying.destroy(new BundleError('read-error', `cannot read ${path} at offset ${at.offset + read}: the file ended ${at.length - read} bytes early (it changed while being read)`));
+    });
     return source.pipe(verifying);
   };
 
@@ -70,6 +77,7 @@ export async function openBundle(path: string, verifier: ManifestVerifier): Prom
     try {
       for await (const c of openPart(digest)) onChunk(c as Buffer);
     } catch (err) {
+      if (err instanceof BundleError) throw err;
       throw new BundleError('part-digest', `part ${digest}: ${err instanceof Error ? err.message : String(err)}`);
     }
   };

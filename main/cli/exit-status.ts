@@ -16,6 +16,7 @@ export const BUNDLE_EXIT: Record<BundleErrorCode, number> = {
   truncated: 12,
   'trailing-data': 13,
   'too-large': 14,
+  'read-error': 15,
   unsigned: 20,
   'wrong-key': 21,
   'bad-signature': 22,
