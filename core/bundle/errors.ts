@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.js';
+
 // Every way a bundle can be refused, each with its own code so callers (CLI, edge module, tests)
 // can tell them apart, and a one-line message a crew member can act on.
 export type BundleErrorCode =
@@ -20,12 +22,9 @@ export type BundleErrorCode =
   | 'decompression-bomb' // a part expands beyond what the manifest declares
   | 'unsafe-entry'; // a layer entry that would escape its directory
 
-export class BundleError extends Error {
+export class BundleError extends CodedError<BundleErrorCode> {
   override name = 'BundleError';
-  constructor(
-    readonly code: BundleErrorCode,
-    detail: string,
-  ) {
-    super(`bundle rejected (${code}): ${detail}`);
+  constructor(code: BundleErrorCode, detail: string) {
+    super(code, `bundle rejected (${code}): ${detail}`);
   }
 }

@@ -5,6 +5,7 @@
 // `receipts/` is where whoever applied writes receipts. Pure: hashing and signing come in.
 import { z } from 'zod';
 import { canonicalJson, repoTag } from '../bundle/manifest.js';
+import { CodedError } from '../errors.js';
 
 export const STICK_FORMAT = 1;
 /** Prefix of the signed bytes: an index signature can never be mistaken for a bundle's or a receipt's. */
@@ -103,13 +104,10 @@ export type UsbErrorCode =
   | 'too-small' // the stick cannot hold what is to go on it
   | 'too-many-sticks'; // the set needs more sticks than were given
 
-export class UsbError extends Error {
+export class UsbError extends CodedError<UsbErrorCode> {
   override name = 'UsbError';
-  constructor(
-    readonly code: UsbErrorCode,
-    detail: string,
-  ) {
-    super(`${code}: ${detail}`);
+  constructor(code: UsbErrorCode, detail: string) {
+    super(code, `${code}: ${detail}`);
   }
 }
 
