@@ -1,12 +1,13 @@
 // Enforces the layer table of docs/architecture.md (from DESIGN.md): which top-level folder may
 // import which, and which packages each may use. One rule so the table lives in one place.
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 // layer -> { layers it may import, package test }
-const NODE = (s) => s.startsWith('node:') || NODE_BUILTINS.has(s.split('/')[0]);
-const NODE_BUILTINS = new Set(['fs', 'path', 'os', 'crypto', 'zlib', 'stream', 'child_process', 'worker_threads', 'http', 'https', 'net', 'url', 'util', 'events', 'buffer', 'readline', 'tty', 'assert']);
+// every Node built-in, with or without node: (Node's own list, so a new one cannot slip past)
+const NODE = (s) => s.startsWith('node:') || builtinModules.includes(s) || builtinModules.includes(s.split('/')[0]);
 const PURE_PACKAGES = new Set(['zod']);
 export const LAYERS = {
   core: { layers: ['core'], pkg: (s) => PURE_PACKAGES.has(s) },
