@@ -2,24 +2,20 @@
 // from real ones, applied to a docker-archive destination. Every one is refused with its specific
 // error code; nothing appears outside the state dir (no image, no partial file, no escaped path);
 // the recorded version is unchanged; and the process survives to apply a good bundle afterwards.
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
-import { pack, type Header } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundleError, type BundleErrorCode } from '../core/bundle/errors.js';
 import { encodeHeader } from '../core/bundle/format.js';
-import { bundleIdInput, encodeManifest, type BundleEntry, type Manifest } from '../core/bundle/manifest.js';
+import { bundleIdInput, encodeManifest, type Manifest } from '../core/bundle/manifest.js';
 import { applyBundle } from '../io/bundle/apply.js';
 import { buildBundle } from '../io/bundle/build.js';
-import { writeBundle } from '../io/bundle/writer.js';
 import { sha256 } from '../io/digest.js';
-import { diffImages } from '../io/delta/patch.js';
 import { openSource } from '../io/image/transport.js';
 import { generateKeys, loadSigner, loadVerifier } from '../io/keys.js';
+import { bundleWithoutScan, decompressionBombs, ESCAPES, hostileArchive, partsOf } from './support/hostile-bundles.js';
 import { buildTestImages, type TestImages } from './support/images.js';
 
 let images: TestImages;
@@ -44,11 +40,6 @@ async function build(out: string, version: number, expires?: Date): Promise<Mani
 async function resign(m: Manifest, parts: Buffer[], fixId = true): Promise<Buffer> {
   const manifest = fixId ? { ...m, id: sha256(bundleIdInput(m)) } : m;
   return Buffer.concat([encodeHeader(encodeManifest(manifest), await signer()), ...parts]);
-}
-
-function partsOf(bytes: Buffer, m: Manifest): Buffer[] {
-  let at = bytes.length - m.parts.reduce((n, p) => n + p.length, 0);
-  return m.parts.map((p) => bytes.subarray(at, (at += p.length)));
 }
 
 /**
@@ -76,50 +67,6 @@ async function expectRejected(name: string, bytes: Uint8Array, codes: BundleErro
   expect(readdirSync(sandbox).sort(), `${name} wrote outside the state dir`).toEqual(['in.bundle', 'out', ...(existsSync(state) ? ['state'] : [])].sort());
   const after = existsSync(join(state, 'applied.json')) ? readFileSync(join(state, 'applied.json'), 'utf8') : null;
   expect(after, `${name} changed the recorded version`).toBe(before);
-}
-
-/** A docker-archive holding one layer made of `entries`, for escape attempts. */
-async function hostileArchive(path: string, entries: Array<Partial<Header> & { name: string; body?: string }>): Promise<void> {
-  const p = pack();
-  for (const { body, ...h } of entries) p.entry({ mode: 0o644, mtime: new Date(0), ...h } as Header, body ?? '');
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of p as unknown as Readable) chunks.push(c as Buffer);
-  const layer = Buffer.concat(chunks);
-  const diffID = sha256(layer);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffID] } }));
-  const configName = `${createHash('sha256').update(config).digest('hex')}.json`;
-  const outer = pack();
-  outer.entry({ name: configName }, config);
-  outer.entry({ name: 'layer/layer.tar' }, layer);
-  outer.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: configName, RepoTags: ['evil/app:1'], Layers: ['layer/layer.tar'] }]));
-  outer.finalize();
-  const all: Buffer[] = [];
-  for await (const c of outer as unknown as Readable) all.push(c as Buffer);
-  writeFileSync(path, Buffer.concat(all));
-}
-
-/** A full-image bundle for `archive`, built without the build command's own safety scan. */
-async function bundleWithoutScan(archive: string, version: number): Promise<Buffer> {
-  const target = await openSource(`docker-archive:${archive}`);
-  try {
-    const ti = await target.info();
-    const patchPath = `${archive}.patch`;
-    const header = await diffImages(undefined, target, patchPath);
-    const patchBytes = readFileSync(patchPath);
-    const entry: BundleEntry = {
-      base: null,
-      target: { configDigest: ti.configDigest, layers: header.layers.map((l) => ({ diffID: l.diffID, size: l.size })), repoTag: 'evil/app:1' },
-      config: ti.configDigest,
-      patch: sha256(patchBytes),
-    };
-    const out = `${archive}.bundle`;
-    const config = Buffer.from(ti.configBytes);
-    await writeBundle(out, { version, created: new Date(), creator: 'test', entries: [entry], parts: [{ digest: ti.configDigest, length: config.length, open: () => Readable.from([config]) }, { digest: entry.patch, length: patchBytes.length, open: () => Readable.from([patchBytes]) }] }, await signer());
-    return readFileSync(out);
-  } finally {
-    await target.close();
-  }
 }
 
 beforeAll(async () => {
@@ -207,55 +154,18 @@ describe('hostile bundles are refused, specifically, leaving nothing behind', ()
   });
 
   it('decompression bombs: a patch that expands beyond what it declares', async () => {
-    // The patch framing (docs/patch-format.md): magic, version, header length, brotli JSON header,
-    // its sha256, then the layer sections.
-    const parts = partsOf(good, goodManifest);
-    const original = parts[1]!;
-    const headerLen = original.readUInt32BE(12);
-    const reframe = (header: Buffer, sections: Buffer) => {
-      const prefix = Buffer.from(original.subarray(0, 16));
-      prefix.writeUInt32BE(header.length, 12);
-      return Buffer.concat([prefix, header, createHash('sha256').update(header).digest(), sections]);
-    };
-    const signedWith = (patch: Buffer, layerSize?: { index: number; size: number }) =>
-      resign(
-        {
-          ...goodManifest,
-          entries: goodManifest.entries.map((e) => ({
-            ...e,
-            patch: sha256(patch),
-            target: { ...e.target, layers: e.target.layers.map((l, n) => (n === layerSize?.index ? { ...l, size: layerSize.size } : l)) },
-          })),
-          parts: [goodManifest.parts[0]!, { digest: sha256(patch), length: patch.length }],
-        },
-        [parts[0]!, patch],
-      );
-    const sections = original.subarray(16 + headerLen + 32);
-    const header = JSON.parse(brotliDecompressSync(original.subarray(16, 16 + headerLen)).toString()) as { layers: Array<{ from: string; size: number }> };
-
+    const bombs = await decompressionBombs(good, goodManifest, await signer());
     // 1. a rebuilt layer declared as 1 KiB that really is megabytes: the output is cut at the cap
-    const i = header.layers.findIndex((l) => l.from === 'patch');
-    const small = { ...header, layers: header.layers.map((l, n) => (n === i ? { ...l, size: 1024 } : l)) };
-    const capped = reframe(brotliCompressSync(Buffer.from(JSON.stringify(small))), sections);
-    await expectRejected('bomb-layer', await signedWith(capped, { index: i, size: 1024 }), ['decompression-bomb']);
-
+    await expectRejected('bomb-layer', bombs.layer, ['decompression-bomb']);
     // 2. a patch header of a few KiB of brotli expanding to 256 MiB (the engine caps headers at 16 MiB)
-    const bombHeader = brotliCompressSync(Buffer.alloc(256 << 20, 0x20), { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5 } });
-    expect(bombHeader.length).toBeLessThan(1 << 20);
-    await expectRejected('bomb-header', await signedWith(reframe(bombHeader, sections)), ['decompression-bomb', 'malformed-manifest']);
+    await expectRejected('bomb-header', bombs.header, ['decompression-bomb', 'malformed-manifest']);
   });
 
   it('entries with .., absolute paths, symlink and hardlink escapes', async () => {
-    const cases: Array<[string, Array<Partial<Header> & { name: string; body?: string }>]> = [
-      ['dotdot', [{ name: '../../evil', body: 'x' }]],
-      ['absolute', [{ name: '/tmp/evil', body: 'x' }]],
-      ['symlink', [{ name: 'link', type: 'symlink', linkname: '/tmp' }, { name: 'link/evil', body: 'x' }]],
-      ['hardlink', [{ name: 'hard', type: 'link', linkname: '../../../etc/passwd' }]],
-    ];
-    for (const [name, entries] of cases) {
+    for (const [name, entries] of ESCAPES) {
       const archive = join(dir, `${name}.tar`);
       await hostileArchive(archive, entries);
-      const bytes = await bundleWithoutScan(archive, 300);
+      const bytes = await bundleWithoutScan(archive, 300, await signer());
       await expectRejected(`escape-${name}`, bytes, ['unsafe-entry'], { from: null });
       // and shore refuses to build one in the first place
       await expect(buildBundle({ to: `docker-archive:${archive}`, from: [], fromSignatures: [], signer: await signer(), out: join(dir, `${name}.refused`), version: 1, creator: 't', repoTag: 'evil/app:1' })).rejects.toThrow(/unsafe-entry/);

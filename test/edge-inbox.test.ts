@@ -1,7 +1,8 @@
 // Acceptance of issue 11 (the inbox): a bundle copied in slowly, in pieces, over a minute is not
 // touched until it is complete, then applied; a truncated one is quarantined as such, never
 // applied; the hostile corpus (truncations, bit flips, wrong key, no signature, trailing bytes,
-// replay, expiry, a bad id, lengths beyond the data) is quarantined with each file's specific
+// replay, expiry, a bad id, lengths beyond the data, layer entries escaping with .., absolute paths,
+// symlinks and hardlinks, decompression bombs) is quarantined with each file's specific
 // reason, reported as a failure, and leaves the registry and the apply state as they were.
 import { randomInt } from 'node:crypto';
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePreamble, encodeHeader, headerLength, PREAMBLE_BYTES } from '../core/bundle/format.js';
 import { encodeManifest, parseManifest, type Manifest } from '../core/bundle/manifest.js';
 import { generateKeys, loadSigner } from '../io/keys.js';
+import { bundleWithoutScan, decompressionBombs, ESCAPES, hostileArchive } from './support/hostile-bundles.js';
 import { archiveView, makeDevice, makeShore, outbox, quarantined, receipts, resignBundle, seedStore, skopeoView, startModule, waitFor, type Device, type Shore } from './support/edge.js';
 
 const REPO = 'lighter-edge-inbox/app';
@@ -99,6 +101,16 @@ describe('the inbox', () => {
     corpus.set('expired', { bytes: readFileSync(await resignBundle(shore, goodPath, join(shore.dir, 'h-expired.bundle'), (m) => ({ ...m, version: 41, ...past }))), reasons: ['expired'] });
     corpus.set('bad-id', { bytes: await resignRaw({ ...manifest, version: 42, id: `sha256:${'0'.repeat(64)}` }), reasons: ['bad-id'] });
     corpus.set('endless-part', { bytes: readFileSync(await resignBundle(shore, goodPath, join(shore.dir, 'h-endless.bundle'), (m) => ({ ...m, version: 43, parts: m.parts.map((p, i) => (i === 1 ? { ...p, length: 2 ** 45 } : p)) }))), reasons: ['truncated'] });
+    // What a trusted signer could still sign (the build command's own scan bypassed): the apply refuses.
+    const signer = await loadSigner(shore.keys.privateKey);
+    for (const [i, [name, entries]] of ESCAPES.entries()) {
+      const archive = join(shore.dir, `h-escape-${name}.tar`);
+      await hostileArchive(archive, entries);
+      corpus.set(`escape-${name}`, { bytes: await bundleWithoutScan(archive, 50 + i, signer), reasons: ['unsafe-entry'] });
+    }
+    const bombs = await decompressionBombs(good, manifest, signer, 60);
+    corpus.set('bomb-layer', { bytes: bombs.layer, reasons: ['decompression-bomb'] });
+    corpus.set('bomb-header', { bytes: bombs.header, reasons: ['decompression-bomb', 'malformed-manifest'] });
 
     const applied = () => (existsSync(join(device.state, 'applied.json')) ? readFileSync(join(device.state, 'applied.json'), 'utf8') : null);
     const before = { catalog: await catalog(), applied: applied() };
