@@ -27,6 +27,8 @@ export const usbRequests = {
       apply: z.record(id, z.string().regex(/^docker:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, 'want docker://HOST:PORT')).default({}),
       inbox: z.record(id, path).default({}),
       dryRun: z.boolean().default(false),
+      /** plain HTTP to device registries that are not on loopback (the ship LAN), as `--insecure` */
+      insecure: z.boolean().default(false),
     })
     .strict(),
   receipts: z.object({ dir: path }).strict(),

@@ -196,7 +196,7 @@ describe('registry failures', () => {
     const proxy = await startFailingProxy(registry.host, () => undefined, external);
     try {
       const refused = await openSource(`docker://${proxy.host}/nothing/here:1`);
-      await expect(refused.info()).rejects.toThrow(/cannot reach registry .* over HTTPS/);
+      await expect(refused.info()).rejects.toThrow(/cannot reach registry .* over HTTPS: .*needs --insecure/s);
       const insecure = await openSource(`docker://${proxy.host}/nothing/here:1`, { insecure: true });
       await expect(insecure.info()).rejects.toThrow(/answered 404 for manifest/);
     } finally {

@@ -3,7 +3,7 @@
 // (skopeo reads the targets back), receipts carried back and the inventory showing applied. Then
 // the same set split over sticks smaller than it (a bundle cut into pieces), imported in reverse order.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeys } from '../io/keys.js';
@@ -11,8 +11,8 @@ import { openInventory } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
 import { seedFleet, type Fleet } from './support/fleet.js';
 import { independentView } from './support/independent-view.js';
-import type { TestRegistry } from './support/registry.js';
-import { deviceRegistries, lighter, lighterJson } from './support/usb.js';
+import { startFailingProxy, type TestRegistry } from './support/registry.js';
+import { deviceRegistries, lighter, lighterAsync, lighterJson } from './support/usb.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lighter-usb-rt-'));
 let fleet: Fleet;
@@ -132,6 +132,37 @@ describe('USB round trip', () => {
       for (let i = 0; i < 3; i++) expect(outcomes.map((o) => o[i]).filter((x) => x === 'applied')).toHaveLength(1);
       for (const r of fresh) expect(independentView(`docker://${r.host}/${fleet.images.appV2.tag}`).configDigest).toBe(fleet.described.appV2.configDigest);
     } finally {
+      await Promise.all(fresh.map((r) => r.stop()));
+    }
+  }, 300_000);
+
+  it('applies into a plain-HTTP device registry off loopback (the ship LAN) only with --insecure, and names the flag without it', async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    expect(external, 'this machine has a non-loopback address').toBeDefined();
+    const device = fleet.devices[0]!;
+    const stick = join(dir, 'lan');
+    mkdirSync(stick);
+    shore(['usb', 'export', '--deployment', String(deployment), '--to', stick, '--devices', device, '--key', keys.privateKey]);
+    const fresh = await deviceRegistries(fleet);
+    // The device's registry as the LAN shows it: plain HTTP on a non-loopback address.
+    const lan = await startFailingProxy(fresh[0]!.host, () => undefined, external);
+    try {
+      const crew = { LIGHTER_DATA_DIR: join(dir, 'crew-lan') };
+      const args = ['usb', 'import', stick, '--pubkey', keys.publicKey, '--apply', `${device}=docker://${lan.host}`];
+      // Not spawnSync: the proxy is served by this process.
+      const refused = await lighterAsync([...args, '--json'], crew);
+      expect(refused.status, refused.stderr).toBe(1);
+      const bundle = (JSON.parse(refused.stdout) as { devices: Array<{ bundles: Array<{ outcome: string; detail?: string }> }> }).devices[0]!.bundles[0]!;
+      expect(bundle.outcome).toBe('failed');
+      expect(bundle.detail).toMatch(/over HTTPS.*needs --insecure/s);
+      const run = await lighterAsync([...args, '--insecure', '--json'], crew);
+      expect(run.status, run.stderr).toBe(0);
+      expect((JSON.parse(run.stdout) as { devices: Array<{ bundles: Array<{ outcome: string }> }> }).devices[0]!.bundles[0]!.outcome).toBe('applied');
+      expect(independentView(`docker://${fresh[0]!.host}/${fleet.images.appV2.tag}`).configDigest).toBe(fleet.described.appV2.configDigest);
+    } finally {
+      await lan.stop();
       await Promise.all(fresh.map((r) => r.stop()));
     }
   }, 300_000);

@@ -128,7 +128,9 @@ export class RegistryClient {
   private async challenge(push: boolean): Promise<void> {
     const ping = () =>
       this.raw('GET', '/v2/', {}).catch((err: Error) => {
-        throw new Error(`cannot reach registry ${this.host} over ${this.base.protocol.slice(0, -1).toUpperCase()}: ${err.message}`);
+        // Off loopback without --insecure only HTTPS is tried: say how to reach a plain-HTTP one.
+        const hint = this.base.protocol === 'https:' && !this.opts.insecure ? ' (a plain-HTTP registry that is not on loopback needs --insecure)' : '';
+        throw new Error(`cannot reach registry ${this.host} over ${this.base.protocol.slice(0, -1).toUpperCase()}: ${err.message}${hint}`);
       });
     let res: Response;
     try {

@@ -27,7 +27,7 @@ export class UsbBridge implements UsbApi {
 
   async import(req: Req<'import'>): Promise<JobInfo> {
     const job = this.jobs.start('usb-import', `Import ${req.dir}`, { dir: req.dir }, ({ signal, progress }) =>
-      this.importer.import({ dir: req.dir, pubkey: req.pubkey, apply: req.apply ?? {}, inbox: req.inbox ?? {}, dryRun: req.dryRun ?? false }, { signal, onProgress: (d, t) => progress(d, t, 'verifying') }),
+      this.importer.import({ dir: req.dir, pubkey: req.pubkey, apply: req.apply ?? {}, inbox: req.inbox ?? {}, dryRun: req.dryRun ?? false, insecure: req.insecure ?? false }, { signal, onProgress: (d, t) => progress(d, t, 'verifying') }),
       { exclusive: `usb:${req.dir}` },
     );
     return job.info();

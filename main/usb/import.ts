@@ -34,6 +34,8 @@ export interface ImportRequest {
   inbox?: Record<string, string>;
   /** list what would be done, do nothing */
   dryRun?: boolean;
+  /** allow plain HTTP to device registries that are not on loopback (the ship LAN): --insecure, as for `image` */
+  insecure?: boolean;
 }
 
 export type BundleOutcome = 'applied' | 'already-applied' | 'copied' | 'waiting' | 'failed' | 'not-reached' | 'planned';
@@ -138,7 +140,7 @@ export class UsbImporter {
           b.outcome = 'copied';
           continue;
         }
-        const r = await this.applyOne(dev.deviceId, dev.via!, sb, path, verifier, req.dir);
+        const r = await this.applyOne(dev.deviceId, dev.via!, sb, path, verifier, req.dir, req.insecure === true);
         report.receiptKey = r.keyId ?? report.receiptKey;
         Object.assign(b, { outcome: r.outcome, ...(r.detail ? { detail: r.detail } : {}), ...(r.receipt ? { receipt: r.receipt } : {}) });
         if (r.outcome === 'failed') blocked = `after bundle ${b.bundleId} failed`;
@@ -161,7 +163,7 @@ export class UsbImporter {
     return path;
   }
 
-  private async applyOne(deviceId: string, registry: string, b: StickBundle, path: string, verifier: Awaited<ReturnType<typeof loadVerifier>>, stick: string) {
+  private async applyOne(deviceId: string, registry: string, b: StickBundle, path: string, verifier: Awaited<ReturnType<typeof loadVerifier>>, stick: string, insecure: boolean) {
     const stateDir = join(this.dataDir, 'usb-apply', deviceId.replace(/[^A-Za-z0-9._-]/g, '_'));
     const state = await ApplyState.open(stateDir);
     const last = await state.lastApplied();
@@ -177,7 +179,7 @@ export class UsbImporter {
     let reason: string | undefined;
     let message: string | undefined;
     try {
-      await applyBundle({ bundle: path, verifier, from: b.base ? local(b.base.ref) : null, to: local(b.target.ref), stateDir });
+      await applyBundle({ bundle: path, verifier, from: b.base ? local(b.base.ref) : null, to: local(b.target.ref), stateDir, ...(insecure ? { transport: { insecure } } : {}) });
     } catch (err) {
       outcome = 'failed';
       reason = err instanceof BundleError ? err.code : isReadError(err) ? 'read-error' : /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|registry/i.test(String(err)) ? 'store-unavailable' : 'internal';

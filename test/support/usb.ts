@@ -1,6 +1,6 @@
 // Shared by the USB tests: the lighter CLI run as a user would (dist/, through bin/lighter.js),
 // device registries seeded with what each device holds, and what skopeo reads back from them.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from './registry.js';
 import type { Fleet } from './fleet.js';
@@ -10,6 +10,16 @@ export const CLI = join(import.meta.dirname, '..', '..', 'bin', 'lighter.js');
 export function lighter(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync('node', [CLI, ...args], { encoding: 'utf8', env: { ...process.env, LIGHTER_USER: 'ana', ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `lighter` without blocking this process: for runs that talk to a server the test itself serves. */
+export function lighterAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('node', [CLI, ...args], { encoding: 'utf8', env: { ...process.env, LIGHTER_USER: 'ana', ...env } }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') reject(err);
+      else resolve({ status: err ? (err.code as number) : 0, stdout, stderr });
+    });
+  });
 }
 
 /** Runs the CLI and parses its --json result; throws with stderr when it fails. */

@@ -80,12 +80,13 @@ const usbImport = defineCommand({
     apply: { type: 'string', value: 'ID=docker://HOST:PORT', multiple: true, help: "apply a device's bundles into its registry (repeatable)" },
     inbox: { type: 'string', value: 'ID=DIR', multiple: true, help: "copy a device's bundles into its inbox folder (repeatable)" },
     'dry-run': { type: 'boolean', help: 'verify and list what would be done; apply nothing' },
+    insecure: { type: 'boolean', help: 'allow plain HTTP to a device registry that is not on loopback (the ship LAN)' },
   },
   json: true,
   async run({ args, opts, result }) {
     const importer = crewImporter();
     const report = await runJob(standaloneJobs(), { kind: 'usb-import', title: `import ${args[0]}`, label: 'verify' }, (ctx) =>
-      importer.import({ dir: args[0]!, pubkey: opts.pubkey, apply: pairs(opts.apply, '--apply'), inbox: pairs(opts.inbox, '--inbox'), dryRun: opts['dry-run'] }, { signal: ctx.signal, onProgress: (d, t) => ctx.progress(d, t, 'verifying') }),
+      importer.import({ dir: args[0]!, pubkey: opts.pubkey, apply: pairs(opts.apply, '--apply'), inbox: pairs(opts.inbox, '--inbox'), dryRun: opts['dry-run'], insecure: opts.insecure }, { signal: ctx.signal, onProgress: (d, t) => ctx.progress(d, t, 'verifying') }),
     );
     const failed = report.devices.some((d) => d.bundles.some((b) => b.outcome === 'failed'));
     result(report, (r) =>
