@@ -154,8 +154,12 @@ export async function applyFile(path: string, ctx: ApplyContext): Promise<Outcom
     const stored = images.find((i) => i.ref === ref);
     const done = last?.id === manifest.id && last.version === manifest.version && stored?.id === entry.target.configDigest;
     // Even then every part is checked: a damaged copy of an applied bundle is refused, not "applied".
-    if (done) await bundle.verifyParts();
-    else {
+    if (done) {
+      await bundle.verifyParts();
+      // A kill between recording the apply and removing its work area leaves the rebuilt layers
+      // behind; nothing will resume them, so they go now.
+      await (await state.workArea(manifest.id)).remove();
+    } else {
       await checkRoom(ctx.store, images, entry.target.layers);
       await fs.mkdir(join(ctx.stateDir, 'tmp'), { recursive: true });
       await applyBundle({
