@@ -8,6 +8,7 @@ import type { Plan } from '../../../core/plan/plan.js';
 import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
 import { bytes, shortDigest } from '../../ui/format.js';
+import { Form, TextField } from '../../ui/form.js';
 import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
 import { JobProgress } from '../jobs/JobProgress.js';
 import { sortedJobs, useJobs } from '../jobs/store.js';
@@ -195,19 +196,9 @@ export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): voi
         )}
       </Section>
       <Section title="Build and verify bundles">
-        <form
-          className="form-actions pad-top"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void startBuild();
-          }}
-        >
-          <label htmlFor="signing-key">Signing key</label>
-          <input id="signing-key" className="grow mono" value={key} onChange={(e) => setKey(e.target.value)} placeholder="/path/to/lighter-bundle.key" />
-          <button type="submit" className="button button-primary" disabled={!key.trim() || buildState === 'running'}>
-            Build bundles
-          </button>
-        </form>
+        <Form inline onSubmit={startBuild} submit="Build bundles" disabled={!key.trim() || buildState === 'running'}>
+          <TextField id="signing-key" label="Signing key" className="grow mono" value={key} onChange={setKey} placeholder="/path/to/lighter-bundle.key" />
+        </Form>
         {build && <JobProgress job={build} summary={(j) => buildSummary(j)} />}
         {view && <BuiltBundles view={view} />}
       </Section>
@@ -247,21 +238,10 @@ function ExportSection({ id, signingKey, built }: { id: number; signingKey: stri
   };
   return (
     <Section title="Export to USB">
-      <form
-        className="form-actions pad-top"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void start();
-        }}
-      >
-        <label htmlFor="usb-dir">Stick folder</label>
-        <input id="usb-dir" className="grow mono" value={dir} onChange={(e) => setDir(e.target.value)} placeholder="/media/USB-STICK" />
-        <button type="submit" className="button button-primary" disabled={!built || !dir.trim() || !signingKey.trim() || job?.state === 'running'}>
-          Export to USB
-        </button>
-      </form>
+      <Form inline onSubmit={start} submit="Export to USB" disabled={!built || !dir.trim() || !signingKey.trim() || job?.state === 'running'} error={error}>
+        <TextField id="usb-dir" label="Stick folder" className="grow mono" value={dir} onChange={setDir} placeholder="/media/USB-STICK" />
+      </Form>
       {!built && <div className="empty-inline muted">Build the bundles first.</div>}
-      <ErrorBanner error={error} />
       {job && <JobProgress job={job} summary={exportSummary} />}
     </Section>
   );

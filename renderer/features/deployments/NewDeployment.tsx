@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
+import { Form, TextField } from '../../ui/form.js';
 import { ErrorBanner, Section } from '../../ui/parts.js';
 import { useDevices } from '../fleet/store.js';
 
@@ -70,74 +71,58 @@ export function NewDeployment() {
     <div className="page">
       <ErrorBanner error={error ?? devices.error} />
       <Section title="New deployment">
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void submit();
-          }}
-        >
-          <div className="form-grid">
-            <span id="manifest-label">Deployment manifest</span>
-            <span className="inline-action">
-              <label className="button">
-                Open manifest…
-                <input type="file" accept=".json,application/json" className="sr-only" aria-labelledby="manifest-label" onChange={(e) => e.target.files?.[0] && void open(e.target.files[0])} />
-              </label>
-              <span className={manifest ? 'mono' : 'muted'} data-testid="manifest-file">
-                {manifest ? `${manifest.file} (${manifest.text.length.toLocaleString()} characters)` : 'no file chosen'}
-              </span>
+        <Form onSubmit={submit} submit={busy ? 'Creating…' : 'Create deployment'} disabled={!ready || busy} hint="The plan and the bundles to build show on the next page.">
+          <span id="manifest-label">Deployment manifest</span>
+          <span className="inline-action">
+            <label className="button">
+              Open manifest…
+              <input type="file" accept=".json,application/json" className="sr-only" aria-labelledby="manifest-label" onChange={(e) => e.target.files?.[0] && void open(e.target.files[0])} />
+            </label>
+            <span className={manifest ? 'mono' : 'muted'} data-testid="manifest-file">
+              {manifest ? `${manifest.file} (${manifest.text.length.toLocaleString()} characters)` : 'no file chosen'}
             </span>
-            <label htmlFor="dep-name">Name</label>
-            <input id="dep-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="telemetry-1.5-north-sea" />
-            <label htmlFor="dep-by">Ordered by</label>
-            <input id="dep-by" value={orderer.name} onChange={(e) => setOrderer({ ...orderer, name: e.target.value })} placeholder="your name" />
-            <label htmlFor="dep-email">Email</label>
-            <input id="dep-email" type="email" value={orderer.email} onChange={(e) => setOrderer({ ...orderer, email: e.target.value })} placeholder="you@example.com" />
-            <span id="target-label">Devices</span>
-            <div role="radiogroup" aria-labelledby="target-label" className="inline-action">
-              <label>
-                <input type="radio" name="target" checked={target === 'group'} onChange={() => setTarget('group')} /> a group
-              </label>
-              <label>
-                <input type="radio" name="target" checked={target === 'devices'} onChange={() => setTarget('devices')} /> chosen devices
-              </label>
-            </div>
-            {target === 'group' ? (
-              <>
-                <label htmlFor="dep-group">Group</label>
-                <select id="dep-group" value={chosenGroup} onChange={(e) => setGroup(e.target.value)}>
-                  {groups.map((g) => (
-                    <option key={g} value={g}>
-                      {g} ({all.filter((d) => d.group === g).length} devices)
-                    </option>
-                  ))}
-                </select>
-              </>
-            ) : (
-              <>
-                <span>Choose devices</span>
-                <div className="device-picks">
-                  {all.map((d) => (
-                    <label key={d.id}>
-                      <input
-                        type="checkbox"
-                        checked={picked.includes(d.id)}
-                        onChange={(e) => setPicked(e.target.checked ? [...picked, d.id] : picked.filter((p) => p !== d.id))}
-                      />{' '}
-                      {d.displayName ?? d.id} <span className="muted">{d.group ?? ''}</span>
-                    </label>
-                  ))}
-                </div>
-              </>
-            )}
+          </span>
+          <TextField id="dep-name" label="Name" value={name} onChange={setName} placeholder="telemetry-1.5-north-sea" />
+          <TextField id="dep-by" label="Ordered by" value={orderer.name} onChange={(v) => setOrderer({ ...orderer, name: v })} placeholder="your name" />
+          <TextField id="dep-email" label="Email" type="email" value={orderer.email} onChange={(v) => setOrderer({ ...orderer, email: v })} placeholder="you@example.com" />
+          <span id="target-label">Devices</span>
+          <div role="radiogroup" aria-labelledby="target-label" className="inline-action">
+            <label>
+              <input type="radio" name="target" checked={target === 'group'} onChange={() => setTarget('group')} /> a group
+            </label>
+            <label>
+              <input type="radio" name="target" checked={target === 'devices'} onChange={() => setTarget('devices')} /> chosen devices
+            </label>
           </div>
-          <div className="form-actions">
-            <button type="submit" className="button button-primary" disabled={!ready || busy}>
-              {busy ? 'Creating…' : 'Create deployment'}
-            </button>
-            <span className="muted">The plan and the bundles to build show on the next page.</span>
-          </div>
-        </form>
+          {target === 'group' ? (
+            <>
+              <label htmlFor="dep-group">Group</label>
+              <select id="dep-group" value={chosenGroup} onChange={(e) => setGroup(e.target.value)}>
+                {groups.map((g) => (
+                  <option key={g} value={g}>
+                    {g} ({all.filter((d) => d.group === g).length} devices)
+                  </option>
+                ))}
+              </select>
+            </>
+          ) : (
+            <>
+              <span>Choose devices</span>
+              <div className="device-picks">
+                {all.map((d) => (
+                  <label key={d.id}>
+                    <input
+                      type="checkbox"
+                      checked={picked.includes(d.id)}
+                      onChange={(e) => setPicked(e.target.checked ? [...picked, d.id] : picked.filter((p) => p !== d.id))}
+                    />{' '}
+                    {d.displayName ?? d.id} <span className="muted">{d.group ?? ''}</span>
+                  </label>
+                ))}
+              </div>
+            </>
+          )}
+        </Form>
       </Section>
     </div>
   );

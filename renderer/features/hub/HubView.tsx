@@ -6,6 +6,7 @@ import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
 import { useSession } from '../../app/session.js';
 import { relativeTime, timestamp } from '../../ui/format.js';
+import { Form, TextField } from '../../ui/form.js';
 import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
 import { JobProgress } from '../jobs/JobProgress.js';
 import { sortedJobs, useJobs } from '../jobs/store.js';
@@ -95,25 +96,10 @@ export function HubView() {
           </table>
         )}
         {sync && <JobProgress job={sync} summary={() => 'Device twins synced into the inventory.'} />}
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void add();
-          }}
-        >
-          <div className="form-grid">
-            <label htmlFor="hub-name">Name</label>
-            <input id="hub-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="fleet-hub" />
-            <label htmlFor="hub-conn">Connection string</label>
-            <input id="hub-conn" type="password" autoComplete="off" className="mono" value={conn} onChange={(e) => setConn(e.target.value)} placeholder="HostName=…;SharedAccessKeyName=…;SharedAccessKey=…" />
-          </div>
-          <div className="form-actions">
-            <button type="submit" className="button" disabled={!name.trim() || !conn.trim()}>
-              Connect hub
-            </button>
-            <span className="muted">The connection string is kept in the secret store and never shown again.</span>
-          </div>
-        </form>
+        <Form onSubmit={add} submit="Connect hub" disabled={!name.trim() || !conn.trim()} hint="The connection string is kept in the secret store and never shown again.">
+          <TextField id="hub-name" label="Name" value={name} onChange={setName} placeholder="fleet-hub" />
+          <TextField id="hub-conn" label="Connection string" type="password" autoComplete="off" className="mono" value={conn} onChange={setConn} placeholder="HostName=…;SharedAccessKeyName=…;SharedAccessKey=…" />
+        </Form>
       </Section>
       <Section title="Notifications">
         {notes.length === 0 ? (
