@@ -2,19 +2,13 @@
 // driven in Debian's Chromium. Checks that real data renders on every screen with no CSP or script
 // errors, that a wrong or missing token shows an error, and that an empty inventory says what to do.
 // Screenshots go to test-artifacts/console-*.png.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { openInventory } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
-import { chooseRole, screenshot } from './support/app.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
-const CLI = join(ROOT, 'bin', 'lighter.js');
-const lighter = (...args: string[]) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, LIGHTER_USER: 'ana' } });
+import { chooseRole, screenshot, stopConsole, useApp, type AppSession, type Console } from './support/app.js';
+import { edgeManifest } from './support/fleet.js';
 
 const TWINS = [
   {
@@ -28,30 +22,11 @@ const TWINS = [
   { deviceId: 'pit7-crusher', connectionState: 'Connected', capabilities: { iotEdge: true }, tags: { group: 'mining', site: 'Pilbara pit 7' } },
 ];
 
-function manifest(images: Record<string, string>): string {
-  const docker = (image: string) => ({ type: 'docker', status: 'running', restartPolicy: 'always', settings: { image, createOptions: '{}' } });
-  return JSON.stringify({
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: {} },
-          systemModules: { edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } }, edgeHub: docker('mcr.microsoft.com/azureiotedge-hub:1.5') },
-          modules: Object.fromEntries(Object.entries(images).map(([name, image]) => [name, docker(image)])),
-        },
-      },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes: {}, storeAndForwardConfiguration: { timeToLiveSecs: 7200 } } },
-    },
-  });
-}
-
 const BUNDLE = `sha256:${'ab'.repeat(32)}`;
 
-async function seed(dir: string): Promise<string> {
-  const db = join(dir, 'fleet.db');
+async function seed({ dir, db, lighter }: Pick<AppSession, 'dir' | 'db' | 'lighter'>): Promise<void> {
   const devices = join(dir, 'devices.json');
   writeFileSync(devices, JSON.stringify(TWINS));
-  lighter('db', 'init', '--db', db);
   lighter('db', 'import-devices', '--db', db, '--hub', 'fleet-hub', devices);
   for (const image of ['mcr.microsoft.com/azureiotedge-agent:1.5', 'mcr.microsoft.com/azureiotedge-hub:1.5', 'fleetacr.azurecr.io/telemetry:1.4']) {
     lighter('db', 'record-image', '--db', db, '--device', 'aurora-edge-01', '--no-read', `docker://${image}`);
@@ -70,7 +45,7 @@ async function seed(dir: string): Promise<string> {
     inv.setTransferState(bad, 'failed', { error: 'link dropped after 3.1 MB' });
     const dep = inv.createDeployment({
       name: 'telemetry-1.5-north-sea',
-      manifestJson: manifest({ telemetry: 'fleetacr.azurecr.io/telemetry:1.5' }),
+      manifestJson: edgeManifest({ telemetry: 'fleetacr.azurecr.io/telemetry:1.5' }),
       orderedBy: { name: 'Ana Shore', email: 'ana@fleet.example' },
       devices: ['aurora-edge-01', 'aurora-edge-02'],
     });
@@ -78,82 +53,18 @@ async function seed(dir: string): Promise<string> {
   } finally {
     inv.db.close();
   }
-  return db;
 }
 
-interface Console {
-  child: ChildProcess;
-  url: string;
-  origin: string;
-}
-
-function startConsole(db: string): Promise<Console> {
-  const child = spawn(process.execPath, [CLI, 'console', '--no-open', '--port', '0', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((ok, fail) => {
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+)\/#token=[\w-]+/.exec(out);
-      if (m) ok({ child, url: m[0], origin: m[1]! });
-    });
-    child.on('exit', (code) => fail(new Error(`lighter console exited ${code}: ${err}`)));
-  });
-}
-
-function stop(c: Console | undefined): Promise<number | null> {
-  if (!c || c.child.exitCode !== null) return Promise.resolve(c?.child.exitCode ?? null);
-  return new Promise((ok) => {
-    c.child.removeAllListeners('exit');
-    c.child.once('exit', (code) => ok(code));
-    c.child.kill('SIGTERM');
-  });
-}
-
-let dir: string;
-let fleet: Console | undefined;
-let empty: Console | undefined;
-let browser: BrowserContext;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lighter-e2e-'));
-  fleet = await startConsole(await seed(dir));
-  const emptyDb = join(dir, 'empty.db');
-  lighter('db', 'init', '--db', emptyDb);
-  empty = await startConsole(emptyDb);
-  // a fresh profile per run, in the temp dir
-  browser = await chromium.launchPersistentContext(join(dir, 'chromium'), {
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 900 },
-  });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stop(fleet);
-  await stop(empty);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh page that records every console error and uncaught exception (CSP violations included). */
-async function open(url: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(url);
-  return { page, problems };
-}
+const app = useApp('e2e-console', { seed });
+let empty: Console;
 
 describe('lighter console in Chromium', () => {
   it('shows the fleet, a device, deployments, transfers and history from the inventory', async () => {
-    const { page, problems } = await open(fleet!.url);
+    const { page, problems } = app;
     // first start: the role picks the home view
     await expect.poll(() => page.getByRole('heading', { name: 'How will you use Lighter on this machine?' }).count()).toBe(1);
     await chooseRole(page, 'Shore engineer');
-    await expect.poll(() => page.url()).toBe(`${fleet!.origin}/#/fleet`);
+    await expect.poll(() => page.url()).toBe(`${app.console.origin}/#/fleet`);
     const table = page.locator('table.grid');
     await expect.poll(() => table.first().innerText()).toContain('Aurora bridge gateway');
     // the token leaves the address bar once read
@@ -175,7 +86,7 @@ describe('lighter console in Chromium', () => {
     await expect.poll(() => page.locator('tr[data-device]').count()).toBe(3);
 
     await page.click('tr[data-device="aurora-edge-01"] a');
-    await expect.poll(() => page.url()).toBe(`${fleet!.origin}/#/fleet/aurora-edge-01`);
+    await expect.poll(() => page.url()).toBe(`${app.console.origin}/#/fleet/aurora-edge-01`);
     const drawer = page.getByRole('complementary', { name: 'Device detail' });
     await expect.poll(() => drawer.innerText()).toContain('fleetacr.azurecr.io/telemetry');
     const detail = await drawer.innerText();
@@ -210,20 +121,23 @@ describe('lighter console in Chromium', () => {
   });
 
   it('shows an error, and no data, for a wrong or missing token', async () => {
-    const wrong = await open(`${fleet!.origin}/#token=${'A'.repeat(43)}`);
+    const wrong = await app.open(`${app.console.origin}/#token=${'A'.repeat(43)}`);
     const alert = wrong.page.getByRole('alert');
     await expect.poll(() => alert.innerText()).toMatch(/Cannot open Lighter\s+wrong x-lighter-token/);
     expect(await wrong.page.locator('tr[data-device]').count()).toBe(0);
     await screenshot(wrong.page, 'console-wrong-token');
     await wrong.page.close();
 
-    const missing = await open(`${fleet!.origin}/`);
+    const missing = await app.open(`${app.console.origin}/`);
     await expect.poll(() => missing.page.getByRole('alert').innerText()).toMatch(/needs the address `lighter console` printed/);
     await missing.page.close();
   });
 
   it('guides a new user on an empty inventory', async () => {
-    const { page, problems } = await open(empty!.url);
+    const emptyDb = join(app.dir, 'empty.db');
+    app.lighter('db', 'init', '--db', emptyDb);
+    empty = await app.startConsole(emptyDb);
+    const { page, problems } = await app.open(empty.url);
     await chooseRole(page, 'Shore engineer');
     const status = page.getByRole('status');
     await expect.poll(() => status.innerText()).toMatch(/No devices in the inventory yet[\s\S]*lighter db import-devices FILE/);
@@ -233,6 +147,6 @@ describe('lighter console in Chromium', () => {
   });
 
   it('stops cleanly on SIGTERM', async () => {
-    expect(await stop(empty)).toBe(0);
+    expect(await stopConsole(empty)).toBe(0);
   });
 });

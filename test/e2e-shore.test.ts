@@ -4,14 +4,12 @@
 // it runs; a cancelled build leaves nothing half-written). Every view is checked with axe-core and
 // screenshotted to test-artifacts/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openInventory } from '../main/inventory/open.js';
 import { Inventory, type ImageInput } from '../main/inventory/store.js';
-import { chooseRole, CLI, launchBrowser, openPage, screenshot, seriousViolations, startConsole, stopConsole, type Console } from './support/app.js';
+import { chooseFile, chooseRole, screenshot, useApp, type AppSession } from './support/app.js';
 import { describeImage, edgeManifest, SYSTEM_IMAGES } from './support/fleet.js';
 import { buildTestImages, pseudoRandom, type TestImages } from './support/images.js';
 
@@ -19,12 +17,6 @@ const PREFIX = 'e2e-shore';
 const DEVICES = [`${PREFIX}-ship-1`, `${PREFIX}-ship-2`, `${PREFIX}-ship-3`];
 const BIG = { v1: 'lighter-e2e-shore/big:v1', v2: 'lighter-e2e-shore/big:v2' };
 
-let dir: string;
-let db: string;
-let app: Console | undefined;
-let browser: BrowserContext;
-let page: Page;
-let problems: string[];
 let images: TestImages;
 let described: { base: ImageInput; appV1: ImageInput; appV2: ImageInput; bigV1: ImageInput; bigV2: ImageInput };
 let key: string;
@@ -51,12 +43,9 @@ function buildBigImages(work: string): { v1: { tag: string; archive: string }; v
   return { v1: make(BIG.v1, 'big-v1', false), v2: make(BIG.v2, 'big-v2', true) };
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lighter-e2e-shore-'));
-  db = join(dir, 'lighter.db');
-  execFileSync(process.execPath, [CLI, 'db', 'init', '--db', db]);
+async function seed({ dir, lighter }: Pick<AppSession, 'dir' | 'lighter'>): Promise<void> {
   key = join(dir, 'keys', 'lighter-bundle.key');
-  execFileSync(process.execPath, [CLI, 'keys', 'generate', '-o', join(dir, 'keys')]);
+  lighter('keys', 'generate', '-o', join(dir, 'keys'));
   images = buildTestImages();
   const big = buildBigImages(dir);
   described = {
@@ -72,47 +61,32 @@ beforeAll(async () => {
   );
   writeFileSync(join(dir, 'app-v2.json'), edgeManifest({ app: images.appV2.tag }));
   writeFileSync(join(dir, 'big.json'), edgeManifest({ big: BIG.v2 }));
-  app = await startConsole(db, { LIGHTER_USER: 'ana' });
-  browser = await launchBrowser(join(dir, 'chromium'));
-  ({ page, problems } = await openPage(browser, app.url));
-}, 300_000);
+}
 
-afterAll(async () => {
-  await browser?.close();
-  await stopConsole(app);
+const app = useApp(PREFIX, { seed });
+
+afterAll(() => {
   try {
     execFileSync('docker', ['rmi', '-f', BIG.v1, BIG.v2], { stdio: 'ignore' });
   } catch {
     // already gone
   }
-  rmSync(dir, { recursive: true, force: true });
 });
 
-async function noSeriousViolations(view: string): Promise<void> {
-  expect(await seriousViolations(page), `axe on ${view}`).toEqual([]);
-}
-
-/** Clicks what opens a file chooser and answers it with `file`. */
-async function chooseFile(opener: () => Promise<void>, file: string): Promise<void> {
-  const chooser = page.waitForEvent('filechooser');
-  await opener();
-  await (await chooser).setFiles(file);
-}
-
-const bundleFiles = () => (existsSync(join(dir, 'bundles')) ? readdirSync(join(dir, 'bundles'), { recursive: true }).map(String).sort() : []);
+const bundleFiles = () => (existsSync(join(app.dir, 'bundles')) ? readdirSync(join(app.dir, 'bundles'), { recursive: true }).map(String).sort() : []);
 
 describe('shore engineer in the app', () => {
   it('imports the fleet from a file', async () => {
-    await chooseRole(page, 'Shore engineer');
-    await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
-    await chooseFile(() => page.locator('label.button', { hasText: 'Import devices…' }).click(), join(dir, 'fleet.json'));
-    await expect.poll(() => page.getByRole('status').first().innerText()).toContain('fleet.json: 3 added, 0 updated, 0 unchanged');
-    await expect.poll(() => page.locator('tr[data-device]').count()).toBe(3);
-    await noSeriousViolations('fleet');
-    await screenshot(page, 'shore-fleet');
+    await chooseRole(app.page, 'Shore engineer');
+    await expect.poll(() => app.page.url()).toMatch(/#\/fleet$/);
+    await chooseFile(app.page, () => app.page.locator('label.button', { hasText: 'Import devices…' }).click(), join(app.dir, 'fleet.json'));
+    await expect.poll(() => app.page.getByRole('status').first().innerText()).toContain('fleet.json: 3 added, 0 updated, 0 unchanged');
+    await expect.poll(() => app.page.locator('tr[data-device]').count()).toBe(3);
+    await app.expectAccessible('fleet');
+    await screenshot(app.page, 'shore-fleet');
 
     // what the devices hold, as their reports would record it (hub sync stands in here later)
-    const inv = new Inventory(await openInventory(db, { create: false }), 'ana');
+    const inv = new Inventory(await openInventory(app.db, { create: false }), 'ana');
     try {
       for (const d of DEVICES) for (const name of SYSTEM_IMAGES) inv.recordImage(d, { name });
       inv.recordImage(DEVICES[0]!, described.appV1);
@@ -128,120 +102,122 @@ describe('shore engineer in the app', () => {
 
   /** New deployment by keyboard: open the manifest, fill the form, Enter. */
   async function createDeployment(manifest: string, name: string): Promise<number> {
-    await page.getByRole('link', { name: 'Deployments', exact: true }).click();
-    await page.getByRole('link', { name: 'New deployment…' }).click();
-    await expect.poll(() => page.url()).toMatch(/#\/deployments\/new$/);
-    const chooser = page.waitForEvent('filechooser');
-    await page.getByLabel('Deployment manifest').focus();
-    await page.keyboard.press('Enter');
-    await (await chooser).setFiles(join(dir, manifest));
-    await expect.poll(() => page.getByTestId('manifest-file').innerText()).toContain(manifest);
-    await page.getByLabel('Name', { exact: true }).fill(name);
-    await page.getByLabel('Ordered by').fill('Ana Lima');
-    await page.getByLabel('Email').fill('ana@fleet.example');
-    await page.getByLabel('Group', { exact: true }).selectOption(`${PREFIX}-north`);
-    await noSeriousViolations('new deployment');
-    await screenshot(page, `shore-new-deployment`);
-    await page.getByLabel('Email').press('Enter');
-    await expect.poll(() => page.url()).toMatch(/#\/deployments\/\d+$/);
-    return Number(/(\d+)$/.exec(page.url())![1]);
+    await app.page.getByRole('link', { name: 'Deployments', exact: true }).click();
+    await app.page.getByRole('link', { name: 'New deployment…' }).click();
+    await expect.poll(() => app.page.url()).toMatch(/#\/deployments\/new$/);
+    const chooser = app.page.waitForEvent('filechooser');
+    await app.page.getByLabel('Deployment manifest').focus();
+    await app.page.keyboard.press('Enter');
+    await (await chooser).setFiles(join(app.dir, manifest));
+    await expect.poll(() => app.page.getByTestId('manifest-file').innerText()).toContain(manifest);
+    await app.page.getByLabel('Name', { exact: true }).fill(name);
+    await app.page.getByLabel('Ordered by').fill('Ana Lima');
+    await app.page.getByLabel('Email').fill('ana@fleet.example');
+    await app.page.getByLabel('Group', { exact: true }).selectOption(`${PREFIX}-north`);
+    await app.expectAccessible('new deployment');
+    await screenshot(app.page, `shore-new-deployment`);
+    await app.page.getByLabel('Email').press('Enter');
+    await expect.poll(() => app.page.url()).toMatch(/#\/deployments\/\d+$/);
+    return Number(/(\d+)$/.exec(app.page.url())![1]);
   }
 
   it('cancels a long build, leaving nothing half-written, after reading its progress three times', async () => {
     await createDeployment('big.json', 'big-north');
-    const plan = page.getByRole('table', { name: 'Distinct bundles' });
+    const plan = app.page.getByRole('table', { name: 'Distinct bundles' });
     await expect.poll(() => plan.locator('tr[data-bundle-key]').count()).toBe(1);
     const before = bundleFiles();
-    await page.getByLabel('Signing key').fill(key);
-    await page.getByRole('button', { name: 'Build bundles' }).click();
-    const bar = page.getByRole('progressbar', { name: /Build bundles for big-north/ });
+    await app.page.getByLabel('Signing key').fill(key);
+    await app.page.getByRole('button', { name: 'Build bundles' }).click();
+    const bar = app.page.getByRole('progressbar', { name: /Build bundles for big-north/ });
     const readings: number[] = [];
     const start = Date.now();
     while (new Set(readings.filter((r) => r > 0)).size < 3 && Date.now() - start < 240_000) {
       const v = await bar.getAttribute('aria-valuenow', { timeout: 60_000 }).catch(() => null);
       if (v !== null) readings.push(Number(v));
-      await page.waitForTimeout(100);
+      await app.page.waitForTimeout(100);
     }
     const distinct = [...new Set(readings.filter((r) => r > 0))];
     expect(distinct.length, `progress readings ${readings.join(',')}`).toBeGreaterThanOrEqual(3);
     expect(distinct).toEqual([...distinct].sort((a, b) => a - b));
-    await screenshot(page, 'shore-build-running');
-    await page.getByRole('button', { name: 'Cancel' }).click();
-    const job = page.locator('.job[data-state]').first();
+    await screenshot(app.page, 'shore-build-running');
+    await app.page.getByRole('button', { name: 'Cancel' }).click();
+    const job = app.page.locator('.job[data-state]').first();
     await expect.poll(() => job.getAttribute('data-state'), { timeout: 60_000 }).toBe('cancelled');
     expect(await job.innerText()).toContain('cancelled by ana');
     // nothing half-written: the store holds what it held, no partial or scratch files anywhere in it
     expect(bundleFiles()).toEqual(before);
-    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('lighter-deploy-'))).toEqual([]);
+    // the console's scratch (under its data directory, the test's dir) holds no build work area
+    const scratch = join(app.dir, 'tmp');
+    expect(existsSync(scratch) ? readdirSync(scratch, { recursive: true }).map(String).filter((f) => f.includes('lighter-deploy-')) : []).toEqual([]);
   }, 300_000);
 
   it('plans for a group and builds the distinct bundles with progress and a result', async () => {
     const id = await createDeployment('app-v2.json', 'app-v2-north');
-    const perDevice = page.getByRole('table', { name: 'Plan per device' });
+    const perDevice = app.page.getByRole('table', { name: 'Plan per device' });
     await expect.poll(() => perDevice.locator(`tr[data-plan-device="${DEVICES[0]}"]`).count()).toBe(3);
     const rows = await perDevice.locator('tbody tr').allInnerTexts();
     expect(rows.filter((r) => r.includes(images.appV2.tag))).toHaveLength(3);
     expect(rows.find((r) => r.includes(DEVICES[0]!) && r.includes(images.appV2.tag)) ?? rows.join('\n')).toMatch(/needed\s+docker\.io\/lighter-test\/app:v1/);
-    const bundles = page.getByRole('table', { name: 'Distinct bundles' });
+    const bundles = app.page.getByRole('table', { name: 'Distinct bundles' });
     await expect.poll(() => bundles.locator('tr[data-bundle-key]').count()).toBe(2);
-    await noSeriousViolations('deployment plan');
-    await screenshot(page, 'shore-plan');
+    await app.expectAccessible('deployment plan');
+    await screenshot(app.page, 'shore-plan');
 
-    await page.getByRole('button', { name: 'Build bundles' }).click();
-    const job = page.locator('.job[data-state]').first();
+    await app.page.getByRole('button', { name: 'Build bundles' }).click();
+    const job = app.page.locator('.job[data-state]').first();
     await expect.poll(() => job.getAttribute('data-state'), { timeout: 240_000 }).toBe('succeeded');
     expect(await job.innerText()).toMatch(/2 bundles ready \(2 built and verified, 0 reused\)/);
-    const built = page.getByRole('table', { name: 'Built bundles per device' });
+    const built = app.page.getByRole('table', { name: 'Built bundles per device' });
     await expect.poll(() => built.locator('tr[data-built-device]').count()).toBe(3);
-    await expect.poll(() => page.locator('.section', { hasText: 'Deployment app-v2-north' }).locator('[data-state]').first().innerText()).toBe('planned');
+    await expect.poll(() => app.page.locator('.section', { hasText: 'Deployment app-v2-north' }).locator('[data-state]').first().innerText()).toBe('planned');
     expect(bundleFiles().filter((f) => f.endsWith('.bundle'))).toHaveLength(2);
-    await noSeriousViolations('deployment built');
-    await screenshot(page, 'shore-built');
+    await app.expectAccessible('deployment built');
+    await screenshot(app.page, 'shore-built');
 
     // the URL is the view: a reload shows the same deployment and the finished job
-    await page.reload();
-    await expect.poll(() => page.url()).toMatch(new RegExp(`#/deployments/${id}$`));
-    await expect.poll(() => page.locator('.job[data-state]').first().getAttribute('data-state')).toBe('succeeded');
+    await app.page.reload();
+    await expect.poll(() => app.page.url()).toMatch(new RegExp(`#/deployments/${id}$`));
+    await expect.poll(() => app.page.locator('.job[data-state]').first().getAttribute('data-state')).toBe('succeeded');
 
-    await page.getByRole('link', { name: 'Jobs', exact: true }).click();
-    const table = page.locator('[data-table="jobs"] tbody');
+    await app.page.getByRole('link', { name: 'Jobs', exact: true }).click();
+    const table = app.page.locator('[data-table="jobs"] tbody');
     await expect.poll(() => table.innerText()).toMatch(/bundle-build\s+Build bundles for app-v2-north\s+succeeded/);
     expect(await table.innerText()).toMatch(/bundle-build\s+Build bundles for big-north\s+cancelled/);
-    await noSeriousViolations('jobs');
-    await screenshot(page, 'shore-jobs');
-    expect(problems).toEqual([]);
+    await app.expectAccessible('jobs');
+    await screenshot(app.page, 'shore-jobs');
+    expect(app.problems).toEqual([]);
   }, 300_000);
 
   it('exports the bundles to a USB folder, and the crew opens that stick and sees per device what it needs', async () => {
-    const stick = join(dir, 'stick');
+    const stick = join(app.dir, 'stick');
     mkdirSync(stick);
-    await page.getByRole('link', { name: 'Deployments', exact: true }).click();
-    await page.getByRole('link', { name: 'app-v2-north' }).click();
-    await page.getByLabel('Stick folder').fill(stick);
-    await page.getByRole('button', { name: 'Export to USB' }).click();
-    const job = page.locator('.job', { hasText: 'Export deployment' });
+    await app.page.getByRole('link', { name: 'Deployments', exact: true }).click();
+    await app.page.getByRole('link', { name: 'app-v2-north' }).click();
+    await app.page.getByLabel('Stick folder').fill(stick);
+    await app.page.getByRole('button', { name: 'Export to USB' }).click();
+    const job = app.page.locator('.job', { hasText: 'Export deployment' });
     await expect.poll(() => job.getAttribute('data-state'), { timeout: 120_000 }).toBe('succeeded');
     expect(await job.innerText()).toMatch(/files written to .*stick .* for 3 devices/);
     expect(readdirSync(stick).length).toBeGreaterThan(1);
-    await noSeriousViolations('export');
-    await screenshot(page, 'shore-exported');
+    await app.expectAccessible('export');
+    await screenshot(app.page, 'shore-exported');
 
     // the crew, offline, with the stick
-    await page.getByLabel('Role').selectOption('crew');
-    await expect.poll(() => page.url()).toMatch(/#\/crew$/);
-    await page.getByLabel('Stick folder').fill(stick);
-    await page.getByLabel('Bundle public key').fill(join(dir, 'keys', 'lighter-bundle.pub'));
-    await page.getByLabel('Bundle public key').press('Enter');
-    const devices = page.getByRole('table', { name: 'Devices on this stick' });
+    await app.page.getByLabel('Role').selectOption('crew');
+    await expect.poll(() => app.page.url()).toMatch(/#\/crew$/);
+    await app.page.getByLabel('Stick folder').fill(stick);
+    await app.page.getByLabel('Bundle public key').fill(join(app.dir, 'keys', 'lighter-bundle.pub'));
+    await app.page.getByLabel('Bundle public key').press('Enter');
+    const devices = app.page.getByRole('table', { name: 'Devices on this stick' });
     await expect.poll(() => devices.locator('tr[data-stick-device]').count(), { timeout: 120_000 }).toBe(3);
     expect(await devices.locator(`tr[data-stick-device="${DEVICES[2]}"]`).innerText()).toContain(images.appV2.tag);
-    await noSeriousViolations('crew');
-    await screenshot(page, 'crew-stick');
+    await app.expectAccessible('crew');
+    await screenshot(app.page, 'crew-stick');
 
-    await page.goto(`${app!.origin}/#/hub`);
-    await expect.poll(() => page.getByRole('heading', { name: 'IoT Hub and notifications' }).count()).toBe(1);
-    await noSeriousViolations('hub');
-    await screenshot(page, 'shore-hub');
-    expect(problems).toEqual([]);
+    await app.page.goto(`${app.console.origin}/#/hub`);
+    await expect.poll(() => app.page.getByRole('heading', { name: 'IoT Hub and notifications' }).count()).toBe(1);
+    await app.expectAccessible('hub');
+    await screenshot(app.page, 'shore-hub');
+    expect(app.problems).toEqual([]);
   }, 300_000);
 });

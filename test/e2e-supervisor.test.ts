@@ -4,17 +4,14 @@
 // and filters (timings written to test-artifacts/fleet-timing.json), axe finds nothing serious,
 // screenshots of each view go to test-artifacts/.
 import Database from 'better-sqlite3';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseDeviceList } from '../main/inventory/import-devices.js';
 import { openInventory } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
 import { edgeManifest } from './support/fleet.js';
-import { ARTIFACTS, chooseRole, CLI, launchBrowser, openPage, screenshot, seriousViolations, startConsole, stopConsole, type Console } from './support/app.js';
+import { ARTIFACTS, chooseRole, screenshot, useApp, type AppSession } from './support/app.js';
 
 const DEVICES = 2000;
 const IMAGES = 10;
@@ -30,15 +27,7 @@ const ORDERS = [
   { name: 'bo-mining', by: { name: 'Bo Chen', email: 'bo@fleet.example' }, state: 'draft' },
 ] as const;
 
-let dir: string;
-let db: string;
-let app: Console | undefined;
-let browser: BrowserContext;
-let page: Page;
-let problems: string[];
-
-async function seed(file: string): Promise<void> {
-  execFileSync(process.execPath, [CLI, 'db', 'init', '--db', file]);
+async function seed({ db: file }: Pick<AppSession, 'db'>): Promise<void> {
   const inv = new Inventory(await openInventory(file, { create: false }), 'ana');
   try {
     const twins = Array.from({ length: DEVICES }, (_, i) => ({
@@ -77,23 +66,10 @@ async function seed(file: string): Promise<void> {
   raw.close();
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lighter-e2e-supervisor-'));
-  db = join(dir, 'lighter.db');
-  await seed(db);
-  app = await startConsole(db);
-  browser = await launchBrowser(join(dir, 'chromium'), join(dir, 'downloads'));
-  ({ page, problems } = await openPage(browser, app.url));
-}, 300_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stopConsole(app);
-  rmSync(dir, { recursive: true, force: true });
-});
+const app = useApp('e2e-supervisor', { seed, downloads: true });
 
 const tableRows = (name: string) =>
-  page.locator(`[data-table="${name}"] tbody tr`).evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+  app.page.locator(`[data-table="${name}"] tbody tr`).evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
 
 function parseCsv(text: string): string[][] {
   return text
@@ -104,6 +80,7 @@ function parseCsv(text: string): string[][] {
 
 describe('supervisor dashboards', () => {
   it('shows the figures the seeded inventory holds', async () => {
+    const { page, problems } = app;
     await chooseRole(page, 'Supervisor');
     await expect.poll(() => page.url()).toMatch(/#\/dashboards$/);
     const totals = page.getByTestId('dashboard-totals');
@@ -139,11 +116,12 @@ describe('supervisor dashboards', () => {
       expect(perImage.find((r) => r[0] === `${image(k)}:1.0`)!.slice(2)).toEqual([String(count('present')), String(count('in_transit')), String(count('failed'))]);
     }
     expect(problems).toEqual([]);
-    expect(await seriousViolations(page)).toEqual([]);
+    await app.expectAccessible('dashboards');
     await screenshot(page, 'supervisor-dashboards');
   }, 120_000);
 
   it('filters a table and exports exactly what it shows as CSV', async () => {
+    const { page } = app;
     const table = page.locator('[data-table="images-per-device"]');
     await table.getByRole('searchbox').fill('sv-019');
     await expect.poll(() => tableRows('images-per-device').then((r) => r.length)).toBe(10);
@@ -164,6 +142,7 @@ describe('supervisor dashboards', () => {
 
 describe('fleet of 2,000 devices and 20,000 device images', () => {
   it('renders and filters the fleet view (timings recorded)', async () => {
+    const { page, problems } = app;
     const t0 = Date.now();
     await page.getByRole('link', { name: 'Fleet', exact: true }).click();
     await page.locator('tr[data-device]').first().waitFor();
@@ -186,7 +165,7 @@ describe('fleet of 2,000 devices and 20,000 device images', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     writeFileSync(join(ARTIFACTS, 'fleet-timing.json'), `${JSON.stringify({ devices: DEVICES, deviceImages: DEVICES * IMAGES, renderMs: render, groupFilterMs: filter, searchMs: search }, null, 2)}\n`);
     process.stdout.write(`fleet view, ${DEVICES} devices / ${DEVICES * IMAGES} device images: render ${render} ms, group filter ${filter} ms, search ${search} ms\n`);
-    expect(await seriousViolations(page)).toEqual([]);
+    await app.expectAccessible('fleet');
     await screenshot(page, 'supervisor-fleet-2000');
     expect(problems).toEqual([]);
   }, 120_000);

@@ -1,10 +1,14 @@
 // Driving the app end to end: `lighter console` on a given inventory, Debian's Chromium through
 // playwright-core, axe-core injected from node_modules, and screenshots written to test-artifacts/
-// (gitignored) for a reviewer to look at.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+// (gitignored) for a reviewer to look at. An e2e file calls `useApp` once: it makes the temp dir
+// and the inventory, runs the file's seed, starts the console and the browser, and tears all of it
+// down after the file.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'bin', 'lighter.js');
@@ -85,4 +89,75 @@ export async function chooseRole(page: Page, label: 'Shore engineer' | 'Crew' | 
   const card = page.getByRole('button', { name: new RegExp(`^${label}`) });
   await card.focus();
   await page.keyboard.press('Enter');
+}
+
+/** Answers the file chooser that `opener` (a click or a key press) opens with `file`. */
+export async function chooseFile(page: Page, opener: () => Promise<void>, file: string): Promise<void> {
+  const chooser = page.waitForEvent('filechooser');
+  await opener();
+  await (await chooser).setFiles(file);
+}
+
+/** The e2e file's app: filled in by `useApp`'s beforeAll, valid inside tests. */
+export interface AppSession {
+  /** the file's own temp dir, removed after the file */
+  dir: string;
+  /** the inventory the console serves, `dir/lighter.db` (initialised before the seed runs) */
+  db: string;
+  console: Console;
+  browser: BrowserContext;
+  /** the page opened on the console's URL, and the console errors and exceptions it recorded */
+  page: Page;
+  problems: string[];
+  /** `lighter ARGS...` as the test's user (LIGHTER_USER=ana), its stdout */
+  lighter(...args: string[]): string;
+  /** another page, recording its own problems */
+  open(url: string): Promise<{ page: Page; problems: string[] }>;
+  /** another console (on another inventory), stopped after the file */
+  startConsole(db: string): Promise<Console>;
+  /** axe-core finds nothing serious or critical on `page` (default: the session's page) */
+  expectAccessible(view: string, page?: Page): Promise<void>;
+}
+
+export interface AppOptions {
+  /** fills the inventory before the console starts; may start servers the console needs */
+  seed?(s: Pick<AppSession, 'dir' | 'db' | 'lighter'>): Promise<void> | void;
+  /** the console's environment on top of process.env and the defaults; read after the seed ran */
+  env?(): NodeJS.ProcessEnv;
+  /** where the browser saves downloads (`dir/downloads`) */
+  downloads?: boolean;
+}
+
+/**
+ * Sets up the app for the e2e file it is called in (beforeAll/afterAll). The console runs as user
+ * `ana` with its data directory in the temp dir, so nothing lands in the home directory.
+ */
+export function useApp(name: string, options: AppOptions = {}): AppSession {
+  const consoles: Console[] = [];
+  const s = {} as AppSession;
+  beforeAll(async () => {
+    s.dir = mkdtempSync(join(tmpdir(), `lighter-${name}-`));
+    s.db = join(s.dir, 'lighter.db');
+    const env = { ...process.env, LIGHTER_USER: 'ana', LIGHTER_DATA_DIR: s.dir };
+    s.lighter = (...args) => execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env });
+    s.lighter('db', 'init', '--db', s.db);
+    await options.seed?.(s);
+    const consoleEnv = { ...env, ...options.env?.() };
+    s.startConsole = async (db) => {
+      const c = await startConsole(db, consoleEnv);
+      consoles.push(c);
+      return c;
+    };
+    s.console = await s.startConsole(s.db);
+    s.browser = await launchBrowser(join(s.dir, 'chromium'), options.downloads ? join(s.dir, 'downloads') : undefined);
+    s.open = (url) => openPage(s.browser, url);
+    s.expectAccessible = async (view, page = s.page) => expect(await seriousViolations(page), `axe on ${view}`).toEqual([]);
+    ({ page: s.page, problems: s.problems } = await s.open(s.console.url));
+  }, 300_000);
+  afterAll(async () => {
+    await s.browser?.close();
+    for (const c of consoles) await stopConsole(c);
+    if (s.dir) rmSync(s.dir, { recursive: true, force: true });
+  });
+  return s;
 }
