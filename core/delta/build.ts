@@ -11,6 +11,7 @@ import { takeResult, type Differ, type DiffResult } from './differ.js';
 import { encodeConfig, SECTION_NAMES, type PatchHeader, type PatchLayer, type SectionName, type SectionSize } from './format.js';
 import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
 import { encodeHeader, HF } from '../tar/header-codec.js';
+import { normalisePath } from '../tar/path.js';
 import { readTarLayout, type TarEntry } from '../tar/reader.js';
 
 export interface IncrementalHash {
@@ -69,7 +70,6 @@ interface BaseFile {
   hash?: string;
 }
 
-const norm = (p: string) => p.replace(/^\.\//, '').replace(/\/+$/, '');
 const baseName = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 const hasContent = (e: TarEntry) => e.size > 0 && (e.type === '0' || e.type === '7');
 
@@ -87,7 +87,7 @@ class BaseIndex {
     for (let i = 0; i < layers.length; i++) {
       for (const [k, entry] of (await readTarLayout(layers[i]!)).entries.entries()) {
         const f: BaseFile = { layer: i, index: k, entry };
-        const path = norm(entry.path);
+        const path = normalisePath(entry.path);
         index.byPath.set(path, f); // later layers shadow earlier ones, as in the image
         if (!hasContent(entry)) continue;
         const name = baseName(path);
@@ -121,7 +121,7 @@ class BaseIndex {
   similar(e: TarEntry, samePath?: BaseFile): BaseFile | undefined {
     if (samePath && hasContent(samePath.entry)) return samePath;
     let best: BaseFile | undefined;
-    for (const c of this.byName.get(baseName(norm(e.path))) ?? []) {
+    for (const c of this.byName.get(baseName(normalisePath(e.path))) ?? []) {
       const ratio = c.entry.size / e.size;
       if (ratio < 0.5 || ratio > 2) continue;
       if (!best || Math.abs(c.entry.size - e.size) < Math.abs(best.entry.size - e.size)) best = c;
@@ -292,7 +292,7 @@ class LayerEncoder {
 
 /** Decides how an entry's content is encoded and starts any diff job (entries are written in order later). */
 async function planEntry(enc: LayerEncoder, env: BuildEnv, e: TarEntry): Promise<{ headerRef: BaseFile | undefined; content: Content }> {
-  const samePath = enc.base.byPath.get(norm(e.path));
+  const samePath = enc.base.byPath.get(normalisePath(e.path));
   if (!hasContent(e)) return { headerRef: samePath, content: e.size > 0 ? { kind: 'literal' } : { kind: 'none' } };
   const same = await enc.base.identical(enc.src, e, samePath);
   if (same) return { headerRef: samePath, content: { kind: 'copy', from: same } };

@@ -1,24 +1,19 @@
 // Names inside an archive are hostile until checked: no absolute paths, no "..", and links may
-// only point at other entries of the same archive.
+// only point at other entries of the same archive. What is an escape is core/tar/path.ts's call.
+import { normalisePath, pathFault, resolveLink } from '../tar/path.js';
 
-/** Normalises an entry name ("./a//b/" → "a/b"); throws on an absolute path or a ".." component. */
+const FAULT = { nul: 'contains NUL', absolute: 'has an absolute path', parent: 'escapes the archive (path traversal)' } as const;
+
+/** Normalises an entry name ("./a//b/" → "a/b"); throws on an absolute path, NUL or a ".." component. */
 export function safeEntryName(name: string, archive: string): string {
-  if (name.startsWith('/')) throw new Error(`${archive}: entry ${JSON.stringify(name)} has an absolute path`);
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new Error(`${archive}: entry ${JSON.stringify(name)} escapes the archive (path traversal)`);
-  return parts.join('/');
+  const fault = pathFault(name);
+  if (fault) throw new Error(`${archive}: entry ${JSON.stringify(name)} ${FAULT[fault]}`);
+  return normalisePath(name);
 }
 
 /** The entry a symlink at `entry` pointing to `target` names, or an error when it leaves the archive. */
 export function resolveSymlink(entry: string, target: string, archive: string): string {
-  if (target.startsWith('/')) throw new Error(`${archive}: symlink ${JSON.stringify(entry)} points outside the archive (to ${JSON.stringify(target)})`);
-  const parts = entry.split('/').slice(0, -1);
-  for (const p of target.split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') {
-      if (parts.length === 0) throw new Error(`${archive}: symlink ${JSON.stringify(entry)} points outside the archive (to ${JSON.stringify(target)})`);
-      parts.pop();
-    } else parts.push(p);
-  }
-  return parts.join('/');
+  const to = resolveLink(entry, target);
+  if (to === undefined) throw new Error(`${archive}: symlink ${JSON.stringify(entry)} points outside the archive (to ${JSON.stringify(target)})`);
+  return to;
 }

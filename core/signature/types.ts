@@ -1,7 +1,7 @@
 // An image signature: what Lighter knows about an image without its bytes. Small enough to keep in
 // the inventory for every image a device has, and enough to rank candidate bases for a target.
 export interface FileFingerprint {
-  /** path inside the layer, as in the tar header (no leading "./") */
+  /** path inside the layer, normalised by core/tar/path.ts ("./etc/" is "etc") */
   path: string;
   size: number;
   /** "sha256:<hex>" of the file's content; absent for non-regular entries */

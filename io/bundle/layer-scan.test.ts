@@ -15,7 +15,7 @@ function tar(entries: Array<Partial<Header> & { name: string; body?: string }>):
 describe('scanLayer', () => {
   it('fingerprints files with size and content hash', async () => {
     const { files, tarSize } = await scanLayer(tar([{ name: './etc/', type: 'directory' }, { name: './etc/hosts', body: 'hello' }, { name: 'bin/sh', type: 'symlink', linkname: '/bin/dash' }]));
-    expect(files).toEqual([{ path: 'etc/', size: 0 }, { path: 'etc/hosts', size: 5, hash: sha256('hello') }, { path: 'bin/sh', size: 0 }]);
+    expect(files).toEqual([{ path: 'etc', size: 0 }, { path: 'etc/hosts', size: 5, hash: sha256('hello') }, { path: 'bin/sh', size: 0 }]);
     expect(tarSize).toBe(512 * 4 + 1024); // three headers, one data block, the two end blocks
   });
 

@@ -1,43 +1,40 @@
 // One pass over a layer tar: lists its entries with sizes and content hashes (an image signature's
 // layer fingerprint) and refuses entries that would escape the directory the layer is unpacked in.
+// Streams through core/tar/reader.ts: one chunk of content in memory at a time.
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { extract } from 'tar-stream';
 import { LayerSafety } from '../../core/bundle/layer-safety.js';
 import type { FileFingerprint } from '../../core/signature/types.js';
+import { normalisePath } from '../../core/tar/path.js';
+import { streamInput, TarReader } from '../../core/tar/reader.js';
 
 export async function scanLayer(tar: Readable): Promise<{ files: FileFingerprint[]; tarSize: number }> {
   let tarSize = 0;
-  tar.on('data', (c: Buffer) => (tarSize += c.length));
+  const counted = (async function* () {
+    for await (const c of tar) {
+      tarSize += (c as Buffer).length;
+      yield c as Buffer;
+    }
+  })();
+  const reader = new TarReader(streamInput(counted));
   const files: FileFingerprint[] = [];
   const safety = new LayerSafety();
-  const ex = extract();
-  ex.on('entry', (header, stream, next) => {
-    try {
-      safety.check({ name: header.name, type: header.type ?? 'file', linkname: header.linkname });
-    } catch (err) {
-      stream.on('error', () => {}).resume(); // the extract's own error is the one reported
-      next(err as Error);
-      return;
+  try {
+    for (let e = await reader.next(); e; e = await reader.next()) {
+      safety.check(e);
+      if (e.global) continue;
+      const path = normalisePath(e.path);
+      if (e.type !== '0' && e.type !== '7') {
+        files.push({ path, size: 0 });
+        continue;
+      }
+      const hash = createHash('sha256');
+      for (let b = await reader.content(); b.length > 0; b = await reader.content()) hash.update(b);
+      files.push({ path, size: e.size, hash: `sha256:${hash.digest('hex')}` });
     }
-    const path = header.name.replace(/^(\.\/)+/, '');
-    if (header.type !== 'file' && header.type !== 'contiguous-file') {
-      files.push({ path, size: 0 });
-      stream.on('end', next).resume();
-      return;
-    }
-    const hash = createHash('sha256');
-    let size = 0;
-    stream.on('data', (c: unknown) => {
-      hash.update(c as Buffer);
-      size += (c as Buffer).length;
-    });
-    stream.on('end', () => {
-      files.push({ path, size, hash: `sha256:${hash.digest('hex')}` });
-      next();
-    });
-  });
-  await pipeline(tar, ex);
+    await reader.finish();
+  } finally {
+    tar.destroy(); // a refused layer is not read to its end
+  }
   return { files, tarSize };
 }

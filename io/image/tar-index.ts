@@ -1,9 +1,12 @@
 // Random access to the entries of a tar file: one pass over the headers (data is skipped by
 // seeking, so a multi-GB archive costs a few reads), then any entry can be streamed by offset.
-// Every name is checked on the way in; truncation is detected from the header sizes.
+// Every name is checked on the way in; truncation is detected from the header sizes. Headers are
+// read by core/tar/reader.ts, names judged by core/tar/path.ts (through core/image/archive-path.ts).
 import { createReadStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import { resolveSymlink, safeEntryName } from '../../core/image/archive-path.js';
+import { sourceInput, TarFormatError, TarReader } from '../../core/tar/reader.js';
+import { FileSource } from '../delta/file-source.js';
 
 export interface TarEntry {
   name: string;
@@ -14,46 +17,6 @@ export interface TarEntry {
   linkname: string;
 }
 
-const BLOCK = 512;
-
-function str(buf: Buffer, start: number, len: number): string {
-  const end = buf.indexOf(0, start);
-  return buf.toString('utf8', start, end < 0 || end > start + len ? start + len : end);
-}
-
-function num(buf: Buffer, start: number, len: number): number {
-  if (buf[start]! & 0x80) {
-    // GNU base-256 for sizes ≥ 8 GiB
-    let n = 0;
-    for (let i = start + 1; i < start + len; i++) n = n * 256 + buf[i]!;
-    return n;
-  }
-  const s = str(buf, start, len).trim();
-  return s ? parseInt(s, 8) : 0;
-}
-
-function checksumOk(h: Buffer): boolean {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === num(h, 148, 8);
-}
-
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let i = 0;
-  while (i < data.length) {
-    const sp = data.indexOf(0x20, i);
-    if (sp < 0) break;
-    const len = parseInt(data.toString('utf8', i, sp), 10);
-    if (!(len > 0)) break;
-    const rec = data.toString('utf8', sp + 1, i + len - 1);
-    const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
-    i += len;
-  }
-  return out;
-}
-
 export class TarIndex {
   private constructor(
     readonly path: string,
@@ -62,52 +25,25 @@ export class TarIndex {
   ) {}
 
   static async open(path: string, label = path): Promise<TarIndex> {
-    const fh = await fs.open(path, 'r');
+    const file = await FileSource.open(path);
     try {
-      const { size: fileSize } = await fh.stat();
       const entries = new Map<string, TarEntry>();
-      const header = Buffer.alloc(BLOCK);
-      let offset = 0;
-      let pax: Record<string, string> = {};
-      let longName: string | undefined;
-      let longLink: string | undefined;
-      const readData = async (at: number, len: number) => {
-        if (len > 1 << 20) throw new Error(`${label}: tar metadata entry of ${len} bytes is too large`);
-        const b = Buffer.alloc(len);
-        await fh.read(b, 0, len, at);
-        return b;
-      };
-      for (;;) {
-        if (offset + BLOCK > fileSize) throw new Error(`${label}: archive is truncated (ends inside a tar header at byte ${fileSize})`);
-        await fh.read(header, 0, BLOCK, offset);
-        if (header.every((b) => b === 0)) break;
-        if (!checksumOk(header)) throw new Error(`${label}: corrupt tar header at byte ${offset} (bad checksum; not a tar archive or damaged)`);
-        const size = pax.size !== undefined ? Number(pax.size) : num(header, 124, 12);
-        const dataStart = offset + BLOCK;
-        const next = dataStart + Math.ceil(size / BLOCK) * BLOCK;
-        if (dataStart + size > fileSize) throw new Error(`${label}: archive is truncated (entry at byte ${offset} needs ${dataStart + size - fileSize} bytes past the end)`);
-        const flag = String.fromCharCode(header[156]!);
-        if (flag === 'x') pax = parsePax(await readData(dataStart, size));
-        else if (flag === 'L') longName = str(await readData(dataStart, size), 0, size);
-        else if (flag === 'K') longLink = str(await readData(dataStart, size), 0, size);
-        // 'g' (a pax global header) carries nothing Docker archives use
-        else if (flag !== 'g') {
-          const prefix = header.toString('latin1', 257, 262) === 'ustar' ? str(header, 345, 155) : '';
-          const raw = pax.path ?? longName ?? (prefix ? `${prefix}/${str(header, 0, 100)}` : str(header, 0, 100));
-          const linkname = pax.linkpath ?? longLink ?? str(header, 157, 100);
-          const name = safeEntryName(raw, label);
-          const type = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : flag === '2' ? 'symlink' : flag === '1' ? 'hardlink' : 'other';
-          if (type === 'symlink') resolveSymlink(name, linkname, label);
-          if (type === 'hardlink') safeEntryName(linkname, label);
-          if (name) entries.set(name, { name, type, offset: dataStart, size: type === 'file' ? size : 0, linkname });
-          pax = {};
-          longName = longLink = undefined;
-        }
-        offset = next;
+      // A small read-ahead: headers sit between layer files of hundreds of MB.
+      const reader = new TarReader(sourceInput(file, 64 << 10));
+      for (let e = await reader.next(); e; e = await reader.next()) {
+        if (e.global) continue;
+        const name = safeEntryName(e.path, label);
+        const type = e.type === '0' || e.type === '7' ? 'file' : e.type === '5' ? 'dir' : e.type === '2' ? 'symlink' : e.type === '1' ? 'hardlink' : 'other';
+        if (type === 'symlink') resolveSymlink(name, e.linkpath, label);
+        if (type === 'hardlink') safeEntryName(e.linkpath, label);
+        if (name) entries.set(name, { name, type, offset: e.dataOffset, size: type === 'file' ? e.size : 0, linkname: e.linkpath });
       }
+      if (reader.ended === 'eof') throw new TarFormatError(`archive is truncated (ends without the end-of-archive block at byte ${file.size})`);
       return new TarIndex(path, label, entries);
+    } catch (err) {
+      throw err instanceof TarFormatError ? new Error(`${label}: ${err.message}`) : err;
     } finally {
-      await fh.close();
+      await file.close();
     }
   }
 
