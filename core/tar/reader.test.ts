@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildPatch } from '../delta/build.js';
 import { bufferSource } from '../delta/bytes.js';
 import { memoryEnv } from '../delta/testing.js';
-import { readTarLayout } from './reader.js';
+import { readTarLayout, streamInput, TarFormatError, TarReader } from './reader.js';
+import { archive, concat, header, member, padded, paxData } from './testing.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lighter-tar-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -122,5 +123,100 @@ describe('layer round trip through the delta engine', () => {
     const header = await buildPatch(null, { configDigest: digest(Uint8Array.of(2)), configBytes: Uint8Array.of(2), repoTags: [], diffIDs: [digest(target)], layers: [bufferSource(target)] }, env);
     expect(header.base).toEqual({ configDigest: null, diffIDs: [] });
     expect(digest(await rebuild(header, 0, []))).toBe(digest(target));
+  });
+});
+
+const enc = (s: string) => new TextEncoder().encode(s);
+/** The archive as a stream of 7-byte chunks, so every header and record spans chunks. */
+async function* sevens(b: Uint8Array) {
+  for (let i = 0; i < b.length; i += 7) yield b.subarray(i, i + 7);
+}
+async function streamed(b: Uint8Array): Promise<Array<{ path: string; type: string; content: string }>> {
+  const reader = new TarReader(streamInput(sevens(b)));
+  const out = [];
+  for (let e = await reader.next(); e; e = await reader.next()) {
+    let content = '';
+    for (let c = await reader.content(5); c.length > 0; c = await reader.content(5)) content += new TextDecoder().decode(c);
+    out.push({ path: e.path, type: e.type, content });
+  }
+  await reader.finish();
+  return out;
+}
+const members = async (b: Uint8Array) => (await readTarLayout(bufferSource(b))).entries.filter((e) => !e.global).map((e) => e.path);
+
+describe('one reading of tar headers', () => {
+  it('applies a pax global header to every entry after it (POSIX), overridden per entry by an x record', async () => {
+    const tar = archive(
+      member({ name: 'pax_global_header', type: 'g' }, paxData([['path', 'renamed'], ['comment', 'build 7']])),
+      member({ name: 'a' }, 'aaa'),
+      member({ name: 'x1', type: 'x' }, paxData([['path', '']])), // an empty value removes the global for this entry
+      member({ name: 'b' }, 'bb'),
+      member({ name: 'c' }, 'c'),
+      member({ name: 'pax_global_header', type: 'g' }, paxData([['path', '']])), // and from here on
+      member({ name: 'd' }, 'd'),
+    );
+    expect(await members(tar)).toEqual(['renamed', 'b', 'renamed', 'd']);
+    const layout = await readTarLayout(bufferSource(tar));
+    // the global header keeps its own slot (patches number base entries so), flagged as not a file
+    expect(layout.entries.map((e) => e.type)).toEqual(['g', '0', '0', '0', 'g', '0']);
+    expect([...layout.entries[0]!.global!]).toEqual([['path', 'renamed'], ['comment', 'build 7']]);
+    expect((await streamed(tar)).map((e) => [e.path, e.content])).toEqual([
+      ['pax_global_header', ''],
+      ['renamed', 'aaa'],
+      ['b', 'bb'],
+      ['renamed', 'c'],
+      ['pax_global_header', ''],
+      ['d', 'd'],
+    ]);
+  });
+
+  it('counts pax record lengths in bytes, so UTF-8 names do not shift the records after them', async () => {
+    const tar = archive(member({ name: 'PaxHeaders/x', type: 'x' }, paxData([['path', 'dir/héllo-wörld-ß.txt'], ['linkpath', 'ziel-ä'], ['mtime', '1700000000.5']])), member({ name: 'short', type: '2' }));
+    const [e] = (await readTarLayout(bufferSource(tar))).entries;
+    expect([e!.path, e!.linkpath]).toEqual(['dir/héllo-wörld-ß.txt', 'ziel-ä']);
+  });
+
+  it('gives links, directories and devices no content whatever their size field says: a size cannot hide a header', async () => {
+    const hidden = member({ name: '../escape' }, 'x');
+    const tar = archive(concat(header({ name: 'link', type: '2', linkname: 'a', size: hidden.length })), hidden, member({ name: 'old-style-dir/', type: '\0', size: 0 }));
+    expect(await members(tar)).toEqual(['link', '../escape', 'old-style-dir/']);
+    expect((await readTarLayout(bufferSource(tar))).entries[2]!.type).toBe('5');
+    expect((await streamed(tar)).map((e) => e.path)).toEqual(['link', '../escape', 'old-style-dir/']);
+  });
+
+  it('reads GNU base-256 sizes and long names', async () => {
+    const base256 = new Uint8Array(12);
+    base256[0] = 0x80;
+    base256[11] = 5;
+    const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`;
+    const tar = archive(concat(header({ name: 'big', sizeField: base256 }), padded(enc('12345'))), member({ name: '././@LongLink', type: 'L' }, `${long}\0`), member({ name: long.slice(0, 99) }, 'long'));
+    const layout = await readTarLayout(bufferSource(tar));
+    expect(layout.entries.map((e) => [e.path, e.size])).toEqual([
+      ['big', 5],
+      [long, 4],
+    ]);
+    expect((await streamed(tar)).map((e) => e.content)).toEqual(['12345', 'long']);
+  });
+
+  it('refuses a truncated or malformed archive with a TarFormatError (the layout keeps it as trailer bytes)', async () => {
+    const whole = archive(member({ name: 'a' }, 'a'.repeat(600)), member({ name: 'b' }, 'b'));
+    for (const [cut, why] of [
+      [1536 + 100, /ends inside a tar header/],
+      [700, /ends inside an entry's content|needs .* bytes past the end/],
+      [1200, /needs .* bytes past the end/],
+    ] as const) {
+      await expect(streamed(whole.subarray(0, cut)), `cut at ${cut}`).rejects.toThrow(TarFormatError);
+      await expect(streamed(whole.subarray(0, cut))).rejects.toThrow(why);
+      await expect(streamed(whole.subarray(0, cut))).rejects.toThrow(/truncated/);
+      const layout = await readTarLayout(bufferSource(whole.subarray(0, cut)));
+      expect(layout.entries.length).toBe(cut > 1536 ? 1 : 0);
+      expect(layout.trailerOffset).toBe(cut > 1536 ? 1536 : 0);
+    }
+    const badPax = archive(member({ name: 'x', type: 'x' }, enc('99 path=a\n')), member({ name: 'a' }));
+    await expect(streamed(badPax)).rejects.toThrow(/malformed pax record/);
+    const dangling = archive(member({ name: 'x', type: 'x' }, paxData([['path', 'p']])));
+    await expect(streamed(dangling)).rejects.toThrow(/describes no entry/);
+    const after = concat(whole, member({ name: 'hidden-after-the-end' }, 'x'));
+    await expect(streamed(after)).rejects.toThrow(/data after the end-of-archive block at byte 3584/);
   });
 });
