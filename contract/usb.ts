@@ -27,8 +27,11 @@ export const usbRequests = {
       apply: z.record(id, z.string().regex(/^docker:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, 'want docker://HOST:PORT')).default({}),
       inbox: z.record(id, path).default({}),
       dryRun: z.boolean().default(false),
-      /** plain HTTP to device registries that are not on loopback (the ship LAN), as `--insecure` */
-      insecure: z.boolean().default(false),
+      /**
+       * plain HTTP to device registries that are not on loopback (the ship LAN): true for every
+       * device's registry, as `--insecure`, or the ids of the devices whose registries need it
+       */
+      insecure: z.union([z.boolean(), z.array(id).max(10_000)]).default(false),
     })
     .strict(),
   receipts: z.object({ dir: path }).strict(),

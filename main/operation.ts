@@ -3,8 +3,11 @@
 // between steps and leaves nothing half-done behind when it stops.
 export interface OperationControl {
   signal?: AbortSignal;
-  /** units are the operation's own (bytes, or steps); `total` may grow as work is discovered */
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * units are the operation's own (bytes, or steps); `total` may grow as work is discovered; `stage`
+   * names the step when an operation has several (verifying, then applying to each device)
+   */
+  onProgress?: (done: number, total: number, stage?: string) => void;
 }
 
 export class CancelledError extends Error {

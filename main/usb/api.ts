@@ -26,9 +26,13 @@ export class UsbBridge implements UsbApi {
   }
 
   async import(req: Req<'import'>): Promise<JobInfo> {
-    const job = this.jobs.start('usb-import', `Import ${req.dir}`, { dir: req.dir }, ({ signal, progress }) =>
-      this.importer.import({ dir: req.dir, pubkey: req.pubkey, apply: req.apply ?? {}, inbox: req.inbox ?? {}, dryRun: req.dryRun ?? false, insecure: req.insecure ?? false }, { signal, onProgress: (d, t) => progress(d, t, 'verifying') }),
-      { exclusive: `usb:${req.dir}` },
+    const devices = Object.keys({ ...req.apply, ...req.inbox });
+    const title = req.dryRun || devices.length === 0 ? `Verify stick ${req.dir}` : `Apply from ${req.dir} to ${devices.join(', ')}`;
+    // What was asked, for the job history: the devices, where to, and which may use plain HTTP.
+    const params = { dir: req.dir, dryRun: req.dryRun ?? false, apply: req.apply ?? {}, inbox: req.inbox ?? {}, insecure: req.insecure ?? false };
+    const job = this.jobs.start('usb-import', title, params, ({ signal, progress }) =>
+      this.importer.import({ dir: req.dir, pubkey: req.pubkey, apply: req.apply ?? {}, inbox: req.inbox ?? {}, dryRun: req.dryRun ?? false, insecure: req.insecure ?? false }, { signal, onProgress: (d, t, stage) => progress(d, t, stage ?? 'verifying') }),
+      { exclusive: `usb:${req.dir}`, unit: 'bytes' },
     );
     return job.info();
   }

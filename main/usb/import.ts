@@ -34,8 +34,12 @@ export interface ImportRequest {
   inbox?: Record<string, string>;
   /** list what would be done, do nothing */
   dryRun?: boolean;
-  /** allow plain HTTP to device registries that are not on loopback (the ship LAN): --insecure, as for `image` */
-  insecure?: boolean;
+  /**
+   * allow plain HTTP to device registries that are not on loopback (the ship LAN): true for every
+   * device (--insecure, as for `image`), or the ids of the devices whose registries need it, so the
+   * others keep verified HTTPS
+   */
+  insecure?: boolean | string[];
 }
 
 export type BundleOutcome = 'applied' | 'already-applied' | 'copied' | 'waiting' | 'failed' | 'not-reached' | 'planned';
@@ -69,14 +73,20 @@ export class UsbImporter {
       if (!/^docker:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/.test(target)) throw new Error(`--apply ${device}=${target}: want docker://HOST:PORT (the device's registry)`);
       if (req.inbox?.[device]) throw new Error(`device ${device} has both --apply and --inbox; give one`);
     }
+    for (const device of Array.isArray(req.insecure) ? req.insecure : []) {
+      if (!req.apply?.[device]) throw new Error(`plain HTTP (insecure) is asked for device ${device}, which is not applied to a registry; give its registry too`);
+    }
+    const insecureFor = (device: string) => req.insecure === true || (Array.isArray(req.insecure) && req.insecure.includes(device));
     const index = await readIndex(req.dir, bundleKey);
     for (const d of [...Object.keys(req.apply ?? {}), ...Object.keys(req.inbox ?? {})]) {
       if (!index.devices.some((x) => x.deviceId === d)) throw new Error(`device ${d} is not on this stick (it carries ${index.devices.map((x) => x.deviceId).join(', ')})`);
     }
     const stage = join(this.dataDir, 'usb', index.set.slice('sha256:'.length));
-    const total = index.bundles.flatMap((b) => b.pieces).filter((p) => p.stick === index.stick.number).reduce((n, p) => n + p.size, 0);
+    // One byte count over the whole run: the stick's pieces read and staged, then each bundle
+    // applied or copied (added once it is known which are whole), so the bar only moves forward.
+    let total = index.bundles.flatMap((b) => b.pieces).filter((p) => p.stick === index.stick.number).reduce((n, p) => n + p.size, 0);
     let done = 0;
-    const check = await verifyAndStage(req.dir, index, stage, (n) => ctl.onProgress?.((done += n), total));
+    const check = await verifyAndStage(req.dir, index, stage, (n) => ctl.onProgress?.((done += n), total, 'verifying the stick'));
     checkCancelled(ctl, 'USB import');
 
     // Bundles whose every piece is staged (from this stick or one imported before) are whole.
@@ -120,12 +130,18 @@ export class UsbImporter {
     }
     if (req.dryRun) return report;
 
+    const deviceBundles = (deviceId: string) => index.devices.find((x) => x.deviceId === deviceId)!.bundles.map((sha) => bySha.get(sha)!);
+    total += report.devices
+      .filter((d) => d.action !== 'none')
+      .flatMap((d) => deviceBundles(d.deviceId))
+      .filter((b) => whole.has(b.sha256))
+      .reduce((n, b) => n + b.size, 0);
     for (const dev of report.devices) {
       if (dev.action === 'none') continue;
       let blocked: string | null = null;
       for (const [i, b] of dev.bundles.entries()) {
         checkCancelled(ctl, 'USB import');
-        const sb = bySha.get(index.devices.find((x) => x.deviceId === dev.deviceId)!.bundles[i]!)!;
+        const sb = deviceBundles(dev.deviceId)[i]!;
         if (blocked) {
           if (b.outcome !== 'waiting') Object.assign(b, { outcome: 'not-reached', detail: blocked });
           continue;
@@ -135,12 +151,17 @@ export class UsbImporter {
           continue;
         }
         const path = whole.get(sb.sha256)!;
+        const step = `${dev.action === 'inbox' ? 'copying into the inbox of' : 'applying to'} ${dev.deviceId}: ${b.target}`;
+        const at = done;
+        ctl.onProgress?.(done, total, step);
         if (dev.action === 'inbox') {
           await copyInto(path, join(dev.via!, `${sb.sha256.slice(7)}.bundle`), sb);
           b.outcome = 'copied';
+          ctl.onProgress?.((done = at + sb.size), total, step);
           continue;
         }
-        const r = await this.applyOne(dev.deviceId, dev.via!, sb, path, verifier, req.dir, req.insecure === true);
+        const r = await this.applyOne(dev.deviceId, dev.via!, sb, path, verifier, req.dir, insecureFor(dev.deviceId), ctl, (d, t) => ctl.onProgress?.(at + Math.floor((sb.size * d) / Math.max(t, 1)), total, step));
+        ctl.onProgress?.((done = at + sb.size), total, step);
         report.receiptKey = r.keyId ?? report.receiptKey;
         Object.assign(b, { outcome: r.outcome, ...(r.detail ? { detail: r.detail } : {}), ...(r.receipt ? { receipt: r.receipt } : {}) });
         if (r.outcome === 'failed') blocked = `after bundle ${b.bundleId} failed`;
@@ -163,7 +184,17 @@ export class UsbImporter {
     return path;
   }
 
-  private async applyOne(deviceId: string, registry: string, b: StickBundle, path: string, verifier: Awaited<ReturnType<typeof loadVerifier>>, stick: string, insecure: boolean) {
+  private async applyOne(
+    deviceId: string,
+    registry: string,
+    b: StickBundle,
+    path: string,
+    verifier: Awaited<ReturnType<typeof loadVerifier>>,
+    stick: string,
+    insecure: boolean,
+    ctl: OperationControl,
+    onProgress: (done: number, total: number) => void,
+  ) {
     const stateDir = join(this.dataDir, 'usb-apply', deviceId.replace(/[^A-Za-z0-9._-]/g, '_'));
     const state = await ApplyState.open(stateDir);
     const last = await state.lastApplied();
@@ -179,8 +210,10 @@ export class UsbImporter {
     let reason: string | undefined;
     let message: string | undefined;
     try {
-      await applyBundle({ bundle: path, verifier, from: b.base ? local(b.base.ref) : null, to: local(b.target.ref), stateDir, ...(insecure ? { transport: { insecure } } : {}) });
+      await applyBundle({ bundle: path, verifier, from: b.base ? local(b.base.ref) : null, to: local(b.target.ref), stateDir, onProgress, ...(insecure ? { transport: { insecure } } : {}) });
     } catch (err) {
+      // Cancelled mid-apply: no receipt (nothing was decided); the work area lets the next run resume.
+      if (ctl.signal?.aborted) throw err;
       outcome = 'failed';
       reason = err instanceof BundleError ? err.code : isReadError(err) ? 'read-error' : /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|registry/i.test(String(err)) ? 'store-unavailable' : 'internal';
       message = (err instanceof Error ? err.message : String(err)).slice(0, 300);

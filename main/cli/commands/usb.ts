@@ -86,7 +86,7 @@ const usbImport = defineCommand({
   async run({ args, opts, result }) {
     const importer = crewImporter();
     const report = await runJob(standaloneJobs(), { kind: 'usb-import', title: `import ${args[0]}`, label: 'verify' }, (ctx) =>
-      importer.import({ dir: args[0]!, pubkey: opts.pubkey, apply: pairs(opts.apply, '--apply'), inbox: pairs(opts.inbox, '--inbox'), dryRun: opts['dry-run'], insecure: opts.insecure }, { signal: ctx.signal, onProgress: (d, t) => ctx.progress(d, t, 'verifying') }),
+      importer.import({ dir: args[0]!, pubkey: opts.pubkey, apply: pairs(opts.apply, '--apply'), inbox: pairs(opts.inbox, '--inbox'), dryRun: opts['dry-run'], insecure: opts.insecure }, { signal: ctx.signal, onProgress: (d, t, stage) => ctx.progress(d, t, stage ?? 'verifying') }),
     );
     const failed = report.devices.some((d) => d.bundles.some((b) => b.outcome === 'failed'));
     result(report, (r) =>
