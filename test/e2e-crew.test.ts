@@ -142,6 +142,7 @@ describe('crew in the app', () => {
     await expect.poll(() => applyJob().getAttribute('data-state'), { timeout: 180_000 }).toBe('succeeded');
     expect(await outcomeOf(fleet.devices[0])).toBe('applied');
     expect(await outcomeOf(fleet.devices[2])).toBe('failed');
+    expect(await applyJob().innerText()).toContain('1 applied, 1 failed');
     // main's reason, shown per device: the registry is plain HTTP off loopback
     expect(await results().locator(`tr[data-result-device="${fleet.devices[2]}"]`).innerText()).toMatch(/HTTPS.*insecure/s);
     expect(await results().locator(`tr[data-result-device="${fleet.devices[1]}"]`).count()).toBe(0);
@@ -176,6 +177,7 @@ describe('crew in the app', () => {
     await expect.poll(() => applyJob().getAttribute('data-state'), { timeout: 180_000 }).toBe('succeeded');
     expect(await outcomeOf(fleet.devices[0])).toBe('already-applied');
     expect(await outcomeOf(fleet.devices[2])).toBe('applied');
+    expect(await applyJob().innerText()).toContain('1 already there, 1 applied');
     expect(await page.getByTestId('receipts-written').innerText()).toMatch(/1 receipt written to .*\/receipts/);
     await noSeriousViolations('crew applied');
     await screenshot(page, 'crew-applied');

@@ -83,8 +83,11 @@ export class UsbImporter {
     }
     const stage = join(this.dataDir, 'usb', index.set.slice('sha256:'.length));
     // One byte count over the whole run: the stick's pieces read and staged, then each bundle
-    // applied or copied (added once it is known which are whole), so the bar only moves forward.
-    let total = index.bundles.flatMap((b) => b.pieces).filter((p) => p.stick === index.stick.number).reduce((n, p) => n + p.size, 0);
+    // applied or copied. Every bundle of a device to serve counts from the start and those found
+    // waiting for another stick are taken out after staging, so the bar only ever moves forward.
+    const deviceBundles = (deviceId: string) => index.devices.find((x) => x.deviceId === deviceId)!.bundles.map((sha) => index.bundles.find((b) => b.sha256 === sha)!);
+    const toServe = req.dryRun ? [] : [...Object.keys(req.apply ?? {}), ...Object.keys(req.inbox ?? {})].flatMap(deviceBundles);
+    let total = index.bundles.flatMap((b) => b.pieces).filter((p) => p.stick === index.stick.number).reduce((n, p) => n + p.size, 0) + toServe.reduce((n, b) => n + b.size, 0);
     let done = 0;
     const check = await verifyAndStage(req.dir, index, stage, (n) => ctl.onProgress?.((done += n), total, 'verifying the stick'));
     checkCancelled(ctl, 'USB import');
@@ -130,12 +133,7 @@ export class UsbImporter {
     }
     if (req.dryRun) return report;
 
-    const deviceBundles = (deviceId: string) => index.devices.find((x) => x.deviceId === deviceId)!.bundles.map((sha) => bySha.get(sha)!);
-    total += report.devices
-      .filter((d) => d.action !== 'none')
-      .flatMap((d) => deviceBundles(d.deviceId))
-      .filter((b) => whole.has(b.sha256))
-      .reduce((n, b) => n + b.size, 0);
+    total -= toServe.filter((b) => !whole.has(b.sha256)).reduce((n, b) => n + b.size, 0);
     for (const dev of report.devices) {
       if (dev.action === 'none') continue;
       let blocked: string | null = null;

@@ -5,6 +5,14 @@ import type { UsbImportReport } from '../../../contract/index.js';
 import { shortDigest } from '../../ui/format.js';
 import { Badge } from '../../ui/parts.js';
 
+/** "1 applied, 1 already there, 1 failed": the apply job's result line, counted over every bundle. */
+export function applySummary(report: UsbImportReport): string {
+  const counts = new Map<string, number>();
+  for (const d of report.devices) if (d.action !== 'none') for (const b of d.bundles) counts.set(b.outcome, (counts.get(b.outcome) ?? 0) + 1);
+  const words: Record<string, string> = { 'already-applied': 'already there', 'not-reached': 'not reached' };
+  return [...counts].map(([outcome, n]) => `${n} ${words[outcome] ?? outcome}`).join(', ') || 'nothing to do';
+}
+
 export function ApplyResults({ report, stickDir }: { report: UsbImportReport; stickDir: string }) {
   const devices = report.devices.filter((d) => d.action !== 'none');
   const receipts = devices.flatMap((d) => d.bundles.flatMap((b) => (b.receipt ? [b.receipt] : [])));
@@ -30,7 +38,7 @@ export function ApplyResults({ report, stickDir }: { report: UsbImportReport; st
                 <td>
                   <Badge state={b.outcome} /> {b.detail && <span className={b.outcome === 'failed' ? 'error-text' : 'muted'}>{b.detail}</span>}
                 </td>
-                <td className="mono">{b.receipt ?? '—'}</td>
+                <td className="mono wrap">{b.receipt ?? '—'}</td>
               </tr>
             )),
           )}

@@ -7,10 +7,11 @@ import { useState } from 'react';
 import type { UsbImportReport as StickReport } from '../../../contract/index.js';
 import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
+import { Form, TextField } from '../../ui/form.js';
 import { ErrorBanner, Section } from '../../ui/parts.js';
 import { JobProgress } from '../jobs/JobProgress.js';
 import { useJobs } from '../jobs/store.js';
-import { ApplyResults } from './ApplyResults.js';
+import { ApplyResults, applySummary } from './ApplyResults.js';
 import { ReceiptsBack } from './ReceiptsBack.js';
 import { StickApply, type DeviceTarget } from './StickApply.js';
 
@@ -84,25 +85,15 @@ export function CrewView() {
     <div className="page">
       <ErrorBanner error={error ?? (opened?.state === 'failed' ? opened.error : null)} />
       <Section title="Open a USB stick">
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            void open();
-          }}
+        <Form
+          onSubmit={open}
+          submit={opening ? 'Verifying…' : 'Open stick'}
+          disabled={!dir.trim() || !pubkey.trim() || opening}
+          hint="The index, its signature and every file are checked before anything is shown."
         >
-          <div className="form-grid">
-            <label htmlFor="stick-dir">Stick folder</label>
-            <input id="stick-dir" className="mono" value={dir} onChange={(e) => setDir(e.target.value)} placeholder="/media/LIGHTER" />
-            <label htmlFor="stick-pubkey">Bundle public key</label>
-            <input id="stick-pubkey" className="mono" value={pubkey} onChange={(e) => setPubkey(e.target.value)} placeholder="/etc/lighter/lighter-bundle.pub" />
-          </div>
-          <div className="form-actions">
-            <button type="submit" className="button button-primary" disabled={!dir.trim() || !pubkey.trim() || opening}>
-              {opening ? 'Verifying…' : 'Open stick'}
-            </button>
-            <span className="muted">The index, its signature and every file are checked before anything is shown.</span>
-          </div>
-        </form>
+          <TextField id="stick-dir" label="Stick folder" className="mono" value={dir} onChange={setDir} placeholder="/media/LIGHTER" />
+          <TextField id="stick-pubkey" label="Bundle public key" className="mono" value={pubkey} onChange={setPubkey} placeholder="/etc/lighter/lighter-bundle.pub" />
+        </Form>
         {opening && <JobProgress job={opened} />}
       </Section>
       {stick && (
@@ -116,7 +107,7 @@ export function CrewView() {
       )}
       {job && (
         <Section title="Apply">
-          <JobProgress job={job} />
+          <JobProgress job={job} summary={(j) => applySummary(j.result as StickReport)} />
           {result && <ApplyResults report={result} stickDir={dir} />}
         </Section>
       )}
