@@ -1,46 +1,33 @@
 // The one place that builds the app's services and registers them as bridge handlers (like Podman
 // Desktop's plugin/index.ts). The loopback bridge and the Electron shell both start here, so the
 // two faces serve exactly the same contract.
+// The service classes load when services are first built, not with this module: CLI commands that
+// need only jobs (`patch`, `bundle apply`, `image copy`) import it too, and the whole graph (Azure
+// SDKs, SQLite, nodemailer, the contract's schemas) is ~40 MB of RSS before any work.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppInfo } from '../contract/index.js';
-import { EventHub } from './bridge/events.js';
-import { Handlers } from './bridge/handlers.js';
-import { BackgroundSync, type BackgroundSyncOptions } from './hub/background-sync.js';
-import { HubBridge } from './hub/api.js';
-import { HubConnections } from './hub/connections.js';
+import type { EventHub } from './bridge/events.js';
+import type { Handlers } from './bridge/handlers.js';
+import type { BackgroundSyncOptions } from './hub/background-sync.js';
 import type { HubServices } from './hub/hub-services.js';
-import { HubPush } from './hub/push.js';
-import { HubSync } from './hub/sync.js';
-import { Mailer } from './notify/mailer.js';
-import { Notifications } from './notify/notifications.js';
-import { FileSecretStore } from './secrets/file-secret-store.js';
 import type { SecretStore } from './secrets/secret-store.js';
-import { DeploymentsBridge } from './deployments/api.js';
-import { BundleStore } from './deployments/bundle-store.js';
-import { DeploymentService } from './deployments/service.js';
+import type { BundleStore } from './deployments/bundle-store.js';
+import type { DeploymentService } from './deployments/service.js';
 import { dataDir } from '../io/data-dir.js';
 import { defaultDbPath } from './inventory/location.js';
-import { openInventory } from './inventory/open.js';
 import { Inventory, resolveActor } from './inventory/store.js';
-import { FleetService } from './inventory/fleet.js';
-import { ReportsService } from './inventory/reports.js';
-import { InventoryViews } from './inventory/views.js';
-import { JobsApiService } from './jobs/api.js';
-import { JobHistory } from './jobs/history.js';
 import { Jobs } from './jobs/service.js';
 import type { OrderRule } from '../core/transfers/queue-order.js';
 import type { Db } from './inventory/open.js';
-import { UploadsApiService } from './transfers/api.js';
-import { UploadQueue } from './transfers/upload-queue.js';
-import { UploadStore } from './transfers/upload-store.js';
-import { UploadTarget } from './transfers/upload-target.js';
-import { PlanningService } from './planning/service.js';
-import { UsbBridge } from './usb/api.js';
-import { UsbExporter } from './usb/export.js';
-import { UsbImporter } from './usb/import.js';
-import { ReceiptIntake } from './usb/receipts.js';
+import type { UploadQueue } from './transfers/upload-queue.js';
+import type { UploadStore } from './transfers/upload-store.js';
+import type { UploadTarget } from './transfers/upload-target.js';
+import type { PlanningService } from './planning/service.js';
+import type { UsbExporter } from './usb/export.js';
+import type { UsbImporter } from './usb/import.js';
+import type { ReceiptIntake } from './usb/receipts.js';
 
 /** The repository (or packaged app) root: the nearest folder above this module with package.json. */
 export function appRoot(): string {
@@ -91,7 +78,16 @@ export interface ServiceOptions extends CoreOptions {
 export type { HubServices };
 
 /** The hub services over one inventory: connections, sync, push, notifications and their mail. */
-export function buildHubServices(inventory: Inventory, options: { dataDir: string; secrets?: SecretStore; env?: NodeJS.ProcessEnv; ca?: string; background?: BackgroundSyncOptions }): HubServices {
+export async function buildHubServices(inventory: Inventory, options: { dataDir: string; secrets?: SecretStore; env?: NodeJS.ProcessEnv; ca?: string; background?: BackgroundSyncOptions }): Promise<HubServices> {
+  const [{ FileSecretStore }, { HubConnections }, { Notifications }, { HubSync }, { Mailer }, { BackgroundSync }, { HubPush }] = await Promise.all([
+    import('./secrets/file-secret-store.js'),
+    import('./hub/connections.js'),
+    import('./notify/notifications.js'),
+    import('./hub/sync.js'),
+    import('./notify/mailer.js'),
+    import('./hub/background-sync.js'),
+    import('./hub/push.js'),
+  ]);
   const secrets = options.secrets ?? new FileSecretStore(options.dataDir);
   const connections = new HubConnections(inventory.db, secrets, { actor: inventory.actor, ...(options.env ? { env: options.env } : {}), ...(options.ca ? { ca: options.ca } : {}) });
   const notifications = new Notifications(inventory.db);
@@ -123,7 +119,7 @@ export interface CoreServices {
   jobs: Jobs;
   deployments: DeploymentService;
   planning: PlanningService;
-  uploads: ReturnType<typeof uploadServices>;
+  uploads: { store: UploadStore; queue: UploadQueue; target: UploadTarget };
   usbExport: UsbExporter;
   receipts: ReceiptIntake;
   /** IoT Hub connections, sync, push, notifications and their mail */
@@ -141,6 +137,16 @@ export interface Services extends CoreServices {
 }
 
 export async function openServices(options: CoreOptions & { background?: BackgroundSyncOptions }): Promise<CoreServices> {
+  const [{ openInventory }, { JobHistory }, { BundleStore }, { FileSecretStore }, { DeploymentService }, { PlanningService }, { UsbExporter }, { ReceiptIntake }] = await Promise.all([
+    import('./inventory/open.js'),
+    import('./jobs/history.js'),
+    import('./deployments/bundle-store.js'),
+    import('./secrets/file-secret-store.js'),
+    import('./deployments/service.js'),
+    import('./planning/service.js'),
+    import('./usb/export.js'),
+    import('./usb/receipts.js'),
+  ]);
   const database = options.database ?? defaultDbPath();
   const db = await openInventory(database, { create: options.create === true || options.database === undefined });
   const inventory = new Inventory(db, resolveActor(options.user));
@@ -148,7 +154,7 @@ export async function openServices(options: CoreOptions & { background?: Backgro
   const jobs = new Jobs({ history: new JobHistory(db), actor: inventory.actor });
   const store = await BundleStore.open(join(dir, 'bundles'));
   const secrets = options.secrets ?? new FileSecretStore(dir);
-  const hub = buildHubServices(inventory, { dataDir: dir, secrets, ...(options.background ? { background: options.background } : {}) });
+  const hub = await buildHubServices(inventory, { dataDir: dir, secrets, ...(options.background ? { background: options.background } : {}) });
   return {
     database,
     dataDir: dir,
@@ -158,7 +164,7 @@ export async function openServices(options: CoreOptions & { background?: Backgro
     jobs,
     deployments: new DeploymentService(inventory, store, { creator: `${inventory.actor}@lighter` }),
     planning: new PlanningService(inventory),
-    uploads: uploadServices(db, inventory, store, { dataDir: dir, secrets, container: options.container, order: options.order }),
+    uploads: await uploadServices(db, inventory, store, { dataDir: dir, secrets, container: options.container, order: options.order }),
     usbExport: new UsbExporter(inventory, store),
     receipts: new ReceiptIntake(inventory, dir),
     hub,
@@ -171,7 +177,8 @@ export async function openServices(options: CoreOptions & { background?: Backgro
 }
 
 /** The crew laptop's side of USB: no inventory, only its data directory (staging, apply state, key). */
-export function crewImporter(dir: string = dataDir()): UsbImporter {
+export async function crewImporter(dir: string = dataDir()): Promise<UsbImporter> {
+  const { UsbImporter } = await import('./usb/import.js');
   return new UsbImporter(dir);
 }
 
@@ -181,6 +188,18 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
   const pkg = appPackage();
   const info: AppInfo = { name: pkg.name, version: pkg.version, dataDir: core.dataDir, database: core.database, shell: options.shell };
 
+  const [{ EventHub }, { Handlers }, { InventoryViews }, { DeploymentsBridge }, { ReportsService }, { JobsApiService }, { FleetService }, { HubBridge }, { UsbBridge }, { UploadsApiService }] = await Promise.all([
+    import('./bridge/events.js'),
+    import('./bridge/handlers.js'),
+    import('./inventory/views.js'),
+    import('./deployments/api.js'),
+    import('./inventory/reports.js'),
+    import('./jobs/api.js'),
+    import('./inventory/fleet.js'),
+    import('./hub/api.js'),
+    import('./usb/api.js'),
+    import('./transfers/api.js'),
+  ]);
   const events = new EventHub();
   jobs.subscribe((job) => events.publish({ type: 'job', job }));
   core.hub.notifications.subscribe((notification) => events.publish({ type: 'notification', notification }));
@@ -195,7 +214,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     .register('jobs', new JobsApiService(jobs))
     .register('fleet', new FleetService(inventory))
     .register('hub', new HubBridge(core.hub, jobs))
-    .register('usb', new UsbBridge(core.usbExport, crewImporter(core.dataDir), core.receipts, jobs))
+    .register('usb', new UsbBridge(core.usbExport, await crewImporter(core.dataDir), core.receipts, jobs))
     .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs))
     .register('planning', core.planning);
   return { ...core, info, handlers, events };
@@ -223,7 +242,8 @@ export interface UploadOptions {
 }
 
 /** The upload queue and its inventory side, over an open inventory. */
-export function uploadServices(db: Db, inventory: Inventory, bundles: BundleStore, o: UploadOptions): { store: UploadStore; queue: UploadQueue; target: UploadTarget } {
+export async function uploadServices(db: Db, inventory: Inventory, bundles: BundleStore, o: UploadOptions): Promise<{ store: UploadStore; queue: UploadQueue; target: UploadTarget }> {
+  const [{ UploadStore }, { UploadTarget }, { UploadQueue }] = await Promise.all([import('./transfers/upload-store.js'), import('./transfers/upload-target.js'), import('./transfers/upload-queue.js')]);
   const store = new UploadStore(db, inventory);
   const target = new UploadTarget({ env: o.env ?? process.env, secrets: o.secrets, container: o.container });
   const queue = new UploadQueue({

@@ -104,7 +104,7 @@ beforeAll(async () => {
   smtp = await smtpServer(await freePort());
   db = await openInventory(join(dir, 'lighter.db'));
   inv = new Inventory(db, 'ana');
-  svc = buildHubServices(inv, { dataDir: dir, ca: hub.ca });
+  svc = await buildHubServices(inv, { dataDir: dir, ca: hub.ca });
   await svc.connections.add('fleet', hub.serviceConnectionString);
 });
 

@@ -1,8 +1,8 @@
 // docker-archive: the tar `docker save` writes, in the legacy layout (<id>/layer.tar or
 // <diffID>.tar, <config>.json, manifest.json, repositories) or the OCI-layout form of Docker 25+
 // (oci-layout, index.json and blobs/sha256/* beside a manifest.json that points into blobs/).
-// Reading indexes the tar once and streams entries by offset; writing spools layers to a staging
-// directory and writes the archive atomically on commit.
+// Reading indexes the tar once and streams entries by offset; writing streams each layer into the
+// archive as it arrives, and the archive appears atomically on commit.
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,7 +13,7 @@ import { buildManifest, familyFor, parseConfig } from '../../core/image/manifest
 import { layerCompression, layerMediaType, MediaType, sniffCompression } from '../../core/image/media-types.js';
 import { tempPathFor, writeFileAtomic } from '../atomic-file.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
-import { chain, spool, type Spooled } from './layer-stream.js';
+import { chain, spool } from './layer-stream.js';
 import { TarIndex } from './tar-index.js';
 import type { ImageDestination, ImageInfo, ImageSource, LayerInfo, TransportOptions } from './types.js';
 import { verifiedSource } from './verified-source.js';
@@ -96,24 +96,76 @@ export function openArchiveSource(reference: string, path: string, tag: string |
   return archiveSourceFromFile(reference, path, tag);
 }
 
-/** Writes the archive as a stream of tar entries, for `docker load` or a file. */
+/**
+ * Writes the archive as a stream of tar entries, for `docker load` or a file. A layer whose size is
+ * known (every delta apply passes it) goes straight into the archive as it arrives, verified on the
+ * way; only layers of unknown size are spooled first (the tar header needs the size). Staging every
+ * layer and copying it into the archive on commit wrote each byte twice. The archive becomes
+ * visible on commit only (writeFileAtomic); a failed layer or abort() destroys the stream, which
+ * removes the partial file.
+ */
 export async function openArchiveDestination(path: string, tag: string | undefined, opts: TransportOptions): Promise<ImageDestination & { writeTo(sink: (tar: Readable) => Promise<void>): void }> {
   const finalPath = resolve(path);
   const staging = tempPathFor(join(opts.tmpDir ?? dirname(finalPath), basename(finalPath)));
   await fs.mkdir(staging, { recursive: false });
-  const layout = opts.archiveLayout ?? 'legacy';
-  const stored = new Map<string, Spooled>();
+  const oci = (opts.archiveLayout ?? 'legacy') === 'oci';
+  /** digest -> size of every blob already in the archive stream */
+  const stored = new Map<string, number>();
   let sink: (tar: Readable) => Promise<void> = (tar) => writeFileAtomic(finalPath, tar);
+  let out: { pack: tarStream.Pack; written: Promise<void> } | undefined;
+  const mtime = new Date(0);
+  const blobName = (d: string, ext: '.json' | '.tar') => (oci ? `blobs/sha256/${digestHex(d)}` : `${digestHex(d)}${ext}`);
 
-  const put = async (digest: string, data: Readable, size?: number): Promise<Spooled> => {
+  const archive = () => {
+    if (out) return out.pack;
+    const pack = tarStream.pack();
+    const written = sink(pack as unknown as Readable);
+    written.catch(() => undefined); // awaited by commit; a failure before then surfaces there
+    out = { pack, written };
+    if (oci) for (const dir of ['blobs/', 'blobs/sha256/']) pack.entry({ name: dir, type: 'directory', mtime, mode: 0o755 });
+    return pack;
+  };
+  const fail = async (err: unknown) => {
+    if (out) {
+      out.pack.destroy(err instanceof Error ? err : new Error(String(err)));
+      await out.written.catch(() => undefined);
+    }
+  };
+  const addBytes = (name: string, data: Uint8Array | string) =>
+    new Promise<void>((res, rej) => archive().entry({ name, mtime, mode: 0o644 }, Buffer.from(data), (err) => (err ? rej(err) : res())));
+  const addStream = (name: string, size: number, data: Readable) =>
+    new Promise<void>((res, rej) => {
+      const entry = archive().entry({ name, size, mtime, mode: 0o644 }, (err) => (err ? rej(err) : res()));
+      data.on('error', rej);
+      data.pipe(entry);
+    });
+
+  const put = async (digest: string, data: Readable, size?: number): Promise<number> => {
     const have = stored.get(digest);
-    if (have) {
+    if (have !== undefined) {
       data.resume();
       return have;
     }
-    const s = await spool(data, join(staging, digestHex(digest)), { digest, ...(size !== undefined ? { size } : {}), what: `layer ${digest}` });
-    stored.set(digest, s);
-    return s;
+    const expect = { digest, ...(size !== undefined ? { size } : {}), what: `layer ${digest}` };
+    try {
+      if (size !== undefined) {
+        await addStream(blobName(digest, '.tar'), size, chain(data, new VerifyingStream(expect.what, expect)));
+      } else {
+        const s = await spool(data, join(staging, digestHex(digest)), expect);
+        try {
+          await addStream(blobName(digest, '.tar'), s.size, s.open());
+        } finally {
+          await s.dispose();
+        }
+        size = s.size;
+      }
+    } catch (err) {
+      // A half-written entry leaves the archive unusable: end it now, whatever the caller does next.
+      await fail(err);
+      throw err;
+    }
+    stored.set(digest, size);
+    return size;
   };
 
   return {
@@ -126,9 +178,9 @@ export async function openArchiveDestination(path: string, tag: string | undefin
     acceptsBlob(d) {
       return layerCompression(d.mediaType) === 'none';
     },
-    async putLayerTar(diffID, tar) {
-      const s = await put(diffID, tar);
-      return { mediaType: MediaType.dockerLayer, digest: diffID, size: s.size };
+    async putLayerTar(diffID, tar, sizeHint) {
+      const size = await put(diffID, tar, sizeHint);
+      return { mediaType: MediaType.dockerLayer, digest: diffID, size };
     },
     async putBlob(d, data) {
       if (layerCompression(d.mediaType) !== 'none') throw new Error('docker-archive stores uncompressed layers only; use putLayerTar');
@@ -138,54 +190,35 @@ export async function openArchiveDestination(path: string, tag: string | undefin
       const repoTags = tag ? [tag] : image.repoTags;
       const configDigest = sha256(image.configBytes);
       const cfg = parseConfig(image.configBytes);
-      if (cfg.diffIDs.join() !== image.layers.map((l) => l.diffID).join()) throw new Error('image config diffIDs do not match the layers being committed');
-      for (const l of image.layers) if (!stored.has(l.descriptor.digest)) throw new Error(`layer ${l.diffID} was never stored`);
-      const oci = layout === 'oci';
-      const blobName = (d: string) => (oci ? `blobs/sha256/${digestHex(d)}` : `${digestHex(d)}${d === configDigest ? '.json' : '.tar'}`);
-      const pack = tarStream.pack();
-      const written = sink(pack as unknown as Readable);
-      const mtime = new Date(0);
-      const add = (name: string, data: Uint8Array | string) =>
-        new Promise<void>((res, rej) => pack.entry({ name, mtime, mode: 0o644 }, Buffer.from(data), (err) => (err ? rej(err) : res())));
-      const addFile = (name: string, s: Spooled) =>
-        new Promise<void>((res, rej) => {
-          const entry = pack.entry({ name, size: s.size, mtime, mode: 0o644 }, (err) => (err ? rej(err) : res()));
-          const rs = s.open();
-          rs.on('error', rej);
-          rs.pipe(entry);
-        });
       try {
-        if (oci) {
-          for (const dir of ['blobs/', 'blobs/sha256/']) pack.entry({ name: dir, type: 'directory', mtime, mode: 0o755 });
-        }
-        await add(blobName(configDigest), image.configBytes);
-        const seen = new Set<string>();
-        for (const l of image.layers) {
-          if (seen.has(l.descriptor.digest)) continue;
-          seen.add(l.descriptor.digest);
-          await addFile(blobName(l.descriptor.digest), stored.get(l.descriptor.digest)!);
-        }
+        if (cfg.diffIDs.join() !== image.layers.map((l) => l.diffID).join()) throw new Error('image config diffIDs do not match the layers being committed');
+        for (const l of image.layers) if (!stored.has(l.descriptor.digest)) throw new Error(`layer ${l.diffID} was never stored`);
+        await addBytes(blobName(configDigest, '.json'), image.configBytes);
         if (oci) {
           const m = buildManifest('oci', { digest: configDigest, size: image.configBytes.length }, image.layers.map((l) => l.descriptor));
           const mDigest = sha256(m.bytes);
-          await add(blobName(mDigest), m.bytes);
+          await addBytes(blobName(mDigest, '.json'), m.bytes);
           const annotations = repoTags[0] ? { 'io.containerd.image.name': repoTags[0], [REF_NAME]: repoTags[0].slice(repoTags[0].lastIndexOf(':') + 1) } : undefined;
-          await add('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: m.mediaType, digest: mDigest, size: m.bytes.length, ...(annotations ? { annotations } : {}) }] }));
-          await add('oci-layout', OCI_LAYOUT_FILE);
+          await addBytes('index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ mediaType: m.mediaType, digest: mDigest, size: m.bytes.length, ...(annotations ? { annotations } : {}) }] }));
+          await addBytes('oci-layout', OCI_LAYOUT_FILE);
         }
-        const { manifest, repositories } = buildArchiveManifest({ config: blobName(configDigest), repoTags, layers: image.layers.map((l) => blobName(l.descriptor.digest)) });
-        await add('manifest.json', manifest);
-        if (repositories) await add('repositories', repositories);
-        pack.finalize();
+        const { manifest, repositories } = buildArchiveManifest({
+          config: blobName(configDigest, '.json'),
+          repoTags,
+          layers: image.layers.map((l) => blobName(l.descriptor.digest, '.tar')),
+        });
+        await addBytes('manifest.json', manifest);
+        if (repositories) await addBytes('repositories', repositories);
+        archive().finalize();
       } catch (err) {
-        pack.destroy(err as Error);
-        await written.catch(() => undefined);
+        await fail(err);
         throw err;
       }
-      await written;
+      await out!.written;
       await fs.rm(staging, { recursive: true, force: true });
     },
     async abort() {
+      await fail(new Error('aborted'));
       await fs.rm(staging, { recursive: true, force: true });
     },
   };

@@ -13,7 +13,8 @@
 //      Option keys are the long flag without dashes ('from-signature'); values arrive under the same
 //      key, typed (string | undefined, string when required or defaulted, string[] when multiple,
 //      boolean). A boolean key 'no-x' is --no-x and is true when given.
-//   2. If <area>.ts is new, add it to the list in main/cli/index.ts (the one list of command modules).
+//   2. If <area>.ts is new, add it to main/cli/modules.ts (the one list of command modules) with the
+//      first words of its commands.
 //   3. Results go to stdout through `result(data, human)` (JSON with --json, `human(data)` without);
 //      notes go to stderr (`log(line)`); long work runs as a job whose bar goes to stderr
 //      (`runJob(standaloneJobs(), {...}, run)` from progress.ts, or the services' jobs). Throw UsageError for bad

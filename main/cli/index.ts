@@ -1,32 +1,12 @@
 // The `lighter` CLI: the same engine and services as the app, headless, for pipelines.
-// Each command lives in commands/<area>.ts (written as command.ts says) and is listed here, the one
-// place that knows them all.
+// Each command lives in commands/<area>.ts (written as command.ts says) and is listed in
+// modules.ts, the one place that knows them all.
 import { Command as Commander, CommanderError } from 'commander';
 import { sweepScratch } from '../../io/scratch.js';
 import { appVersion } from '../services.js';
-import { addCommand, configure, type CommandSpec } from './command.js';
+import { addCommand, configure } from './command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitStatusTable } from './exit-status.js';
-
-const MODULES: Array<() => Promise<{ commands: CommandSpec[] }>> = [
-  // image I/O
-  () => import('./commands/image.js'),
-  // delta engine
-  () => import('./commands/delta.js'),
-  // bundles, keys and signatures
-  () => import('./commands/bundle.js'),
-  // inventory and planning
-  () => import('./commands/db.js'),
-  // transports: uploads to a storage account
-  () => import('./commands/upload.js'),
-  // deployments, built once
-  () => import('./commands/deployment.js'),
-  // USB sticks out, receipts back
-  () => import('./commands/usb.js'),
-  // IoT Hub: connections, sync, push; notifications and their mail
-  () => import('./commands/hub.js'),
-  // the app without Electron: loopback bridge + renderer in a browser
-  () => import('./commands/console.js'),
-];
+import { MODULES } from './modules.js';
 
 /** What the group commands (the first word of a two-word command) say in `lighter --help`. */
 const GROUPS: Record<string, string> = {
@@ -40,15 +20,16 @@ const GROUPS: Record<string, string> = {
   usb: 'bundles onto USB sticks, applied on board, receipts back',
 };
 
-async function program(onExit: (status: number) => void): Promise<Commander> {
+async function program(argv: string[], onExit: (status: number) => void): Promise<Commander> {
   const root = configure(new Commander('lighter'))
     // `lighter --version` is the program's; `bundle build --version N` is the bundle's.
     .enablePositionalOptions()
     .version(appVersion(), '--version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .addHelpText('after', `\nlighter <command> --help shows a command's options.\nlighter edge run|restore|prune|fetch: the device's edge module (docs/edge-module.md; bin/lighter.js starts it).\n\nExit status (docs/cli.md):\n${exitStatusTable()}`);
-  for (const load of MODULES) {
-    for (const spec of (await load()).commands) addCommand(root, spec, onExit);
+  const named = MODULES.filter((m) => m.words.includes(argv[0] ?? ''));
+  for (const m of named.length ? named : MODULES) {
+    for (const spec of (await m.load()).commands) addCommand(root, spec, onExit);
   }
   for (const group of root.commands) if (GROUPS[group.name()]) group.summary(GROUPS[group.name()]!).description(GROUPS[group.name()]!);
   return root;
@@ -58,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   // what killed runs left in <data>/tmp goes first; a sweep that fails must not stop the command
   await sweepScratch().catch(() => undefined);
   let status = EXIT_OK;
-  const root = await program((s) => (status = s));
+  const root = await program(argv, (s) => (status = s));
   if (argv.length === 0) {
     root.outputHelp();
     return EXIT_OK;

@@ -84,7 +84,7 @@ const usbImport = defineCommand({
   },
   json: true,
   async run({ args, opts, result }) {
-    const importer = crewImporter();
+    const importer = await crewImporter();
     const report = await runJob(standaloneJobs(), { kind: 'usb-import', title: `import ${args[0]}`, label: 'verify' }, (ctx) =>
       importer.import({ dir: args[0]!, pubkey: opts.pubkey, apply: pairs(opts.apply, '--apply'), inbox: pairs(opts.inbox, '--inbox'), dryRun: opts['dry-run'], insecure: opts.insecure }, { signal: ctx.signal, onProgress: (d, t, stage) => ctx.progress(d, t, stage ?? 'verifying') }),
     );
