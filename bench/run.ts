@@ -9,6 +9,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { normalisePath } from '../core/tar/path.js';
 import { readTarLayout } from '../core/tar/reader.js';
 import { spool } from '../io/delta/file-source.js';
 import { openSource } from '../io/image/transport.js';
@@ -174,7 +175,6 @@ const FLOOR_TOOLS = ['floor: zpaq -m5', 'floor: xz -9e'];
 async function newContent(base: string, target: string, out: string, scratch: string): Promise<number> {
   const paths = new Set<string>();
   const hashes = new Set<string>();
-  const norm = (p: string) => p.replace(/^\.\//, '').replace(/\/+$/, '');
   const each = async (ref: string, fn: (diffID: string, file: Awaited<ReturnType<typeof spool>>) => Promise<void>) => {
     const src = await openSource(`docker-archive:${ref}`);
     try {
@@ -201,7 +201,7 @@ async function newContent(base: string, target: string, out: string, scratch: st
   await each(base, async (diffID, tar) => {
     baseIDs.add(diffID);
     for (const e of (await readTarLayout(tar)).entries) {
-      paths.add(norm(e.path));
+      paths.add(normalisePath(e.path));
       if (e.size > 0 && (e.type === '0' || e.type === '7')) hashes.add(await hashOf(tar, e.dataOffset, e.size));
     }
   });
@@ -211,7 +211,7 @@ async function newContent(base: string, target: string, out: string, scratch: st
     await each(target, async (diffID, tar) => {
       if (baseIDs.has(diffID)) return;
       for (const e of (await readTarLayout(tar)).entries) {
-        if (e.size === 0 || (e.type !== '0' && e.type !== '7') || paths.has(norm(e.path))) continue;
+        if (e.size === 0 || (e.type !== '0' && e.type !== '7') || paths.has(normalisePath(e.path))) continue;
         const h = await hashOf(tar, e.dataOffset, e.size);
         if (hashes.has(h)) continue;
         hashes.add(h);
