@@ -3,7 +3,7 @@
 // zeros, and the fields that differ between builds are predicted instead of XORed: the mtime as
 // a numeric delta, the size from the content length, the checksum recomputed. A prediction is
 // only used when it reproduces the target's exact bytes (same digits, padding, terminators).
-import { BLOCK, numeric } from './reader.js';
+import { BLOCK, headerChecksum, numeric } from './reader.js';
 
 export const HF = { MTIME: 1, SIZE: 2, CHKSUM: 4 } as const;
 
@@ -23,12 +23,6 @@ function reformat(field: Uint8Array, value: number): Uint8Array | undefined {
   const out = new Uint8Array(field); // a copy (Buffer.slice would be a view)
   out.set(new TextEncoder().encode(digits.padStart(j - i, '0')), i);
   return out;
-}
-
-function checksum(block: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= CHKSUM && i < CHKSUM + 8 ? 32 : block[i]!;
-  return sum;
 }
 
 const same = (a: Uint8Array | undefined, b: Uint8Array) => a !== undefined && a.length === b.length && a.every((v, i) => v === b[i]);
@@ -65,7 +59,7 @@ export function encodeHeader(target: Uint8Array, ref: Uint8Array, contentSize: n
   const mtimeDelta = Number.isNaN(tm) || Number.isNaN(rm) ? 0 : tm - rm;
   if (!Number.isNaN(tm) && !Number.isNaN(rm) && same(predict(ref, HF.MTIME, mtimeDelta, 0)?.subarray(b + MTIME, b + MTIME + 12), target.subarray(b + MTIME, b + MTIME + 12))) flags |= HF.MTIME;
   if (same(predict(ref, HF.SIZE, 0, contentSize)?.subarray(b + SIZE, b + SIZE + 12), target.subarray(b + SIZE, b + SIZE + 12))) flags |= HF.SIZE;
-  const chk = reformat(ref.subarray(b + CHKSUM, b + CHKSUM + 8), checksum(target.subarray(b)));
+  const chk = reformat(ref.subarray(b + CHKSUM, b + CHKSUM + 8), headerChecksum(target.subarray(b)));
   if (same(chk, target.subarray(b + CHKSUM, b + CHKSUM + 8))) flags |= HF.CHKSUM;
   const pred = predict(ref, flags, mtimeDelta, contentSize)!;
   const xor = new Uint8Array(target.length);
@@ -82,7 +76,7 @@ export function decodeHeader(ref: Uint8Array, e: EncodedHeader, contentSize: num
   for (let i = 0; i < out.length; i++) out[i]! ^= e.xor[i]!;
   if (e.flags & HF.CHKSUM) {
     const b = out.length - BLOCK;
-    const f = reformat(ref.subarray(b + CHKSUM, b + CHKSUM + 8), checksum(out.subarray(b)));
+    const f = reformat(ref.subarray(b + CHKSUM, b + CHKSUM + 8), headerChecksum(out.subarray(b)));
     if (!f) return undefined;
     out.set(f, b + CHKSUM);
   }

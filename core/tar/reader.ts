@@ -87,12 +87,14 @@ export function numeric(b: Uint8Array): number {
   return /^[0-7]+$/.test(s) ? parseInt(s, 8) : NaN;
 }
 
-function checksumOk(h: Uint8Array): boolean {
-  const want = numeric(h.subarray(148, 156));
+/** A header block's checksum: the unsigned byte sum, the checksum field counted as spaces. */
+export function headerChecksum(h: Uint8Array): number {
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return sum === want;
+  return sum;
 }
+
+const checksumOk = (h: Uint8Array) => headerChecksum(h) === numeric(h.subarray(148, 156));
 
 function isZero(b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
