@@ -11,7 +11,7 @@ const image = (config: number, layers: Array<{ id: number; files: FileFingerprin
 });
 const file = (path: string, size: number, h: number): FileFingerprint => ({ path, size, hash: hex(h) });
 
-const os = { id: 1, files: [{ path: 'etc/', size: 0 }, file('bin/sh', 100_000, 11), file('lib/libc.so', 2_000_000, 12)] };
+const os = { id: 1, files: [{ path: 'etc', size: 0 }, file('bin/sh', 100_000, 11), file('lib/libc.so', 2_000_000, 12)] };
 const app1 = { id: 2, files: [file('app/main.js', 300_000, 21), file('app/data.bin', 1_000_000, 22)] };
 const base = image(100, [os, app1]);
 
