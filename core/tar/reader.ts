@@ -195,6 +195,11 @@ export class TarReader {
 
   constructor(private readonly input: TarInput) {}
 
+  /** Bytes read so far (after `finish`, the whole input). */
+  get offset(): number {
+    return this.pos;
+  }
+
   private async exact(n: number): Promise<Uint8Array> {
     const first = await this.input.read(n);
     this.pos += first.length;

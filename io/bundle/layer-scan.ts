@@ -9,14 +9,7 @@ import { normalisePath } from '../../core/tar/path.js';
 import { streamInput, TarReader } from '../../core/tar/reader.js';
 
 export async function scanLayer(tar: Readable): Promise<{ files: FileFingerprint[]; tarSize: number }> {
-  let tarSize = 0;
-  const counted = (async function* () {
-    for await (const c of tar) {
-      tarSize += (c as Buffer).length;
-      yield c as Buffer;
-    }
-  })();
-  const reader = new TarReader(streamInput(counted));
+  const reader = new TarReader(streamInput(tar as AsyncIterable<Buffer>));
   const files: FileFingerprint[] = [];
   const safety = new LayerSafety();
   try {
@@ -36,5 +29,5 @@ export async function scanLayer(tar: Readable): Promise<{ files: FileFingerprint
   } finally {
     tar.destroy(); // a refused layer is not read to its end
   }
-  return { files, tarSize };
+  return { files, tarSize: reader.offset };
 }
