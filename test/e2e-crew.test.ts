@@ -7,21 +7,20 @@
 // receipts on the stick verify with the laptop's key, and after the receipts are taken in the app
 // the inventory has the images on board. Each state is checked with axe-core and screenshotted.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseImageName } from '../core/deployment/image-name.js';
 import { RECEIPT_SUFFIX } from '../core/edge/receipt.js';
 import { generateKeys } from '../io/keys.js';
 import { loadOrCreateReceiptKey, readReceipt, verifyReceipt } from '../io/receipt.js';
 import { openInventory } from '../main/inventory/open.js';
-import { launchBrowser, openPage, screenshot, seriousViolations, startConsole, stopConsole, type Console } from './support/app.js';
+import { screenshot, useApp } from './support/app.js';
 import { seedFleet, type Fleet } from './support/fleet.js';
 import { independentView } from './support/independent-view.js';
 import { startFailingProxy, startRegistry, type TestProxy, type TestRegistry } from './support/registry.js';
-import { lighterJson } from './support/usb.js';
 
 const PREFIX = 'e2e-crew';
 
@@ -31,7 +30,6 @@ interface Shown {
   gate: { devices: Array<{ deviceId: string; missing: string[] }> };
 }
 
-let dir: string;
 let fleet: Fleet;
 let keys: { privateKey: string; publicKey: string };
 let deployment: number;
@@ -39,70 +37,57 @@ let stick: string;
 /** device one's registry, on loopback; device three's, as the ship LAN shows it through `lan` */
 let regs: TestRegistry[] = [];
 let lan: TestProxy | undefined;
-let app: Console | undefined;
-let browser: BrowserContext;
-let page: Page;
-let problems: string[];
 let applyTo: Array<{ device: string; registry: string }>;
 
-const cli = <T,>(args: string[]) => lighterJson<T>([...args, '--db', fleet.dbFile], { LIGHTER_DATA_DIR: dir });
+const app = useApp('e2e-crew', {
+  async seed({ dir, db, lighter }) {
+    fleet = await seedFleet(dir, PREFIX);
+    keys = await generateKeys(join(dir, 'keys'));
+    const manifest = join(dir, 'manifest.json');
+    writeFileSync(manifest, fleet.manifest);
+    const cli = <T,>(...args: string[]) => JSON.parse(lighter(...args, '--db', db, '--json')) as T;
+    // The stick the shore view makes, by the same services: a deployment for the group, built, exported.
+    deployment = cli<{ id: number }>('deployment', 'create', '--manifest', manifest, '--group', `${PREFIX}-north`, '--ordered-by', 'Ana Lima', '--email', 'ana@fleet.example').id;
+    cli('deployment', 'build', String(deployment), '--key', keys.privateKey);
+    stick = join(dir, 'stick');
+    mkdirSync(stick);
+    cli('usb', 'export', '--deployment', String(deployment), '--to', stick, '--key', keys.privateKey);
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lighter-e2e-crew-'));
-  fleet = await seedFleet(dir, PREFIX);
-  keys = await generateKeys(join(dir, 'keys'));
-  const manifest = join(dir, 'manifest.json');
-  writeFileSync(manifest, fleet.manifest);
-  // The stick the shore view makes, by the same services: a deployment for the group, built, exported.
-  deployment = cli<{ id: number }>(['deployment', 'create', '--manifest', manifest, '--group', `${PREFIX}-north`, '--ordered-by', 'Ana Lima', '--email', 'ana@fleet.example']).id;
-  cli(['deployment', 'build', String(deployment), '--key', keys.privateKey]);
-  stick = join(dir, 'stick');
-  mkdirSync(stick);
-  cli(['usb', 'export', '--deployment', String(deployment), '--to', stick, '--key', keys.privateKey]);
-
-  const external = Object.values(networkInterfaces())
-    .flat()
-    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-  if (!external) throw new Error('this test needs a non-loopback IPv4 address to stand for the ship LAN');
-  regs = await Promise.all([startRegistry(), startRegistry()]);
-  // What the two devices hold: device one app v1, device three only the base.
-  const held = [fleet.images.appV1, fleet.images.base];
-  held.forEach((img, i) => execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `docker-archive:${img.archive}`, `docker://${regs[i]!.host}/${img.tag}`]));
-  lan = await startFailingProxy(regs[1]!.host, () => undefined, external);
-  applyTo = [
-    { device: fleet.devices[0], registry: `docker://${regs[0]!.host}` },
-    { device: fleet.devices[2], registry: `docker://${lan.host}` },
-  ];
-
-  app = await startConsole(fleet.dbFile, { LIGHTER_USER: 'ana', LIGHTER_DATA_DIR: dir });
-  browser = await launchBrowser(join(dir, 'chromium'));
-  ({ page, problems } = await openPage(browser, app.url));
-}, 600_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stopConsole(app);
-  await lan?.stop();
-  await Promise.all(regs.map((r) => r.stop()));
-  rmSync(dir, { recursive: true, force: true });
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (!external) throw new Error('this test needs a non-loopback IPv4 address to stand for the ship LAN');
+    regs = await Promise.all([startRegistry(), startRegistry()]);
+    // What the two devices hold: device one app v1, device three only the base.
+    const held = [fleet.images.appV1, fleet.images.base];
+    held.forEach((img, i) => execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `docker-archive:${img.archive}`, `docker://${regs[i]!.host}/${img.tag}`]));
+    lan = await startFailingProxy(regs[1]!.host, () => undefined, external);
+    applyTo = [
+      { device: fleet.devices[0], registry: `docker://${regs[0]!.host}` },
+      { device: fleet.devices[2], registry: `docker://${lan.host}` },
+    ];
+  },
 });
 
-async function noSeriousViolations(view: string): Promise<void> {
-  expect(await seriousViolations(page), `axe on ${view}`).toEqual([]);
-}
+afterAll(async () => {
+  await lan?.stop();
+  await Promise.all(regs.map((r) => r.stop()));
+});
+
+const show = () => JSON.parse(app.lighter('deployment', 'show', String(deployment), '--db', app.db, '--json')) as Shown;
 
 /** Presses Tab until `target` has the focus: it is reachable by keyboard, in the page's tab order. */
 async function tabTo(target: Locator, max = 80): Promise<void> {
   for (let i = 0; i < max; i++) {
     if (await target.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement)) return;
-    await page.keyboard.press('Tab');
+    await app.page.keyboard.press('Tab');
   }
   throw new Error(`${target.toString()} not reached by ${max} presses of Tab`);
 }
 
 /** Records what the page shows of every running job (bar value, stage line) from now on. */
 async function watchProgress(): Promise<void> {
-  await page.evaluate(`(() => {
+  await app.page.evaluate(`(() => {
     window.__progress = [];
     const seen = () => {
       for (const job of document.querySelectorAll('.job[data-state="running"]')) {
@@ -114,31 +99,31 @@ async function watchProgress(): Promise<void> {
   })()`);
 }
 
-const progressSeen = () => page.evaluate('window.__progress') as Promise<Array<{ title: string; value: number; meta: string }>>;
+const progressSeen = () => app.page.evaluate('window.__progress') as Promise<Array<{ title: string; value: number; meta: string }>>;
 
-const devicesTable = () => page.getByRole('table', { name: 'Devices on this stick' });
-const results = () => page.getByRole('table', { name: 'Apply results' });
+const devicesTable = () => app.page.getByRole('table', { name: 'Devices on this stick' });
+const results = () => app.page.getByRole('table', { name: 'Apply results' });
 const outcomeOf = (device: string) => results().locator(`tr[data-result-device="${device}"]`).getAttribute('data-outcome');
-const applyJob = () => page.locator('.job', { hasText: 'Apply from' });
+const applyJob = () => app.page.locator('.job', { hasText: 'Apply from' });
 
 describe('crew in the app', () => {
   it('opens the stick and applies to two device registries by clicks; the LAN one fails until plain HTTP is chosen', async () => {
-    await page.getByRole('button', { name: /^Crew/ }).click();
-    await expect.poll(() => page.url()).toMatch(/#\/crew$/);
-    await page.getByLabel('Stick folder').fill(stick);
-    await page.getByLabel('Bundle public key').fill(keys.publicKey);
-    await page.getByRole('button', { name: 'Open stick' }).click();
+    await app.page.getByRole('button', { name: /^Crew/ }).click();
+    await expect.poll(() => app.page.url()).toMatch(/#\/crew$/);
+    await app.page.getByLabel('Stick folder').fill(stick);
+    await app.page.getByLabel('Bundle public key').fill(keys.publicKey);
+    await app.page.getByRole('button', { name: 'Open stick' }).click();
     await expect.poll(() => devicesTable().locator('tr[data-stick-device]').count(), { timeout: 120_000 }).toBe(3);
     for (const d of fleet.devices) expect(await devicesTable().locator(`tr[data-stick-device="${d}"]`).innerText()).toContain(fleet.images.appV2.tag);
     // nothing to apply yet, and the plain-HTTP choice waits for an address
-    await expect.poll(() => page.getByRole('button', { name: /^Apply to/ }).isDisabled()).toBe(true);
-    expect(await page.getByRole('checkbox', { name: `plain HTTP (insecure) for ${fleet.devices[2]}` }).isDisabled()).toBe(true);
-    await noSeriousViolations('crew stick opened');
-    await screenshot(page, 'crew-stick-opened');
+    await expect.poll(() => app.page.getByRole('button', { name: /^Apply to/ }).isDisabled()).toBe(true);
+    expect(await app.page.getByRole('checkbox', { name: `plain HTTP (insecure) for ${fleet.devices[2]}` }).isDisabled()).toBe(true);
+    await app.expectAccessible('crew stick opened');
+    await screenshot(app.page, 'crew-stick-opened');
 
-    for (const t of applyTo) await page.getByLabel(`Registry of ${t.device}`).fill(t.registry);
+    for (const t of applyTo) await app.page.getByLabel(`Registry of ${t.device}`).fill(t.registry);
     await watchProgress();
-    await page.getByRole('button', { name: 'Apply to 2 devices' }).click();
+    await app.page.getByRole('button', { name: 'Apply to 2 devices' }).click();
     await expect.poll(() => applyJob().getAttribute('data-state'), { timeout: 180_000 }).toBe('succeeded');
     expect(await outcomeOf(fleet.devices[0])).toBe('applied');
     expect(await outcomeOf(fleet.devices[2])).toBe('failed');
@@ -152,35 +137,35 @@ describe('crew in the app', () => {
     expect(seen.some((p) => p.meta.includes(`applying to ${fleet.devices[0]}`)), JSON.stringify(seen)).toBe(true);
     const values = seen.map((p) => p.value);
     expect(values).toEqual([...values].sort((a, b) => a - b));
-    await noSeriousViolations('crew apply with a failure');
-    await screenshot(page, 'crew-apply-failed');
+    await app.expectAccessible('crew apply with a failure');
+    await screenshot(app.page, 'crew-apply-failed');
   }, 300_000);
 
   it('by keyboard only: opens the stick again, chooses plain HTTP for the LAN registry and finishes the apply', async () => {
-    await page.reload();
-    await expect.poll(() => page.getByLabel('Stick folder').inputValue()).toBe(stick);
+    await app.page.reload();
+    await expect.poll(() => app.page.getByLabel('Stick folder').inputValue()).toBe(stick);
     // the stick folder and key are remembered: Tab to the form and submit it with Enter
-    await tabTo(page.getByLabel('Bundle public key'));
-    await page.keyboard.press('Enter');
+    await tabTo(app.page.getByLabel('Bundle public key'));
+    await app.page.keyboard.press('Enter');
     await expect.poll(() => devicesTable().locator('tr[data-stick-device]').count(), { timeout: 120_000 }).toBe(3);
     // the registries typed before are remembered too
-    for (const t of applyTo) expect(await page.getByLabel(`Registry of ${t.device}`).inputValue()).toBe(t.registry);
-    const insecure = page.getByRole('checkbox', { name: `plain HTTP (insecure) for ${fleet.devices[2]}` });
+    for (const t of applyTo) expect(await app.page.getByLabel(`Registry of ${t.device}`).inputValue()).toBe(t.registry);
+    const insecure = app.page.getByRole('checkbox', { name: `plain HTTP (insecure) for ${fleet.devices[2]}` });
     await tabTo(insecure);
-    await page.keyboard.press('Space');
+    await app.page.keyboard.press('Space');
     expect(await insecure.isChecked()).toBe(true);
-    expect(await page.getByRole('checkbox', { name: `plain HTTP (insecure) for ${fleet.devices[0]}` }).isChecked()).toBe(false);
-    await noSeriousViolations('crew plain HTTP chosen');
-    await screenshot(page, 'crew-insecure-chosen');
-    await tabTo(page.getByRole('button', { name: 'Apply to 2 devices' }));
-    await page.keyboard.press('Enter');
+    expect(await app.page.getByRole('checkbox', { name: `plain HTTP (insecure) for ${fleet.devices[0]}` }).isChecked()).toBe(false);
+    await app.expectAccessible('crew plain HTTP chosen');
+    await screenshot(app.page, 'crew-insecure-chosen');
+    await tabTo(app.page.getByRole('button', { name: 'Apply to 2 devices' }));
+    await app.page.keyboard.press('Enter');
     await expect.poll(() => applyJob().getAttribute('data-state'), { timeout: 180_000 }).toBe('succeeded');
     expect(await outcomeOf(fleet.devices[0])).toBe('already-applied');
     expect(await outcomeOf(fleet.devices[2])).toBe('applied');
     expect(await applyJob().innerText()).toContain('1 already there, 1 applied');
-    expect(await page.getByTestId('receipts-written').innerText()).toMatch(/1 receipt written to .*\/receipts/);
-    await noSeriousViolations('crew applied');
-    await screenshot(page, 'crew-applied');
+    expect(await app.page.getByTestId('receipts-written').innerText()).toMatch(/1 receipt written to .*\/receipts/);
+    await app.expectAccessible('crew applied');
+    await screenshot(app.page, 'crew-applied');
 
     // what went to main: the plain-HTTP choice for device three only (the job history keeps the request)
     const d = await openInventory(fleet.dbFile, { create: false });
@@ -205,7 +190,7 @@ describe('crew in the app', () => {
       [fleet.devices[0], 'applied'],
       [fleet.devices[2], 'applied'],
     ]);
-    const laptop = await loadOrCreateReceiptKey(dir);
+    const laptop = await loadOrCreateReceiptKey(app.dir);
     const pem = files.filter((f) => f.endsWith('.pem'));
     expect(pem).toEqual([`signer-${laptop.keyId.slice(7, 23)}.pem`]);
     const signerPem = readFileSync(join(dirOnStick, pem[0]!), 'utf8');
@@ -216,7 +201,7 @@ describe('crew in the app', () => {
     }
 
     // every image the plan sends to the two devices, read back by skopeo from each device's registry
-    const plan = cli<Shown>(['deployment', 'show', String(deployment)]);
+    const plan = show();
     const archives = Object.values(fleet.images);
     const readBack = [regs[0]!.host, regs[1]!.host];
     for (const [i, t] of applyTo.entries()) {
@@ -233,13 +218,13 @@ describe('crew in the app', () => {
     expect(plan.gate.devices.filter((g) => g.missing.length === 0)).toEqual([]);
 
     // back on shore, the receipts taken in the app (by keyboard): the images are on board
-    const take = page.getByRole('button', { name: 'Take receipts into the inventory' });
+    const take = app.page.getByRole('button', { name: 'Take receipts into the inventory' });
     await tabTo(take);
-    await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByTestId('receipts-taken').innerText()).toBe('2 taken (2 applied), 0 refused');
-    await noSeriousViolations('crew receipts taken');
-    await screenshot(page, 'crew-receipts-taken');
-    const after = cli<Shown>(['deployment', 'show', String(deployment)]);
+    await app.page.keyboard.press('Enter');
+    await expect.poll(() => app.page.getByTestId('receipts-taken').innerText()).toBe('2 taken (2 applied), 0 refused');
+    await app.expectAccessible('crew receipts taken');
+    await screenshot(app.page, 'crew-receipts-taken');
+    const after = show();
     const stateOf = (device: string) => after.bundles.filter((b) => b.deviceId === device).map((b) => b.imageState);
     expect(stateOf(fleet.devices[0])).toEqual(['applied']);
     expect(stateOf(fleet.devices[2])).toEqual(['applied']);
@@ -247,6 +232,6 @@ describe('crew in the app', () => {
     expect(after.gate.devices.find((g) => g.deviceId === fleet.devices[0])?.missing).toEqual([]);
     expect(after.gate.devices.find((g) => g.deviceId === fleet.devices[2])?.missing).toEqual([]);
     expect(after.gate.devices.find((g) => g.deviceId === fleet.devices[1])?.missing.length).toBeGreaterThan(0);
-    expect(problems).toEqual([]);
+    expect(app.problems).toEqual([]);
   }, 300_000);
 });
