@@ -10,7 +10,7 @@ export const METHODS = {
   reports: ['dashboard'],
   inventory: ['status', 'devices', 'device', 'deployments', 'deployment', 'transfers', 'transfersPerDay', 'syncHistory', 'auditLog'],
   usb: ['export', 'import', 'receipts', 'trustKey'],
-  uploads: ['list', 'progress', 'queue', 'pause', 'resume', 'cancel', 'setRate', 'run'],
+  uploads: ['list', 'progress', 'queue', 'pause', 'resume', 'cancel', 'setRate', 'setPriority', 'target', 'setTarget', 'run'],
 } as const;
 
 export type Namespace = keyof typeof METHODS;

@@ -215,7 +215,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     .register('fleet', new FleetService(inventory))
     .register('hub', new HubBridge(core.hub, jobs))
     .register('usb', new UsbBridge(core.usbExport, await crewImporter(core.dataDir), core.receipts, jobs))
-    .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs))
+    .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs, inventory, uploads.target))
     .register('planning', core.planning);
   return { ...core, info, handlers, events };
 }

@@ -69,6 +69,9 @@ describe('bridge handlers', () => {
       'uploads.resume',
       'uploads.cancel',
       'uploads.setRate',
+      'uploads.setPriority',
+      'uploads.target',
+      'uploads.setTarget',
       'uploads.run',
       'planning.plan',
     ]);

@@ -594,6 +594,16 @@ export class Inventory {
     return { ready: devices.every((d) => d.missing.length === 0), devices };
   }
 
+  /** The engineer's priority for the deployment: its transfers go before those of lower ones. */
+  setDeploymentPriority(id: number, priority: number): void {
+    if (!Number.isSafeInteger(priority)) throw new Error(`priority must be a whole number, not ${priority}`);
+    this.db.transaction(() => {
+      const dep = this.deploymentRow(id);
+      this.db.prepare('UPDATE deployments SET priority = ?, updated_at = ? WHERE id = ?').run(priority, now(), id);
+      this.audit('deployment-priority', dep.name, { priority });
+    })();
+  }
+
   setDeploymentState(id: number, to: DeploymentState, reason?: string): void {
     this.db.transaction(() => {
       const dep = this.deploymentRow(id);

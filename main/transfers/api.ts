@@ -1,10 +1,12 @@
 // The `uploads` namespace of the IPC contract over the upload store and queue. Requests arrive
 // parsed by the contract's schemas. Pause and cancel also poke this process's runner so it stops at
 // once (a runner in another process notices within half a second).
-import type { JobInfo, UploadRow, UploadsApi, UploadStatus } from '../../contract/index.js';
+import type { JobInfo, UploadRow, UploadsApi, UploadStatus, UploadTargetInfo } from '../../contract/index.js';
+import type { Inventory } from '../inventory/store.js';
 import type { Jobs } from '../jobs/service.js';
 import type { UploadQueue } from './upload-queue.js';
 import type { UploadItem, UploadStore } from './upload-store.js';
+import type { UploadTarget } from './upload-target.js';
 
 type Req<M extends keyof UploadsApi> = NonNullable<Parameters<UploadsApi[M]>[0]>;
 
@@ -17,6 +19,7 @@ function toRow(t: UploadItem): UploadRow {
     state: t.state,
     paused: t.pausedAt !== null,
     deployment: t.deployment,
+    deploymentId: t.deploymentId,
     priority: t.priority,
     dueAt: t.dueAt,
     bytesDone: t.bytesDone,
@@ -31,12 +34,16 @@ export class UploadsApiService implements UploadsApi {
     private readonly store: UploadStore,
     private readonly runner: UploadQueue,
     private readonly jobs: Jobs,
+    private readonly inventory: Inventory,
+    private readonly storage: UploadTarget,
   ) {}
 
   async list(req: Req<'list'> = {}): Promise<UploadRow[]> {
     const queued = req.state === undefined || req.state === 'queued' ? this.runner.queued() : [];
     const others = req.state === 'queued' ? [] : this.store.list(req.state ? [req.state] : undefined).filter((t) => !queued.some((q) => q.id === t.id));
-    return [...queued, ...others].map(toRow);
+    // what is on the link now comes before what goes next
+    const running = others.filter((t) => t.state === 'running');
+    return [...running, ...queued, ...others.filter((t) => t.state !== 'running')].map(toRow);
   }
 
   async progress(): Promise<UploadStatus> {
@@ -71,6 +78,21 @@ export class UploadsApiService implements UploadsApi {
   async setRate(req: Req<'setRate'>): Promise<UploadStatus> {
     this.runner.setRate(req.bytesPerSecond);
     return this.progress();
+  }
+
+  async setPriority(req: Req<'setPriority'>): Promise<UploadRow[]> {
+    this.inventory.setDeploymentPriority(req.deploymentId, req.priority);
+    this.runner.poke();
+    return this.list();
+  }
+
+  async target(): Promise<UploadTargetInfo> {
+    return this.storage.describe();
+  }
+
+  async setTarget(req: Req<'setTarget'>): Promise<UploadTargetInfo> {
+    await this.storage.set(req.credential, req.container);
+    return this.storage.describe();
   }
 
   async run(req: Req<'run'> = {}): Promise<JobInfo> {

@@ -3,6 +3,7 @@
 // SDK and never printed, logged or written anywhere else. Errors name where to set it, not its value.
 import type { ContainerClient } from '@azure/storage-blob';
 import { blobCall, containerClient, parseStorageCredential, type StorageCredential } from '../../io/blob/storage.js';
+import type { UploadTargetInfo } from '../../contract/index.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 
 /** The secret store entry: JSON `{ credential, container }` (the container name is not secret, but belongs with it). */
@@ -32,8 +33,17 @@ export class UploadTarget {
     return this.source.secrets.delete(STORAGE_SECRET);
   }
 
+  /** Where uploads go, without the secret: whether a credential is set, where from, its kind and container. */
+  async describe(): Promise<UploadTargetInfo> {
+    const source: UploadTargetInfo['source'] = STORAGE_ENV.some((n) => this.source.env[n]) ? 'environment' : (await this.source.secrets.get(STORAGE_SECRET)) ? 'secret-store' : 'none';
+    if (source === 'none') return { source, kind: null, container: null };
+    const cred = await this.credential();
+    return 'sasUrl' in cred ? { source, kind: 'sas-url', container: new URL(cred.sasUrl).pathname.split('/').filter(Boolean)[0] ?? null } : { source, kind: 'connection-string', container: cred.container };
+  }
+
   private async credential(): Promise<StorageCredential> {
-    const container = this.source.container ?? this.source.env.LIGHTER_UPLOAD_CONTAINER;
+    // An empty variable (a pipeline's unset secret) names no container.
+    const container = this.source.container ?? (this.source.env.LIGHTER_UPLOAD_CONTAINER || undefined);
     for (const name of STORAGE_ENV) {
       const v = this.source.env[name];
       if (v) return parseStorageCredential(v, container ?? DEFAULT_CONTAINER);

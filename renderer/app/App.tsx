@@ -15,6 +15,7 @@ import { HistoryView } from '../features/history/HistoryView.js';
 import { JobsView } from '../features/jobs/JobsView.js';
 import { sortedJobs, useJobs } from '../features/jobs/store.js';
 import { TransfersView } from '../features/transfers/TransfersView.js';
+import { UploadsView } from '../features/uploads/UploadsView.js';
 import { homeOf, ROLES, useSession, type Role } from './session.js';
 import { Welcome } from './Welcome.js';
 
@@ -31,6 +32,7 @@ const NAV: Entry[] = [
   { path: '/dashboards', label: 'Dashboards', title: 'Dashboards', roles: ['supervisor', 'shore'] },
   { path: '/fleet', label: 'Fleet', title: 'Fleet overview', roles: ['shore', 'supervisor'] },
   { path: '/deployments', label: 'Deployments', title: 'Deployments', roles: ['shore', 'supervisor'] },
+  { path: '/uploads', label: 'Uploads', title: 'Upload queue', roles: ['shore'] },
   { path: '/transfers', label: 'Transfers', title: 'Transfers', roles: ['shore', 'supervisor'] },
   { path: '/history', label: 'History', title: 'Sync history and audit log', roles: ['supervisor', 'shore'] },
   { path: '/jobs', label: 'Jobs', title: 'Jobs', roles: ['shore', 'crew', 'supervisor'] },
@@ -147,6 +149,7 @@ const router = createHashRouter([
       { path: 'deployments', element: <DeploymentsView />, handle: { title: 'Deployments' } },
       { path: 'deployments/new', element: <NewDeployment />, handle: { title: 'New deployment' } },
       { path: 'deployments/:deploymentId', element: <DeploymentsView />, handle: { title: 'Deployments' } },
+      { path: 'uploads', element: <UploadsView />, handle: { title: 'Upload queue' } },
       { path: 'transfers', element: <TransfersView />, handle: { title: 'Transfers' } },
       { path: 'history', element: <HistoryView />, handle: { title: 'Sync history and audit log' } },
       { path: 'jobs', element: <JobsView />, handle: { title: 'Jobs' } },
