@@ -2,7 +2,9 @@
 // directory standing in for a stick, imported "on board" into one loopback registry per device
 // (skopeo reads the targets back), receipts carried back and the inventory showing applied. Then
 // the same set split over sticks smaller than it (a bundle cut into pieces), imported in reverse order.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Progress runs over verify and apply, and a cancel mid-apply leaves no receipt.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +13,9 @@ import { openInventory } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
 import { seedFleet, type Fleet } from './support/fleet.js';
 import { independentView } from './support/independent-view.js';
-import { startFailingProxy, type TestRegistry } from './support/registry.js';
+import { CancelledError } from '../main/operation.js';
+import { UsbImporter } from '../main/usb/import.js';
+import { startFailingProxy, startRegistry, type TestRegistry } from './support/registry.js';
 import { deviceRegistries, lighter, lighterAsync, lighterJson } from './support/usb.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lighter-usb-rt-'));
@@ -164,6 +168,49 @@ describe('USB round trip', () => {
     } finally {
       await lan.stop();
       await Promise.all(fresh.map((r) => r.stop()));
+    }
+  }, 300_000);
+
+  it('reports progress through verify and apply, and cancelled mid-apply writes no receipt; the next run applies', async () => {
+    const device = fleet.devices[0]!;
+    const stick = join(dir, 'cancel');
+    mkdirSync(stick);
+    shore(['usb', 'export', '--deployment', String(deployment), '--to', stick, '--devices', device, '--key', keys.privateKey]);
+    const reg = await startRegistry();
+    try {
+      execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `docker-archive:${fleet.images.appV1.archive}`, `docker://${reg.host}/${fleet.images.appV1.tag}`]);
+      const importer = new UsbImporter(join(dir, 'crew-cancel'));
+      const req = { dir: stick, pubkey: keys.publicKey, apply: { [device]: `docker://${reg.host}` } };
+      // Cancelled as the job service does: the signal aborts and the next progress report throws.
+      const control = new AbortController();
+      const seen: Array<[number, number, string | undefined]> = [];
+      let applyingFrom: number | null = null;
+      const cancelled = importer.import(req, {
+        signal: control.signal,
+        onProgress: (d, t, stage) => {
+          seen.push([d, t, stage]);
+          if (stage?.startsWith('applying to')) applyingFrom ??= d;
+          // the first report from inside the apply (layers rebuilt) cancels it
+          if (applyingFrom !== null && d > applyingFrom) {
+            control.abort();
+            throw new CancelledError('USB import cancelled');
+          }
+        },
+      });
+      await expect(cancelled).rejects.toThrow(CancelledError);
+      expect(seen.map((s) => s[2])).toContain('verifying the stick');
+      expect(seen.some((s) => s[2]?.startsWith(`applying to ${device}: `)), JSON.stringify(seen)).toBe(true);
+      const done = seen.map((s) => s[0]);
+      expect(done).toEqual([...done].sort((a, b) => a - b));
+      expect(new Set(seen.map((s) => s[1])).size).toBe(1);
+      expect(existsSync(join(stick, 'receipts')) ? readdirSync(join(stick, 'receipts')) : []).toEqual([]);
+
+      const report = await importer.import(req);
+      expect(report.devices[0]!.bundles.map((b) => b.outcome)).toEqual(['applied']);
+      expect(readdirSync(join(stick, 'receipts')).filter((f) => f.endsWith('.receipt.json'))).toHaveLength(1);
+      expect(independentView(`docker://${reg.host}/${fleet.images.appV2.tag}`).configDigest).toBe(fleet.described.appV2.configDigest);
+    } finally {
+      await reg.stop();
     }
   }, 300_000);
 });

@@ -33,15 +33,17 @@ function remembered(): Record<string, DeviceTarget> {
 export function CrewView() {
   const [dir, setDir] = useState(() => localStorage.getItem(STICK_KEY) ?? '');
   const [pubkey, setPubkey] = useState(() => localStorage.getItem(PUBKEY_KEY) ?? '');
-  const [openId, setOpenId] = useState<number | null>(null);
+  // The stick and key as they were when opened: applying uses what was verified and shown, even if
+  // the fields are edited meanwhile.
+  const [opened, setOpened] = useState<{ id: number; dir: string; pubkey: string } | null>(null);
   const [applyId, setApplyId] = useState<number | null>(null);
   const [targets, setTargets] = useState<Record<string, DeviceTarget>>(remembered);
   const [error, setError] = useState<string | null>(null);
   const put = useJobs((s) => s.put);
   const byId = useJobs((s) => s.byId);
-  const opened = openId !== null ? byId[openId] : undefined;
-  const opening = opened?.state === 'running';
-  const stick = opened?.state === 'succeeded' ? (opened.result as StickReport) : null;
+  const openJob = opened ? byId[opened.id] : undefined;
+  const opening = openJob?.state === 'running';
+  const stick = openJob?.state === 'succeeded' ? (openJob.result as StickReport) : null;
   const job = applyId !== null ? byId[applyId] : undefined;
   const result = job?.state === 'succeeded' ? (job.result as StickReport) : null;
 
@@ -51,16 +53,17 @@ export function CrewView() {
     localStorage.setItem(STICK_KEY, dir);
     localStorage.setItem(PUBKEY_KEY, pubkey);
     try {
-      const j = await api().usb.import({ dir: dir.trim(), pubkey: pubkey.trim(), dryRun: true });
+      const at = { dir: dir.trim(), pubkey: pubkey.trim() };
+      const j = await api().usb.import({ ...at, dryRun: true });
       put(j);
-      setOpenId(j.id);
+      setOpened({ id: j.id, ...at });
     } catch (err) {
-      setOpenId(null);
+      setOpened(null);
       setError(errorMessage(err));
     }
   };
   const apply = async () => {
-    if (!stick) return;
+    if (!stick || !opened) return;
     setError(null);
     const chosen = stick.devices.flatMap((d) => {
       const t = targets[d.deviceId];
@@ -69,8 +72,8 @@ export function CrewView() {
     localStorage.setItem(TARGETS_KEY, JSON.stringify({ ...remembered(), ...Object.fromEntries(chosen.map((c) => [c.id, { registry: c.registry, insecure: c.insecure }])) }));
     try {
       const j = await api().usb.import({
-        dir: dir.trim(),
-        pubkey: pubkey.trim(),
+        dir: opened.dir,
+        pubkey: opened.pubkey,
         apply: Object.fromEntries(chosen.map((c) => [c.id, c.registry])),
         insecure: chosen.filter((c) => c.insecure).map((c) => c.id),
       });
@@ -83,7 +86,7 @@ export function CrewView() {
 
   return (
     <div className="page">
-      <ErrorBanner error={error ?? (opened?.state === 'failed' ? opened.error : null)} />
+      <ErrorBanner error={error ?? (openJob?.state === 'failed' ? openJob.error : null)} />
       <Section title="Open a USB stick">
         <Form
           onSubmit={open}
@@ -94,7 +97,7 @@ export function CrewView() {
           <TextField id="stick-dir" label="Stick folder" className="mono" value={dir} onChange={setDir} placeholder="/media/LIGHTER" />
           <TextField id="stick-pubkey" label="Bundle public key" className="mono" value={pubkey} onChange={setPubkey} placeholder="/etc/lighter/lighter-bundle.pub" />
         </Form>
-        {opening && <JobProgress job={opened} />}
+        {opening && <JobProgress job={openJob} />}
       </Section>
       {stick && (
         <StickApply
@@ -108,10 +111,10 @@ export function CrewView() {
       {job && (
         <Section title="Apply">
           <JobProgress job={job} summary={(j) => applySummary(j.result as StickReport)} />
-          {result && <ApplyResults report={result} stickDir={dir} />}
+          {result && opened && <ApplyResults report={result} stickDir={opened.dir} />}
         </Section>
       )}
-      {stick && <ReceiptsBack stickDir={dir} />}
+      {stick && opened && <ReceiptsBack stickDir={opened.dir} />}
     </div>
   );
 }
