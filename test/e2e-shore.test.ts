@@ -1,25 +1,46 @@
 // End to end, the shore engineer's day by clicks and keys in Debian's Chromium against the real
-// bridge, inventory, Docker images and bundle store: import the fleet from a file, open a manifest,
-// create a deployment for a group, see the plan, build and verify its bundles (progress read while
-// it runs; a cancelled build leaves nothing half-written). Every view is checked with axe-core and
-// screenshotted to test-artifacts/.
+// bridge, inventory, Docker images, bundle store, device registries, edge module and IoT Hub
+// stand-in: import the fleet from a file, open a manifest, create a deployment for a group, see the
+// plan, build and verify its bundles (progress read while it runs; a cancelled build leaves nothing
+// half-written), export them to a folder standing in for a USB stick, connect the hub and sync (the
+// gate lists per device what is still missing), the crew puts the stick's bundles into each
+// device's inbox and the real edge module applies them into the device's registry and reports to
+// its module twin, sync again (the gate opens), push: the hub holds each device's manifest, naming
+// images its registry really has. Then the same for a second group and hub by keyboard only. Every
+// view is checked with axe-core and screenshotted to test-artifacts/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Report } from '../core/edge/report.js';
+import { readReport } from '../main/hub/report-apply.js';
+import { openRegistry } from '../main/hub/registry-client.js';
 import { openInventory } from '../main/inventory/open.js';
 import { Inventory, type ImageInput } from '../main/inventory/store.js';
-import { chooseFile, chooseRole, screenshot, useApp, type AppSession } from './support/app.js';
-import { describeImage, edgeManifest, SYSTEM_IMAGES } from './support/fleet.js';
+import { blur, chooseFile, chooseRole, focused, screenshot, tabTo, useApp, type AppSession } from './support/app.js';
+import { makeDevice, runOnceAsync, seedStore, skopeoView, type Device } from './support/edge.js';
+import { describeImage, edgeManifest, recordHoldings } from './support/fleet.js';
+import { startHubStandin, type HubStandin } from './support/hub-standin/index.js';
 import { buildTestImages, pseudoRandom, type TestImages } from './support/images.js';
+import { lighter } from './support/usb.js';
 
 const PREFIX = 'e2e-shore';
-const DEVICES = [`${PREFIX}-ship-1`, `${PREFIX}-ship-2`, `${PREFIX}-ship-3`];
+const NORTH = `${PREFIX}-north`;
+const SOUTH = `${PREFIX}-south`;
+/** ships 1-3 sail north, on hub fleet-hub; ship 4 south, on hub south-hub */
+const DEVICES = [`${PREFIX}-ship-1`, `${PREFIX}-ship-2`, `${PREFIX}-ship-3`, `${PREFIX}-ship-4`];
+const NORTH_DEVICES = DEVICES.slice(0, 3);
+const SOUTH_DEVICE = DEVICES[3]!;
 const BIG = { v1: 'lighter-e2e-shore/big:v1', v2: 'lighter-e2e-shore/big:v2' };
 
 let images: TestImages;
 let described: { base: ImageInput; appV1: ImageInput; appV2: ImageInput; bigV1: ImageInput; bigV2: ImageInput };
 let key: string;
+let pub: string;
+/** the hub stand-ins, and each ship: its inbox, receipts, edge state and its own registry */
+let hubs: { north: HubStandin; south: HubStandin };
+const ships = new Map<string, Device>();
 
 /**
  * Two versions of an image big enough that diffing them runs for seconds: 64 files of 1 MiB of
@@ -43,9 +64,10 @@ function buildBigImages(work: string): { v1: { tag: string; archive: string }; v
   return { v1: make(BIG.v1, 'big-v1', false), v2: make(BIG.v2, 'big-v2', true) };
 }
 
-async function seed({ dir, lighter }: Pick<AppSession, 'dir' | 'lighter'>): Promise<void> {
+async function seed({ dir, lighter: cli }: Pick<AppSession, 'dir' | 'lighter'>): Promise<void> {
   key = join(dir, 'keys', 'lighter-bundle.key');
-  lighter('keys', 'generate', '-o', join(dir, 'keys'));
+  pub = join(dir, 'keys', 'lighter-bundle.pub');
+  cli('keys', 'generate', '-o', join(dir, 'keys'));
   images = buildTestImages();
   const big = buildBigImages(dir);
   described = {
@@ -55,17 +77,36 @@ async function seed({ dir, lighter }: Pick<AppSession, 'dir' | 'lighter'>): Prom
     bigV1: await describeImage(big.v1),
     bigV2: await describeImage(big.v2),
   };
-  writeFileSync(
-    join(dir, 'fleet.json'),
-    JSON.stringify(DEVICES.map((deviceId, i) => ({ deviceId, connectionState: 'Connected', capabilities: { iotEdge: true }, tags: { group: `${PREFIX}-north`, vessel: `MV Shore ${i + 1}` } }))),
-  );
+  // each ship's registry holds what the inventory will say it holds: app v1 on ships 1-2, the base on 3-4
+  for (const [i, d] of DEVICES.entries()) {
+    const ship = await makeDevice(d);
+    ships.set(d, ship);
+    const held = i < 2 ? images.appV1 : images.base;
+    await seedStore(ship, held.archive, held.tag);
+  }
+  // the device list as the hub holds it (tags: group, vessel, the ship's registry), exported to a file
+  const twins = DEVICES.map((deviceId, i) => ({
+    deviceId,
+    capabilities: { iotEdge: true },
+    tags: { group: i < 3 ? NORTH : SOUTH, vessel: `MV Shore ${i + 1}`, localRegistry: ships.get(deviceId)!.registry.host },
+  }));
+  writeFileSync(join(dir, 'fleet.json'), JSON.stringify(twins.map((t) => ({ ...t, connectionState: 'Connected' }))));
+  hubs = {
+    north: await startHubStandin({ devices: twins.slice(0, 3).map((t) => ({ ...t, modules: ['lighter'] })) }),
+    south: await startHubStandin({ devices: twins.slice(3).map((t) => ({ ...t, modules: ['lighter'] })) }),
+  };
+  // the console trusts both stand-ins' CAs, as it would trust a real hub's
+  writeFileSync(join(dir, 'hub-cas.pem'), `${hubs.north.ca}\n${hubs.south.ca}`);
   writeFileSync(join(dir, 'app-v2.json'), edgeManifest({ app: images.appV2.tag }));
   writeFileSync(join(dir, 'big.json'), edgeManifest({ big: BIG.v2 }));
 }
 
-const app = useApp(PREFIX, { seed });
+const app = useApp(PREFIX, { seed, env: () => ({ NODE_EXTRA_CA_CERTS: join(app.dir, 'hub-cas.pem'), LIGHTER_HUB_CONNECTION_STRING: '' }) });
 
-afterAll(() => {
+afterAll(async () => {
+  for (const ship of ships.values()) await ship.stop();
+  await hubs?.north.stop();
+  await hubs?.south.stop();
   try {
     execFileSync('docker', ['rmi', '-f', BIG.v1, BIG.v2], { stdio: 'ignore' });
   } catch {
@@ -80,20 +121,16 @@ describe('shore engineer in the app', () => {
     await chooseRole(app.page, 'Shore engineer');
     await expect.poll(() => app.page.url()).toMatch(/#\/fleet$/);
     await chooseFile(app.page, () => app.page.locator('label.button', { hasText: 'Import devices…' }).click(), join(app.dir, 'fleet.json'));
-    await expect.poll(() => app.page.getByRole('status').first().innerText()).toContain('fleet.json: 3 added, 0 updated, 0 unchanged');
-    await expect.poll(() => app.page.locator('tr[data-device]').count()).toBe(3);
+    await expect.poll(() => app.page.getByRole('status').first().innerText()).toContain('fleet.json: 4 added, 0 updated, 0 unchanged');
+    await expect.poll(() => app.page.locator('tr[data-device]').count()).toBe(4);
     await app.expectAccessible('fleet');
     await screenshot(app.page, 'shore-fleet');
 
-    // what the devices hold, as their reports would record it (hub sync stands in here later)
+    // what the devices held before today, as earlier reports recorded it (their registries hold the same)
     const inv = new Inventory(await openInventory(app.db, { create: false }), 'ana');
     try {
-      for (const d of DEVICES) for (const name of SYSTEM_IMAGES) inv.recordImage(d, { name });
-      inv.recordImage(DEVICES[0]!, described.appV1);
-      inv.recordImage(DEVICES[1]!, described.appV1);
-      inv.recordImage(DEVICES[2]!, described.base);
-      for (const d of DEVICES) inv.recordImage(d, described.bigV1);
-      inv.catalogImage(described.appV2);
+      recordHoldings(inv, DEVICES, described);
+      for (const d of NORTH_DEVICES) inv.recordImage(d, described.bigV1);
       inv.catalogImage(described.bigV2);
     } finally {
       inv.db.close();
@@ -113,7 +150,7 @@ describe('shore engineer in the app', () => {
     await app.page.getByLabel('Name', { exact: true }).fill(name);
     await app.page.getByLabel('Ordered by').fill('Ana Lima');
     await app.page.getByLabel('Email').fill('ana@fleet.example');
-    await app.page.getByLabel('Group', { exact: true }).selectOption(`${PREFIX}-north`);
+    await app.page.getByLabel('Group', { exact: true }).selectOption(NORTH);
     await app.expectAccessible('new deployment');
     await screenshot(app.page, `shore-new-deployment`);
     await app.page.getByLabel('Email').press('Enter');
@@ -214,10 +251,235 @@ describe('shore engineer in the app', () => {
     await app.expectAccessible('crew');
     await screenshot(app.page, 'crew-stick');
 
-    await app.page.goto(`${app.console.origin}/#/hub`);
-    await expect.poll(() => app.page.getByRole('heading', { name: 'IoT Hub and notifications' }).count()).toBe(1);
-    await app.expectAccessible('hub');
-    await screenshot(app.page, 'shore-hub');
     expect(app.problems).toEqual([]);
   }, 300_000);
+
+  it('connects the hub by clicks and syncs: the gate stays closed and lists per device what is still missing', async () => {
+    const { page } = app;
+    await page.getByLabel('Role').selectOption('shore');
+    await page.getByRole('link', { name: 'Hub & notifications' }).click();
+    await expect.poll(() => page.url()).toMatch(/#\/hub$/);
+    await expect.poll(() => page.getByText('No hub connected yet').count()).toBe(1);
+    await app.expectAccessible('hub, none connected');
+    await screenshot(app.page, 'shore-hub-empty');
+    await connectHub(page, 'fleet-hub', hubs.north);
+
+    await runJob(page, 'Sync every hub', () => page.getByRole('button', { name: 'Sync now' }).click());
+    // the hub's twins now say which hub each ship is on
+    await expect.poll(() => page.locator('tr[data-hub="fleet-hub"]').innerText()).toMatch(/ago|now/);
+    await app.expectAccessible('hub, synced');
+    await screenshot(app.page, 'shore-hub');
+
+    await openDeployment(page, 'app-v2-north');
+    const gate = page.locator('[data-gate]');
+    await expect.poll(() => gate.getAttribute('data-gate')).toBe('closed');
+    // the bundles are on their way by USB, nothing is reported yet: every ship still misses app v2
+    for (const d of NORTH_DEVICES) expect(await gate.locator(`[data-missing-device="${d}"]`).innerText()).toBe(`${d} misses ${images.appV2.tag}`);
+    expect(await page.getByRole('button', { name: 'Push manifest' }).isDisabled()).toBe(true);
+    await app.expectAccessible('gate closed');
+    await screenshot(app.page, 'shore-gate-closed');
+  });
+
+  it('the ships apply the stick with the edge module and report; sync opens the gate; Push by click: the hub holds each ship its manifest', async () => {
+    const { page } = app;
+    await shipsApply(join(app.dir, 'stick'), NORTH_DEVICES, hubs.north);
+
+    await page.getByRole('button', { name: 'Sync now' }).click();
+    const gate = page.locator('[data-gate]');
+    await expect.poll(() => gate.getAttribute('data-gate'), { timeout: 60_000 }).toBe('open');
+    await expect.poll(() => page.getByRole('button', { name: 'Push manifest' }).isEnabled()).toBe(true);
+    await app.expectAccessible('gate open');
+    await screenshot(app.page, 'shore-gate-open');
+
+    const job = await runJob(page, 'Push deployment', () => page.getByRole('button', { name: 'Push manifest' }).click());
+    expect(await job.innerText()).toContain(`Manifest pushed to ${NORTH_DEVICES.join(', ')}.`);
+    await expectPushed(hubs.north, NORTH_DEVICES);
+
+    // the app shows it pushed: the deployment, each target device, the list, the notifications
+    const panel = page.locator('.section', { hasText: 'Deployment app-v2-north' });
+    await expect.poll(() => panel.locator('[data-state]').first().innerText()).toBe('pushed');
+    await expect.poll(() => panel.getByRole('table').nth(1).locator('[data-state="pushed"]').count()).toBe(3);
+    expect(await page.locator('table.grid').first().innerText()).toMatch(/app-v2-north\s+pushed\s+Ana Lima <ana@fleet\.example>\s+3 \/ 3 pushed/);
+    await app.expectAccessible('pushed');
+    await screenshot(app.page, 'shore-pushed');
+    await page.getByRole('link', { name: 'Hub & notifications' }).click();
+    const notes = page.getByRole('list', { name: 'Notifications' });
+    await expect.poll(() => notes.locator('[data-notification="deployment-pushed"]').count()).toBe(3);
+    expect(await notes.locator('[data-notification="deployment-ready"]').innerText()).toContain('deployment app-v2-north is ready');
+    await app.expectAccessible('notifications');
+    await screenshot(app.page, 'shore-notifications');
+    expect(app.problems).toEqual([]);
+  }, 240_000);
+
+  it('by keyboard only: connects the south hub, plans, builds, exports, syncs and pushes for the south group', async () => {
+    const { page } = app;
+    const stick = join(app.dir, 'stick-south');
+    mkdirSync(stick);
+    const kb = page.keyboard;
+    await blur(page);
+
+    // the hub view, from the navigation
+    await tabTo(page, 'a:Hub & notifications');
+    await kb.press('Enter');
+    await expect.poll(() => page.url()).toMatch(/#\/hub$/);
+    await tabTo(page, 'input:Name');
+    await kb.type('south-hub');
+    await kb.press('Tab');
+    expect(await focused(page)).toBe('input:Connection string');
+    await kb.type(hubs.south.serviceConnectionString);
+    await kb.press('Tab');
+    expect(await focused(page)).toBe('button:Connect hub');
+    await kb.press('Enter');
+    await expect.poll(() => page.locator('tr[data-hub="south-hub"]').innerText()).toMatch(/south-hub\s+localhost:\d+\s+iothubowner\s+stored\s+never/);
+    // connected: the next step, Sync now, has focus
+    await expect.poll(() => focused(page)).toBe('button:Sync now');
+    await runJob(page, 'Sync every hub', () => kb.press('Enter'));
+    // focus stayed on the button while it ran (it never turned disabled under the key)
+    expect(await focused(page)).toBe('button:Sync now');
+
+    // a new deployment for the south group
+    await tabTo(page, 'a:Deployments');
+    await kb.press('Enter');
+    await tabTo(page, 'a:New deployment…');
+    await kb.press('Enter');
+    await expect.poll(() => page.url()).toMatch(/#\/deployments\/new$/);
+    await tabTo(page, 'input:Deployment manifest');
+    await chooseFile(page, () => kb.press('Enter'), join(app.dir, 'app-v2.json'));
+    await expect.poll(() => page.getByTestId('manifest-file').innerText()).toContain('app-v2.json');
+    await tabTo(page, 'input:Name');
+    await kb.type('app-v2-south');
+    for (const [label, text] of [['Ordered by', 'Ana Lima'], ['Email', 'ana@fleet.example']] as const) {
+      await kb.press('Tab');
+      expect(await focused(page)).toBe(`input:${label}`);
+      await kb.type(text);
+    }
+    await tabTo(page, 'select:Group');
+    // a closed select takes the first letters of an option, as a user types them
+    await kb.type(SOUTH);
+    await expect.poll(() => page.getByLabel('Group', { exact: true }).inputValue()).toBe(SOUTH);
+    await tabTo(page, 'button:Create deployment');
+    await kb.press('Enter');
+    await expect.poll(() => page.url()).toMatch(/#\/deployments\/\d+$/);
+
+    // the plan: ship 4 needs app v2 from its base, the bundle ship 3 got; the signing key is remembered
+    const perDevice = page.getByRole('table', { name: 'Plan per device' });
+    await expect.poll(() => perDevice.locator(`tr[data-plan-device="${SOUTH_DEVICE}"]`).count()).toBe(3);
+    expect(await page.getByLabel('Signing key').inputValue()).toBe(key);
+    await tabTo(page, 'button:Build bundles');
+    const build = await runJob(page, 'Build bundles for app-v2-south', () => kb.press('Enter'));
+    expect(await build.innerText()).toMatch(/1 bundle ready \(0 built and verified, 1 reused\)/);
+    // the button kept focus through the build; the next Tab goes on to the export
+    expect(await focused(page)).toBe('button:Build bundles');
+
+    // export: the stick folder remembers the last stick; select it all and type the new one
+    await kb.press('Tab');
+    expect(await focused(page)).toBe('input:Stick folder');
+    await kb.press('ControlOrMeta+A');
+    await kb.type(stick);
+    const exported = await runJob(page, 'Export deployment', () => kb.press('Enter'));
+    expect(await exported.innerText()).toMatch(/for 1 device\./);
+    expect(await focused(page)).toBe('input:Stick folder');
+    const gate = page.locator('[data-gate]');
+    await expect.poll(() => gate.locator(`[data-missing-device="${SOUTH_DEVICE}"]`).innerText()).toBe(`${SOUTH_DEVICE} misses ${images.appV2.tag}`);
+    await app.expectAccessible('south gate closed');
+
+    await shipsApply(stick, [SOUTH_DEVICE], hubs.south);
+    await tabTo(page, 'button:Sync now');
+    await kb.press('Enter');
+    await expect.poll(() => gate.getAttribute('data-gate'), { timeout: 60_000 }).toBe('open');
+    await kb.press('Tab');
+    expect(await focused(page)).toBe('button:Push manifest');
+    const pushed = await runJob(page, 'Push deployment', () => kb.press('Enter'));
+    expect(await pushed.innerText()).toContain(`Manifest pushed to ${SOUTH_DEVICE}.`);
+    await expectPushed(hubs.south, [SOUTH_DEVICE]);
+    await expect.poll(() => page.locator('.section', { hasText: 'Deployment app-v2-south' }).locator('[data-state]').first().innerText()).toBe('pushed');
+    await app.expectAccessible('south pushed');
+    await screenshot(app.page, 'shore-keyboard-pushed');
+    expect(app.problems).toEqual([]);
+  }, 240_000);
 });
+
+// ---- the steps the tests share ----
+
+/** Connects a hub by clicks: its name, its service connection string; the secret is never shown again. */
+async function connectHub(page: Page, name: string, hub: HubStandin): Promise<void> {
+  await page.getByLabel('Name', { exact: true }).click();
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Connection string').click();
+  await page.getByLabel('Connection string').fill(hub.serviceConnectionString);
+  await page.getByRole('button', { name: 'Connect hub' }).click();
+  await expect.poll(() => page.locator(`tr[data-hub="${name}"]`).innerText()).toMatch(new RegExp(`^${name}\\s+${hub.host}\\s+iothubowner\\s+stored\\s+never`));
+  const secret = /SharedAccessKey=([^;]+)/.exec(hub.serviceConnectionString)![1]!;
+  expect(await page.getByLabel('Connection string').inputValue()).toBe('');
+  expect(await page.content()).not.toContain(secret);
+  // nor is it in the inventory (the console keeps it in its secret store, sealed)
+  for (const f of [app.db, `${app.db}-wal`]) if (existsSync(f)) expect(readFileSync(f).includes(secret), f).toBe(false);
+}
+
+async function openDeployment(page: Page, name: string): Promise<void> {
+  await page.getByRole('link', { name: 'Deployments', exact: true }).click();
+  await page.getByRole('link', { name }).click();
+  await expect.poll(() => page.locator('.section', { hasText: `Deployment ${name}` }).count()).toBeGreaterThan(0);
+}
+
+/**
+ * Starts a job by `start` (a click or a key) and waits for it, a new one (not an earlier job of
+ * the same title still on screen), to reach `state`; returns its element.
+ */
+async function runJob(page: Page, title: string, start: () => Promise<void>, state = 'succeeded') {
+  const job = page.locator('.job', { hasText: title }).first();
+  const before = (await job.count()) > 0 ? await job.getAttribute('data-job') : null;
+  await start();
+  await expect.poll(() => job.getAttribute('data-job')).not.toBe(before);
+  await expect.poll(() => job.getAttribute('data-state'), { timeout: 120_000 }).toBe(state);
+  return job;
+}
+
+/**
+ * On board: the crew puts the stick's bundles into each ship's inbox (`lighter usb import --inbox`,
+ * on the crew laptop, its own data directory), then each ship's edge module (`lighter edge run
+ * --once`, the real program and device SDK) applies them into its registry and reports to its
+ * module twin on `hub`. The twin then lists app v2 by its config digest, and skopeo finds it in the
+ * ship's registry under the name the twin gives.
+ */
+async function shipsApply(stick: string, devices: string[], hub: HubStandin): Promise<void> {
+  const laptop = join(app.dir, `crew-laptop-${devices.length}`);
+  const r = lighter(['usb', 'import', stick, '--pubkey', pub, ...devices.flatMap((d) => ['--inbox', `${d}=${ships.get(d)!.inbox}`])], { LIGHTER_DATA_DIR: laptop });
+  expect(r.status, r.stderr).toBe(0);
+  await Promise.all(
+    devices.map((d) => runOnceAsync(ships.get(d)!, pub, ['--hub-ca', hub.caFile, '--hub-retry-ms', '300'], { LIGHTER_EDGE_HUB_CONNECTION_STRING: hub.moduleConnectionString(d, 'lighter') })),
+  );
+  for (const d of devices) {
+    const report = twinReport(hub, d);
+    const v2 = report.images.find((i) => i.id === described.appV2.configDigest);
+    expect(v2, `${d} reports app v2: ${JSON.stringify(report.images)}`).toBeDefined();
+    expect(report.results.map((x) => x.result)).toEqual(['applied']);
+    expect(skopeoView(ships.get(d)!.registry.host, v2!.ref)?.configDigest).toBe(described.appV2.configDigest);
+  }
+}
+
+/** The Lighter report on a ship's module twin, read as the service SDK would and as shore sync parses it. */
+function twinReport(hub: HubStandin, deviceId: string): Report {
+  const r = readReport((hub.twin(deviceId, 'lighter').properties as { reported?: unknown }).reported);
+  if ('error' in r) throw new Error(`${deviceId}: the twin report does not parse: ${r.error}`);
+  return r.report;
+}
+
+/**
+ * What the hub holds for each device, read back through the real service SDK as a real hub returns
+ * it: the $edgeAgent module twin's desired properties name app v2 in the ship's own registry, and
+ * that registry has that image (skopeo); $edgeHub got its routes. One configuration per device.
+ */
+async function expectPushed(hub: HubStandin, devices: string[]): Promise<void> {
+  const registry = openRegistry(hub.serviceConnectionString, { ca: hub.ca });
+  for (const d of devices) {
+    const agent = (await registry.getModuleTwin(d, '$edgeAgent')).responseBody as unknown as { properties: { desired: { modules: Record<string, { settings: { image: string } }> } } };
+    const image = agent.properties.desired.modules.app!.settings.image;
+    const host = ships.get(d)!.registry.host;
+    expect(image).toBe(`${host}/${images.appV2.tag}`);
+    expect(skopeoView(host, image.slice(host.length + 1))?.configDigest).toBe(described.appV2.configDigest);
+    const edgeHub = (await registry.getModuleTwin(d, '$edgeHub')).responseBody as unknown as { properties: { desired: { schemaVersion: string; routes: unknown } } };
+    expect(edgeHub.properties.desired).toMatchObject({ schemaVersion: '1.1', routes: {} });
+    expect(hub.appliedConfigurations.filter((c) => c.deviceId === d)).toHaveLength(1);
+  }
+}

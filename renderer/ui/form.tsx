@@ -20,7 +20,7 @@ export interface FormProps {
   onSubmit(): void | Promise<void>;
   /** the submit button's text */
   submit: ReactNode;
-  /** the submit button is off (nothing to send yet, or a job of it is running) */
+  /** the submit button is off (nothing to send yet, or a job of it is running): it stays focusable and does nothing */
   disabled?: boolean;
   /** what the submit does, beside the button */
   hint?: ReactNode;
@@ -31,8 +31,10 @@ export interface FormProps {
 }
 
 export function Form({ onSubmit, submit, disabled, hint, error, inline, children }: FormProps) {
+  // Off is aria-disabled, not disabled: a button turning disabled under the key that pressed it
+  // (a job it started is running) drops keyboard focus to the page; this one keeps it.
   const button = (
-    <button type="submit" className="button button-primary" disabled={disabled}>
+    <button type="submit" className="button button-primary" aria-disabled={disabled || undefined}>
       {submit}
     </button>
   );
@@ -42,7 +44,7 @@ export function Form({ onSubmit, submit, disabled, hint, error, inline, children
       className={inline ? 'form-actions pad-top' : undefined}
       onSubmit={(e) => {
         e.preventDefault();
-        void onSubmit();
+        if (!disabled) void onSubmit();
       }}
     >
       {inline ? (

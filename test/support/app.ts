@@ -91,6 +91,37 @@ export async function chooseRole(page: Page, label: 'Shore engineer' | 'Crew' | 
   await page.keyboard.press('Enter');
 }
 
+// The test tsconfig has no DOM types: what runs in the page is passed as source text.
+const FOCUSED = `(() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return 'body';
+  const by = el.getAttribute('aria-labelledby');
+  const name = (by ? document.getElementById(by)?.textContent : null) ?? el.getAttribute('aria-label') ?? (el.labels && el.labels[0] ? el.labels[0].textContent : null) ?? el.textContent ?? '';
+  return el.tagName.toLowerCase() + ':' + name.trim();
+})()`;
+
+/** What has keyboard focus, as `tag:accessible name` (aria-labelledby, aria-label, an input's label, or its text), or `body`. */
+export function focused(page: Page): Promise<string> {
+  return page.evaluate(FOCUSED) as Promise<string>;
+}
+
+/** Takes focus off whatever has it, so the next Tab starts from the top of the page. */
+export async function blur(page: Page): Promise<void> {
+  await page.evaluate('document.activeElement && document.activeElement.blur && document.activeElement.blur()');
+}
+
+/** Presses Tab (Shift+Tab with `back`) until `want` (as `focused` says it) has focus; fails naming where focus went. */
+export async function tabTo(page: Page, want: string, opts: { back?: boolean; max?: number } = {}): Promise<void> {
+  const seen: string[] = [];
+  for (let i = 0; i < (opts.max ?? 60); i++) {
+    await page.keyboard.press(opts.back ? 'Shift+Tab' : 'Tab');
+    const now = await focused(page);
+    if (now === want) return;
+    seen.push(now);
+  }
+  throw new Error(`Tab never reached ${want}; focus went ${seen.join(' → ')}`);
+}
+
 /** Answers the file chooser that `opener` (a click or a key press) opens with `file`. */
 export async function chooseFile(page: Page, opener: () => Promise<void>, file: string): Promise<void> {
   const chooser = page.waitForEvent('filechooser');

@@ -100,8 +100,13 @@ export async function makeShore(): Promise<Shore> {
   };
 }
 
+/** `lighter edge run` for `device`, trusting the bundle key `trust` (a public key file). */
+export function edgeRunArgs(device: Device, trust: string, extra: string[]): string[] {
+  return [CLI, 'edge', 'run', '--inbox', device.inbox, '--receipts', device.receipts, '--state', device.state, '--trust', trust, '--registry', device.registry.host, '--settle-ms', '300', '--poll-ms', '100', ...(extra.includes('--no-hub') ? ['--device-id', 'ship-1'] : []), ...extra];
+}
+
 export function runArgs(device: Device, shore: Shore, extra: string[]): string[] {
-  return [CLI, 'edge', 'run', '--inbox', device.inbox, '--receipts', device.receipts, '--state', device.state, '--trust', shore.keys.publicKey, '--registry', device.registry.host, '--settle-ms', '300', '--poll-ms', '100', ...(extra.includes('--no-hub') ? ['--device-id', 'ship-1'] : []), ...extra];
+  return edgeRunArgs(device, shore.keys.publicKey, extra);
 }
 
 /** Runs `lighter edge run ... --once`; returns its log (stdout and stderr); throws on a non-zero exit. */
@@ -110,6 +115,21 @@ export function runOnce(device: Device, shore: Shore, extra: string[] = ['--no-h
   const out = `${r.stdout}${r.stderr}`;
   if (r.status !== 0) throw new Error(`lighter edge run --once exited ${r.status}: ${out}`);
   return out;
+}
+
+/**
+ * `lighter edge run ... --once` as a child that leaves this process free: the hub stand-in it
+ * reports to may be served from here. Resolves with its log; rejects on a non-zero exit.
+ */
+export function runOnceAsync(device: Device, trust: string, extra: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node', [...edgeRunArgs(device, trust, extra), '--once'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`lighter edge run --once exited ${code}: ${out}`))));
+  });
 }
 
 /** Starts `lighter edge run` in the background; `output` collects its log. */

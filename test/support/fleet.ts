@@ -40,6 +40,19 @@ export async function describeImage(img: TestImage): Promise<ImageInput> {
   }
 }
 
+/**
+ * What the fleet's devices hold before a deployment, as their reports would have recorded it: the
+ * IoT Edge system images everywhere, app v1 on the first two devices, only the base on the others;
+ * app v2 (what the manifest asks for) catalogued with its signature and archive.
+ */
+export function recordHoldings(inv: Inventory, devices: readonly string[], described: { base: ImageInput; appV1: ImageInput; appV2: ImageInput }): void {
+  devices.forEach((d, i) => {
+    for (const name of SYSTEM_IMAGES) inv.recordImage(d, { name });
+    inv.recordImage(d, i < 2 ? described.appV1 : described.base);
+  });
+  inv.catalogImage(described.appV2);
+}
+
 export interface Fleet {
   dataDir: string;
   dbFile: string;
@@ -64,11 +77,7 @@ export async function seedFleet(dataDir: string, prefix: string): Promise<Fleet>
       'file',
       'fleet.json',
     );
-    for (const d of devices) for (const name of SYSTEM_IMAGES) inv.recordImage(d, { name });
-    inv.recordImage(devices[0], described.appV1);
-    inv.recordImage(devices[1], described.appV1);
-    inv.recordImage(devices[2], described.base);
-    inv.catalogImage(described.appV2);
+    recordHoldings(inv, devices, described);
   } finally {
     db.close();
   }

@@ -1,7 +1,9 @@
 // The shore engineer's work on one deployment: the plan (per device: each image needed, present or
 // in transit, the chosen base, estimated bytes; the distinct bundles), building and verifying the
 // bundles as a job with progress and cancel, and what each device still misses before the
-// manifest may be pushed. Everything is computed in main; this view renders and asks.
+// manifest may be pushed: a hub sync (from here too) reads the devices' reports, the gate opens
+// when every device has every image, and Push sends each device its manifest. Everything is
+// computed in main; this view renders and asks.
 import { useEffect, useState } from 'react';
 import type { DeploymentView, JobInfo } from '../../../contract/index.js';
 import type { Plan } from '../../../core/plan/plan.js';
@@ -10,6 +12,7 @@ import { errorMessage } from '../../app/resource.js';
 import { bytes, shortDigest } from '../../ui/format.js';
 import { Form, TextField } from '../../ui/form.js';
 import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
+import { SyncNow, useHubSync } from '../hub/SyncNow.js';
 import { JobProgress } from '../jobs/JobProgress.js';
 import { sortedJobs, useJobs } from '../jobs/store.js';
 
@@ -121,15 +124,18 @@ function Gate({ view }: { view: DeploymentView }) {
       {view.gate.ready ? (
         <p className="ok-text">Every device has every image: the manifest can be pushed.</p>
       ) : (
-        <ul className="plain" aria-label="Still missing per device">
-          {view.gate.devices
-            .filter((d) => d.missing.length > 0)
-            .map((d) => (
-              <li key={d.deviceId} data-missing-device={d.deviceId}>
-                <b>{d.deviceId}</b> misses <span className="mono">{d.missing.join(', ')}</span>
-              </li>
-            ))}
-        </ul>
+        <>
+          <p className="muted">The manifest can be pushed once every device reports every image: sync after the devices report.</p>
+          <ul className="plain" aria-label="Still missing per device">
+            {view.gate.devices
+              .filter((d) => d.missing.length > 0)
+              .map((d) => (
+                <li key={d.deviceId} data-missing-device={d.deviceId}>
+                  <b>{d.deviceId}</b> misses <span className="mono">{d.missing.join(', ')}</span>
+                </li>
+              ))}
+          </ul>
+        </>
       )}
     </div>
   );
@@ -145,26 +151,30 @@ export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): voi
   const buildState = build?.state;
   const push = useDeploymentJob('hub-push', id);
   const pushState = push?.state;
+  const syncState = useHubSync()?.state;
+  const [hubs, setHubs] = useState(0);
 
   useEffect(() => {
     let live = true;
-    Promise.all([api().deployments.plan({ id }), api().deployments.show({ id })])
-      .then(([p, v]) => {
+    Promise.all([api().deployments.plan({ id }), api().deployments.show({ id }), api().hub.list()])
+      .then(([p, v, h]) => {
         if (!live) return;
         setPlan(p);
         setView(v);
+        setHubs(h.length);
         setError(null);
       })
       .catch((err: unknown) => live && setError(errorMessage(err)));
     return () => {
       live = false;
     };
-    // a finished build or push changes the plan, the bundles and the gate: re-read then
-  }, [id, buildState, pushState]);
+    // a finished build, push or sync changes the plan, the bundles and the gate: re-read then
+  }, [id, buildState, pushState, syncState]);
 
+  // ...and the deployment's state and per-device counts the panel above shows
   useEffect(() => {
-    if (buildState === 'succeeded') onChanged();
-  }, [buildState, onChanged]);
+    if (buildState === 'succeeded' || pushState === 'succeeded' || syncState === 'succeeded') onChanged();
+  }, [buildState, pushState, syncState, onChanged]);
 
   const startBuild = async () => {
     setError(null);
@@ -203,9 +213,19 @@ export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): voi
         {view && <BuiltBundles view={view} />}
       </Section>
       <ExportSection id={id} signingKey={key} built={(view?.bundles.length ?? 0) > 0} />
-      <Section title="Manifest gate" actions={view && <PushButton id={id} ready={view.gate.ready} />}>
+      <Section
+        title="Manifest gate"
+        actions={
+          view && (
+            <>
+              <SyncNow hubs={hubs} />
+              <PushButton id={id} ready={view.gate.ready} />
+            </>
+          )
+        }
+      >
         {view && <Gate view={view} />}
-        {push && <JobProgress job={push} summary={() => 'The manifest was pushed to every device of this deployment.'} />}
+        {push && <JobProgress job={push} summary={pushSummary} />}
       </Section>
     </>
   );
@@ -217,6 +237,15 @@ function buildSummary(job: JobInfo): string | null {
   if (r.upToDate) return 'Nothing to build: every image is on board or on its way.';
   const built = r.bundles.filter((b) => b.built).length;
   return `${r.bundles.length} bundle${r.bundles.length === 1 ? '' : 's'} ready (${built} built and verified, ${r.bundles.length - built} reused), ${bytes(r.bundles.reduce((s, b) => s + b.size, 0))} in all.`;
+}
+
+function pushSummary(job: JobInfo): string | null {
+  const r = job.result as { pushed?: string[]; unchanged?: string[]; refused?: Array<{ deviceId: string; missing: string[] }> } | null;
+  if (!r?.pushed) return null;
+  const parts = [`Manifest pushed to ${r.pushed.length ? r.pushed.join(', ') : 'no device'}.`];
+  if (r.unchanged?.length) parts.push(`Already there, unchanged: ${r.unchanged.join(', ')}.`);
+  for (const d of r.refused ?? []) parts.push(`Not pushed to ${d.deviceId}: it misses ${d.missing.join(', ')}.`);
+  return parts.join(' ');
 }
 
 const DIR_KEY = 'lighter.usbDir';
@@ -251,7 +280,8 @@ function exportSummary(job: JobInfo): string | null {
   const r = job.result as { written?: Array<{ dir: string; files: number; skipped: number; bytes: number }>; devices?: unknown[] } | null;
   const w = r?.written?.[0];
   if (!w) return null;
-  return `${w.files} files written to ${w.dir} (${w.skipped} already there), ${bytes(w.bytes)}, for ${r?.devices?.length ?? 0} devices.`;
+  const devices = r?.devices?.length ?? 0;
+  return `${w.files} files written to ${w.dir} (${w.skipped} already there), ${bytes(w.bytes)}, for ${devices} device${devices === 1 ? '' : 's'}.`;
 }
 
 function PushButton({ id, ready }: { id: number; ready: boolean }) {

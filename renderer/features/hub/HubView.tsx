@@ -1,6 +1,6 @@
 // IoT Hub: connect a hub (its connection string goes to main's secret store, never back), sync
 // the device twins as a job, and the notifications hub sync raises (applied, failed, ready, pushed).
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { HubSummary, NotificationItem } from '../../../contract/index.js';
 import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
@@ -9,7 +9,7 @@ import { relativeTime, timestamp } from '../../ui/format.js';
 import { Form, TextField } from '../../ui/form.js';
 import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
 import { JobProgress } from '../jobs/JobProgress.js';
-import { sortedJobs, useJobs } from '../jobs/store.js';
+import { SyncNow, useHubSync } from './SyncNow.js';
 
 export function HubView() {
   const refreshes = useSession((s) => s.refreshes);
@@ -18,9 +18,15 @@ export function HubView() {
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState('');
   const [conn, setConn] = useState('');
-  const put = useJobs((s) => s.put);
-  const byId = useJobs((s) => s.byId);
-  const sync = sortedJobs(byId).find((j) => j.kind === 'hub-sync');
+  const sync = useHubSync();
+  const syncButton = useRef<HTMLButtonElement>(null);
+  // after connecting a hub, the next step has focus (once the list says the button is on)
+  const focusSync = useRef(false);
+  useEffect(() => {
+    if (!focusSync.current || !hubs?.length) return;
+    focusSync.current = false;
+    syncButton.current?.focus();
+  }, [hubs]);
   const syncState = sync?.state;
 
   const load = useCallback(() => {
@@ -41,6 +47,7 @@ export function HubView() {
       await api().hub.add({ name: name.trim(), connectionString: conn.trim() });
       setName('');
       setConn('');
+      focusSync.current = true;
       load();
     } catch (err) {
       setError(errorMessage(err));
@@ -52,21 +59,7 @@ export function HubView() {
       <ErrorBanner error={error} />
       <Section
         title="Hubs"
-        actions={
-          <button
-            className="button button-primary"
-            disabled={!hubs?.length || syncState === 'running'}
-            onClick={() => {
-              setError(null);
-              api()
-                .hub.sync({})
-                .then(put)
-                .catch((err: unknown) => setError(errorMessage(err)));
-            }}
-          >
-            Sync now
-          </button>
-        }
+        actions={<SyncNow ref={syncButton} hubs={hubs?.length ?? 0} />}
       >
         {hubs && hubs.length === 0 && <div className="empty-inline muted">No hub connected yet: add one below.</div>}
         {hubs && hubs.length > 0 && (
