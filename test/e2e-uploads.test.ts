@@ -5,63 +5,77 @@
 // each device's index in the container through the real @azure/storage-blob SDK. Clicks and keys
 // both; axe-core on the view; a screenshot to test-artifacts/.
 import { BlobServiceClient } from '@azure/storage-blob';
-import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openInventory } from '../main/inventory/open.js';
-import { chooseRole, screenshot, useApp } from './support/app.js';
+import { chooseRole, launchBrowser, openPage, screenshot, seriousViolations, startConsole, stopConsole, type Console } from './support/app.js';
 import { startAzurite, type TestAzurite } from './support/azurite.js';
 import { makeFleet, type Fleet } from './support/uploads.js';
 
 const CONTAINER = 'e2e-uploads';
 const KIB = 1024;
 
+let dir: string;
 let azurite: TestAzurite;
 let fleet: Fleet;
+let app: Console | undefined;
+let browser: BrowserContext;
+let page: Page;
+let problems: string[];
 
-const app = useApp('e2e-uploads', {
-  async seed({ dir }) {
-    azurite = await startAzurite();
-    // north's bundle is the larger, so with equal priorities the rules send south's first (size).
-    fleet = await makeFleet(dir, [
-      { name: 'north', bundles: [{ name: 'north-app', size: 1536 * KIB, devices: ['e2e-up-ship-1'] }] },
-      { name: 'south', bundles: [{ name: 'south-app', size: 768 * KIB, devices: ['e2e-up-ship-2'] }] },
-      { name: 'spare', bundles: [{ name: 'spare-app', size: 64 * KIB, devices: ['e2e-up-ship-3'] }] },
-    ]);
-  },
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lighter-e2e-uploads-'));
+  azurite = await startAzurite();
+  // north's bundle is the larger, so with equal priorities the rules send south's first (size).
+  fleet = await makeFleet(dir, [
+    { name: 'north', bundles: [{ name: 'north-app', size: 1536 * KIB, devices: ['e2e-up-ship-1'] }] },
+    { name: 'south', bundles: [{ name: 'south-app', size: 768 * KIB, devices: ['e2e-up-ship-2'] }] },
+    { name: 'spare', bundles: [{ name: 'spare-app', size: 64 * KIB, devices: ['e2e-up-ship-3'] }] },
+  ]);
   // No storage credential in the environment: the engineer gives it in the view.
-  env: () => ({ AZURE_STORAGE_CONNECTION_STRING: '', LIGHTER_UPLOAD_SAS_URL: '', LIGHTER_UPLOAD_CONTAINER: '' }),
-});
+  const env = { LIGHTER_USER: 'ana', AZURE_STORAGE_CONNECTION_STRING: '', LIGHTER_UPLOAD_SAS_URL: '', LIGHTER_UPLOAD_CONTAINER: '' };
+  app = await startConsole(fleet.db, env);
+  browser = await launchBrowser(join(dir, 'chromium'));
+  ({ page, problems } = await openPage(browser, app.url));
+}, 120_000);
 
 afterAll(async () => {
+  await browser?.close();
+  await stopConsole(app);
   await azurite?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
-const rowOf = (id: number) => app.page.locator(`tr[data-upload="${id}"]`);
-const queueOrder = () => app.page.locator('table[aria-label="Upload queue"] tbody tr').evaluateAll((rows) => rows.map((r) => [r.children[3]!.textContent, r.children[0]!.textContent]));
+const rowOf = (id: number) => page.locator(`tr[data-upload="${id}"]`);
+const queueOrder = () => page.locator('table[aria-label="Upload queue"] tbody tr').evaluateAll((rows) => rows.map((r) => [r.children[3]!.textContent, r.children[0]!.textContent]));
 
 async function queueDeployment(name: string): Promise<void> {
-  await app.page.getByLabel('Deployment', { exact: true }).focus();
-  await app.page.getByLabel('Deployment', { exact: true }).selectOption(String(fleet.deployments.find((d) => d.name === name)!.id));
+  await page.getByLabel('Deployment', { exact: true }).focus();
+  await page.getByLabel('Deployment', { exact: true }).selectOption(String(fleet.deployments.find((d) => d.name === name)!.id));
   // Enter on a select does not submit its form: Tab to the button
-  await app.page.keyboard.press('Tab');
-  await app.page.keyboard.press('Enter');
-  await expect.poll(() => app.page.getByRole('status').filter({ hasText: `of ${name} queued` }).count()).toBe(1);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await expect.poll(() => page.getByRole('status').filter({ hasText: `of ${name} queued` }).count()).toBe(1);
 }
 
 describe('upload queue in the app', () => {
   it('queues two deployments, reorders them by priority, caps the rate and uploads both into Azurite', async () => {
-    await chooseRole(app.page, 'Shore engineer');
-    await app.page.getByRole('link', { name: 'Uploads', exact: true }).click();
-    await expect.poll(() => app.page.url()).toMatch(/#\/uploads$/);
-    await expect.poll(() => app.page.locator('[data-target]').getAttribute('data-target')).toBe('none');
+    await chooseRole(page, 'Shore engineer');
+    await page.getByRole('link', { name: 'Uploads', exact: true }).click();
+    await expect.poll(() => page.url()).toMatch(/#\/uploads$/);
+    await expect.poll(() => page.locator('[data-target]').getAttribute('data-target')).toBe('none');
 
     // The storage account by keyboard: type, Tab, type, Enter. The secret is not shown again.
-    await app.page.getByLabel('SAS URL or connection string').fill(azurite.connectionString());
-    await app.page.keyboard.press('Tab');
-    await app.page.keyboard.type(CONTAINER);
-    await app.page.keyboard.press('Enter');
-    await expect.poll(() => app.page.locator('[data-target]').innerText()).toBe(`Uploads go to container ${CONTAINER}, by a connection string kept in the secret store.`);
-    expect(await app.page.getByLabel('SAS URL or connection string').inputValue()).toBe('');
-    expect(await app.page.content()).not.toContain('AccountKey=');
+    await page.getByLabel('SAS URL or connection string').fill(azurite.connectionString());
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(CONTAINER);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('[data-target]').innerText()).toBe(`Uploads go to container ${CONTAINER}, by a connection string kept in the secret store.`);
+    expect(await page.getByLabel('SAS URL or connection string').inputValue()).toBe('');
+    expect(await page.content()).not.toContain('AccountKey=');
 
     await queueDeployment('south');
     await queueDeployment('north');
@@ -74,30 +88,30 @@ describe('upload queue in the app', () => {
     ]);
 
     // Cancel spare's transfer (a click); it leaves the order.
-    const rows = await app.page.locator('tr[data-upload]').evaluateAll((rs) => rs.map((r) => [r.children[3]!.textContent, Number(r.getAttribute('data-upload'))] as const));
+    const rows = await page.locator('tr[data-upload]').evaluateAll((rs) => rs.map((r) => [r.children[3]!.textContent, Number(r.getAttribute('data-upload'))] as const));
     const idOf = Object.fromEntries(rows) as Record<string, number>;
-    await app.page.getByRole('button', { name: `Cancel transfer ${idOf.spare}` }).click();
+    await page.getByRole('button', { name: `Cancel transfer ${idOf.spare}` }).click();
     await expect.poll(() => rowOf(idOf.spare!).getAttribute('data-state')).toBe('cancelled');
 
     // Raise north by keyboard (focus, Enter): it now goes first.
-    await app.page.getByRole('button', { name: 'Raise north' }).focus();
-    await app.page.keyboard.press('Enter');
-    await expect.poll(() => app.page.locator('[data-priority-of="north"]').innerText()).toContain('priority 1');
+    await page.getByRole('button', { name: 'Raise north' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('[data-priority-of="north"]').innerText()).toContain('priority 1');
     await expect.poll(queueOrder).toEqual([
       ['north', '1'],
       ['south', '2'],
       ['spare', ''],
     ]);
     // A priority value typed: south to 5 goes first again, then north back above it with 9.
-    await app.page.getByLabel('New priority of south').fill('5');
-    await app.page.keyboard.press('Enter');
+    await page.getByLabel('New priority of south').fill('5');
+    await page.keyboard.press('Enter');
     await expect.poll(queueOrder).toEqual([
       ['south', '1'],
       ['north', '2'],
       ['spare', ''],
     ]);
-    await app.page.getByLabel('New priority of north').fill('9');
-    await app.page.keyboard.press('Enter');
+    await page.getByLabel('New priority of north').fill('9');
+    await page.keyboard.press('Enter');
     await expect.poll(queueOrder).toEqual([
       ['north', '1'],
       ['south', '2'],
@@ -105,7 +119,7 @@ describe('upload queue in the app', () => {
     ]);
 
     // Pause south (click): it is held, out of the order; resume it (keyboard).
-    await app.page.getByRole('button', { name: `Pause transfer ${idOf.south}` }).click();
+    await page.getByRole('button', { name: `Pause transfer ${idOf.south}` }).click();
     await expect.poll(() => rowOf(idOf.south!).getAttribute('data-paused')).toBe('true');
     // held ones are listed after the queue, newest first, with no place in the order
     await expect.poll(queueOrder).toEqual([
@@ -113,32 +127,32 @@ describe('upload queue in the app', () => {
       ['spare', ''],
       ['south', ''],
     ]);
-    await app.page.getByRole('button', { name: `Resume transfer ${idOf.south}` }).focus();
-    await app.page.keyboard.press('Space');
+    await page.getByRole('button', { name: `Resume transfer ${idOf.south}` }).focus();
+    await page.keyboard.press('Space');
     await expect.poll(() => rowOf(idOf.south!).getAttribute('data-paused')).toBe(null);
 
     // A cap of 512 KiB/s for 2.25 MiB: the run cannot take much less than 4 s.
-    await app.page.getByLabel('Rate cap (KiB/s, 0 = none)').fill('512');
-    await app.page.keyboard.press('Enter');
-    await expect.poll(() => app.page.locator('[data-cap]').getAttribute('data-cap')).toBe(String(512 * KIB));
+    await page.getByLabel('Rate cap (KiB/s, 0 = none)').fill('512');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('[data-cap]').getAttribute('data-cap')).toBe(String(512 * KIB));
 
-    await app.expectAccessible('uploads');
-    await screenshot(app.page, 'uploads-queue');
+    expect(await seriousViolations(page), 'axe on uploads').toEqual([]);
+    await screenshot(page, 'uploads-queue');
 
     const started = Date.now();
-    await app.page.getByRole('button', { name: 'Upload the queue' }).click();
+    await page.getByRole('button', { name: 'Upload the queue' }).click();
     // The running transfer shows its bytes moving.
     await expect.poll(() => rowOf(idOf.north!).getAttribute('data-state'), { timeout: 10_000 }).toBe('running');
-    await expect.poll(() => app.page.locator('.job[data-state="running"] .job-pct').count(), { timeout: 10_000 }).toBe(1);
-    await screenshot(app.page, 'uploads-running');
-    await expect.poll(() => app.page.locator('.job').getAttribute('data-state'), { timeout: 60_000 }).toBe('succeeded');
+    await expect.poll(() => page.locator('.job[data-state="running"] .job-pct').count(), { timeout: 10_000 }).toBe(1);
+    await screenshot(page, 'uploads-running');
+    await expect.poll(() => page.locator('.job').getAttribute('data-state'), { timeout: 60_000 }).toBe('succeeded');
     const took = (Date.now() - started) / 1000;
     await expect.poll(() => rowOf(idOf.north!).getAttribute('data-state')).toBe('succeeded');
     await expect.poll(() => rowOf(idOf.south!).getAttribute('data-state')).toBe('succeeded');
-    expect(await app.page.locator('.job .muted').last().innerText()).toBe('2 uploaded, 0 failed, 0 stopped.');
+    expect(await page.locator('.job .muted').last().innerText()).toBe('2 uploaded, 0 failed, 0 stopped.');
     // 2.25 MiB at 512 KiB/s is 4.5 s, less the half-second burst the limiter allows
     expect(took).toBeGreaterThan(3.5);
-    await screenshot(app.page, 'uploads-done');
+    await screenshot(page, 'uploads-done');
 
     // In the container: each bundle once, each device's index naming its bundle.
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString()).getContainerClient(CONTAINER);
@@ -161,6 +175,6 @@ describe('upload queue in the app', () => {
     } finally {
       db.close();
     }
-    expect(app.problems).toEqual([]);
+    expect(problems).toEqual([]);
   }, 120_000);
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { estimatePatchBytes, rankBases } from './estimate.js';
+import { ContentSketcher, encodeSamples } from './sketch.js';
 import type { FileFingerprint, ImageSignature } from './types.js';
 
 const hex = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -23,8 +24,9 @@ describe('estimatePatchBytes', () => {
   it('costs about nothing for a new layer whose contents the base has', () => {
     const moved = image(102, [os, { id: 3, files: app1.files }]);
     const cost = estimatePatchBytes([base], moved);
-    expect(cost).toBeGreaterThan(0);
-    expect(cost).toBeLessThan(1000);
+    const fixed = estimatePatchBytes([base], image(109, [os, { id: 10, files: [{ path: 'etc', size: 0 }] }]));
+    expect(fixed).toBeGreaterThan(0); // a bundle's own framing
+    expect(cost - fixed).toBeLessThan(1000);
   });
 
   it('charges a changed file a fraction of a new one, and a new file its compressed size', () => {
@@ -40,7 +42,7 @@ describe('estimatePatchBytes', () => {
   it('charges the growth of a changed file as new data', () => {
     const grown = image(105, [os, { id: 6, files: [file('app/main.js', 1_300_000, 32)] }]);
     const same = image(106, [os, { id: 7, files: [file('app/main.js', 300_000, 33)] }]);
-    expect(estimatePatchBytes([base], grown) - estimatePatchBytes([base], same)).toBeGreaterThan(1_000_000 * 0.25);
+    expect(estimatePatchBytes([base], grown) - estimatePatchBytes([base], same)).toBeGreaterThan(1_000_000 * 0.2);
   });
 
   it('ships the full image when there is no base, and never more than that with one', () => {
@@ -48,6 +50,53 @@ describe('estimatePatchBytes', () => {
     const full = estimatePatchBytes([], target);
     expect(full).toBeGreaterThan(estimatePatchBytes([base], target));
     expect(estimatePatchBytes([image(1, [{ id: 99, files: [file('x', 5, 99)] }])], target)).toBe(full);
+  });
+});
+
+describe('estimatePatchBytes with content features (version 2 signatures)', () => {
+  function noise(seed: number, n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let x = seed * 2 + 1;
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      out[i] = x & 0xff;
+    }
+    return out;
+  }
+  const sketched = (path: string, bytes: Uint8Array, packed: number, h: number): FileFingerprint => {
+    const s = new ContentSketcher(bytes.length);
+    s.update(bytes);
+    const { rateBits, samples } = s.finish();
+    return { path, size: bytes.length, hash: hex(h), packed, sketchBits: rateBits, sketch: encodeSamples(samples) };
+  };
+  const v2 = (config: number, f: FileFingerprint) => ({ ...image(config, [os, { id: config, files: [f] }]), version: 2 as const });
+  const old = noise(1, 2 << 20);
+  const edited = (share: number) => {
+    const b = old.slice();
+    b.set(noise(2, Math.round(b.length * share)), 4096);
+    return b;
+  };
+
+  it('charges a changed file the share of it the old version lacks', () => {
+    const base2 = v2(200, sketched('model.bin', old, old.length, 60));
+    const cost = (share: number, h: number) => estimatePatchBytes([base2], v2(201 + h, sketched('model.bin', edited(share), old.length, h)));
+    const fixed = estimatePatchBytes([base2], image(299, [os, { id: 299, files: [{ path: 'etc', size: 0 }] }]));
+    const tenth = cost(0.1, 61) - fixed;
+    const half = cost(0.5, 62) - fixed;
+    // random bytes: the missing share costs its size (0.1 × 2 MiB), within sampling error
+    expect(tenth).toBeGreaterThan(0.08 * old.length);
+    expect(tenth).toBeLessThan(0.12 * old.length);
+    expect(half / tenth).toBeGreaterThan(4);
+    expect(half / tenth).toBeLessThan(6);
+  });
+
+  it('charges compressible content less per byte than content that does not compress', () => {
+    const alone = (f: FileFingerprint) => estimatePatchBytes([], { ...image(210, [{ id: 210, files: [f] }]), version: 2 });
+    const random = alone(sketched('a', old, old.length, 70));
+    const text = alone(sketched('a', old, old.length / 5, 71));
+    expect(text).toBeLessThan(random / 5); // the patch's coder beats the gauge on compressible content
   });
 });
 

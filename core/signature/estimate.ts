@@ -1,41 +1,85 @@
-// Estimates how many bytes a patch from some base images to a target will take, from signatures
+// Estimates how many bytes a bundle from some base images to a target will take, from signatures
 // alone (no image bytes). Used to rank candidate bases for a target, by `lighter bundle build` and
-// by the planner. The figures follow the delta engine's strategy (DESIGN.md, "Delta engine"):
-// layers the device has cost nothing, content it has anywhere is copied by reference, a file that
-// changed at the same path becomes a binary delta, everything else is compressed literal data.
-// The constants are calibrated on the benchmark corpus (docs/bundle-format.md, "Estimates").
-import type { ImageSignature } from './types.js';
+// by the planner, and shown to users as the plan's byte figures. The model follows the delta
+// engine (DESIGN.md, "Delta engine"): layers the device has cost nothing, content it has anywhere is
+// copied by reference, a file changed at the same path costs the share of it its old version lacks
+// (the files' sketches, core/signature/sketch.ts), everything else is compressed literal data. The
+// constants are calibrated on the benchmark corpus (docs/bundle-format.md, "Estimates").
+import { decodeSamples, missingShare, type ContentSketch } from './sketch.js';
+import type { FileFingerprint, ImageSignature } from './types.js';
 
-/** Bytes a tar header costs when encoded against a base header (mostly mtime and size changes). */
-const HEADER_BYTES = 6;
-/** Bytes to reference content the base already has (offset + length, after compression). */
-const COPY_BYTES = 4;
-/** Share of a changed file's (compressed) size its binary delta typically takes. */
-const CHANGED_FRACTION = 0.25;
-/** Compressed size of new literal data per byte (brotli on typical image content). */
-const LITERAL_RATIO = 0.3;
-/** Fixed cost of a changed layer in the patch (its index entry, digests, stream framing). */
+/** A bundle's fixed cost: its manifest, signature and the patch header with the target's config. */
+const BUNDLE_BYTES = 5_500;
+/** Fixed cost of a carried layer in the patch (its index entry, digests, section framing). */
 const LAYER_BYTES = 128;
+/** An entry at a path a base layer has: its header codes against the base's, to almost nothing. */
+const KEPT_ENTRY_BYTES = 0.3;
+/** An entry at a new path: its name and header fields, compressed with its neighbours'. */
+const NEW_ENTRY_BYTES = 8;
+/** Content the base has at another path: a reference (offset and length, compressed). */
+const COPY_BYTES = 4;
+/** A changed file too small to sketch (or from a version 1 signature): its delta costs about this share of its packed size, besides its growth. */
+const SMALL_CHANGE_SHARE = 0.3;
+/** Version 1 signatures carry no packed sizes: brotli's typical ratio on image content. */
+const V1_PACKED_RATIO = 0.3;
 
 interface BaseIndex {
   diffIDs: Set<string>;
   hashes: Set<string>;
-  /** path -> largest size seen at that path in any base layer */
-  pathSizes: Map<string, number>;
+  /** path -> the largest file at that path in any base layer */
+  paths: Map<string, FileFingerprint>;
 }
 
 function indexBases(bases: ImageSignature[]): BaseIndex {
-  const index: BaseIndex = { diffIDs: new Set(), hashes: new Set(), pathSizes: new Map() };
+  const index: BaseIndex = { diffIDs: new Set(), hashes: new Set(), paths: new Map() };
   for (const base of bases) {
     for (const layer of base.layers) {
       index.diffIDs.add(layer.diffID);
       for (const f of layer.files) {
         if (f.hash) index.hashes.add(f.hash);
-        index.pathSizes.set(f.path, Math.max(f.size, index.pathSizes.get(f.path) ?? 0));
+        if (f.size >= (index.paths.get(f.path)?.size ?? 0)) index.paths.set(f.path, f);
       }
     }
   }
   return index;
+}
+
+const sketchOf = (f: FileFingerprint): ContentSketch | null =>
+  f.sketch !== undefined && f.sketchBits !== undefined ? { rateBits: f.sketchBits, samples: decodeSamples(f.sketch) } : null;
+
+/**
+ * What the patch's literal coder (brotli 10–11 with a 16 MiB window) reaches on content the gauge
+ * (brotli 3, io/bundle/content-features.ts) packs to `packedRatio` of its size: about a third less
+ * on compressible content, nothing less on content that does not compress (packed media, .deb
+ * archives, random data).
+ */
+function literalFactor(packedRatio: number): number {
+  return 0.68 + 0.32 * Math.min(1, Math.max(0, (packedRatio - 0.6) / 0.4));
+}
+
+/**
+ * How much of a changed region's packed size its delta costs: a changed stretch of compressible
+ * content (code, text) still shares most of its structure with the old version, which the delta's
+ * difference stream exploits; random data (packed/size near 1) shares nothing.
+ */
+function changedShare(packedRatio: number): number {
+  return 0.65 + 0.35 * Math.min(1, Math.max(0, (packedRatio - 0.3) / 0.7));
+}
+
+/** Bytes to carry file `f` of a target layer, given the base file at its path (if any). */
+function fileBytes(f: FileFingerprint, old: FileFingerprint | undefined): number {
+  const ratio = (f.packed ?? f.size * V1_PACKED_RATIO) / f.size;
+  const packed = f.size * ratio * literalFactor(ratio);
+  if (!old?.hash) return packed;
+  const a = sketchOf(old);
+  const b = sketchOf(f);
+  const missing = a && b ? missingShare(a, b) : null;
+  if (missing === null) {
+    // Without sketches, growth is taken for new data and the rest for an edit of the old file.
+    const grown = Math.max(0, f.size - old.size) / f.size;
+    return packed * (grown + (1 - grown) * SMALL_CHANGE_SHARE);
+  }
+  return packed * missing * changedShare(ratio);
 }
 
 function estimateWith(index: BaseIndex, target: ImageSignature): number {
@@ -47,27 +91,20 @@ function estimateWith(index: BaseIndex, target: ImageSignature): number {
     seen.add(layer.diffID);
     total += LAYER_BYTES;
     for (const f of layer.files) {
-      total += HEADER_BYTES;
+      const old = index.paths.get(f.path);
+      total += old ? KEPT_ENTRY_BYTES : NEW_ENTRY_BYTES;
       if (!f.hash || f.size === 0) continue; // directories, links, whiteouts: the header is all
       if (index.hashes.has(f.hash)) {
-        total += COPY_BYTES;
+        if (old?.hash !== f.hash) total += COPY_BYTES;
         continue;
       }
-      const literal = f.size * LITERAL_RATIO;
-      const baseSize = index.pathSizes.get(f.path);
-      if (baseSize === undefined) {
-        total += literal;
-      } else {
-        // Growth is mostly new data; the rest of the file diffs against the old one.
-        const grown = Math.max(0, f.size - baseSize);
-        total += Math.min(literal, (f.size - grown) * LITERAL_RATIO * CHANGED_FRACTION + grown * LITERAL_RATIO);
-      }
+      total += fileBytes(f, old);
     }
   }
-  return Math.round(total);
+  return total === 0 ? 0 : Math.round(total + BUNDLE_BYTES);
 }
 
-/** Estimated patch bytes to turn what `bases` hold into `target`. `bases` empty = the full image. */
+/** Estimated bundle bytes to turn what `bases` hold into `target`. `bases` empty = the full image. */
 export function estimatePatchBytes(bases: ImageSignature[], target: ImageSignature): number {
   return estimateWith(indexBases(bases), target);
 }

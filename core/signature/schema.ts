@@ -7,7 +7,7 @@ const size = z.number().int().nonnegative().max(2 ** 46);
 
 export const imageSignatureSchema: z.ZodType<ImageSignature> = z
   .object({
-    version: z.literal(1),
+    version: z.union([z.literal(1), z.literal(2)]),
     configDigest: digest,
     repoTags: z.array(z.string().max(512)).max(256),
     layers: z
@@ -15,7 +15,22 @@ export const imageSignatureSchema: z.ZodType<ImageSignature> = z
         z.object({
           diffID: digest,
           size,
-          files: z.array(z.object({ path: z.string().max(4096), size, hash: digest.optional() }).strict()).max(2_000_000),
+          files: z
+            .array(
+              z
+                .object({
+                  path: z.string().max(4096),
+                  size,
+                  hash: digest.optional(),
+                  packed: size.optional(),
+                  // A sketch keeps about 4,096 samples (core/signature/sketch.ts); bounded well above that.
+                  sketch: z.string().max(65_536).regex(/^[A-Za-z0-9+/]*={0,2}$/).optional(),
+                  sketchBits: z.number().int().min(8).max(30).optional(),
+                })
+                .strict()
+                .refine((f) => (f.sketch === undefined) === (f.sketchBits === undefined), 'sketch and sketchBits come together'),
+            )
+            .max(2_000_000),
         }).strict(),
       )
       .max(1000),

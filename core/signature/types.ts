@@ -6,6 +6,12 @@ export interface FileFingerprint {
   size: number;
   /** "sha256:<hex>" of the file's content; absent for non-regular entries */
   hash?: string;
+  /** (version 2) bytes the content compresses to, gauged (io/bundle/content-features.ts) */
+  packed?: number;
+  /** (version 2, files of 16 KiB and more) the content sketch's samples (core/signature/sketch.ts) */
+  sketch?: string;
+  /** log2 of the sketch's sampling rate */
+  sketchBits?: number;
 }
 
 export interface LayerFingerprint {
@@ -16,7 +22,8 @@ export interface LayerFingerprint {
 }
 
 export interface ImageSignature {
-  version: 1;
+  /** 1: paths, sizes and hashes only; 2: also what each file's content compresses to, and sketches */
+  version: 1 | 2;
   configDigest: string;
   repoTags: string[];
   layers: LayerFingerprint[];

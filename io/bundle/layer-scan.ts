@@ -8,7 +8,19 @@ import type { FileFingerprint } from '../../core/signature/types.js';
 import { normalisePath } from '../../core/tar/path.js';
 import { streamInput, TarReader } from '../../core/tar/reader.js';
 
-export async function scanLayer(tar: Readable): Promise<{ files: FileFingerprint[]; tarSize: number }> {
+/** What a caller learns of each regular file's content as it streams by (signatures: content-features.ts). */
+export interface ContentObserver {
+  update(chunk: Uint8Array): void;
+  /** adds what it learnt to the file's fingerprint (at once, or by the layer's end()) */
+  finish(fingerprint: FileFingerprint): void;
+}
+
+export interface LayerObserver {
+  file(size: number): ContentObserver;
+  end(): void;
+}
+
+export async function scanLayer(tar: Readable, observe?: LayerObserver): Promise<{ files: FileFingerprint[]; tarSize: number }> {
   const reader = new TarReader(streamInput(tar as AsyncIterable<Buffer>));
   const files: FileFingerprint[] = [];
   const safety = new LayerSafety();
@@ -22,10 +34,17 @@ export async function scanLayer(tar: Readable): Promise<{ files: FileFingerprint
         continue;
       }
       const hash = createHash('sha256');
-      for (let b = await reader.content(); b.length > 0; b = await reader.content()) hash.update(b);
-      files.push({ path, size: e.size, hash: `sha256:${hash.digest('hex')}` });
+      const observer = observe?.file(e.size);
+      for (let b = await reader.content(); b.length > 0; b = await reader.content()) {
+        hash.update(b);
+        observer?.update(b);
+      }
+      const fingerprint: FileFingerprint = { path, size: e.size, hash: `sha256:${hash.digest('hex')}` };
+      observer?.finish(fingerprint);
+      files.push(fingerprint);
     }
     await reader.finish();
+    observe?.end();
   } finally {
     tar.destroy(); // a refused layer is not read to its end
   }

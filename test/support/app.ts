@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'bin', 'lighter.js');
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const CLI = join(ROOT, 'bin', 'lighter.js');
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 export interface Console {
@@ -21,7 +21,7 @@ export interface Console {
   stderr(): string;
 }
 
-function startConsole(db: string, env: NodeJS.ProcessEnv = {}): Promise<Console> {
+export function startConsole(db: string, env: NodeJS.ProcessEnv = {}): Promise<Console> {
   const child = spawn(process.execPath, [CLI, 'console', '--no-open', '--port', '0', '--db', db], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
@@ -45,7 +45,7 @@ export function stopConsole(c: Console | undefined): Promise<number | null> {
   });
 }
 
-function launchBrowser(profileDir: string, downloads?: string): Promise<BrowserContext> {
+export function launchBrowser(profileDir: string, downloads?: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profileDir, {
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -56,7 +56,7 @@ function launchBrowser(profileDir: string, downloads?: string): Promise<BrowserC
 }
 
 /** A fresh page that records every console error and uncaught exception (CSP violations included). */
-async function openPage(browser: BrowserContext, url: string): Promise<{ page: Page; problems: string[] }> {
+export async function openPage(browser: BrowserContext, url: string): Promise<{ page: Page; problems: string[] }> {
   const page = await browser.newPage();
   const problems: string[] = [];
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
@@ -68,7 +68,7 @@ async function openPage(browser: BrowserContext, url: string): Promise<{ page: P
 const AXE = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 
 /** axe-core's serious and critical violations on the page as it is now, as "rule: target" lines. */
-async function seriousViolations(page: Page): Promise<string[]> {
+export async function seriousViolations(page: Page): Promise<string[]> {
   // injected as a script element's text would break the CSP; evaluate runs it in the page directly
   await page.evaluate(AXE);
   const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as {
