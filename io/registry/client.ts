@@ -74,15 +74,31 @@ const UPLOAD_LOST = new Error('upload lost');
 
 type Body = Buffer | (() => Readable);
 
+/** A bearer token and when to renew it (ms epoch; undefined: when the registry rejects it). */
+interface Token {
+  header: string;
+  renewAt: number | undefined;
+}
+
+/** The WWW-Authenticate challenge of an answer. */
+function challengeOf(res: Response): { scheme: string; params: Record<string, string> } {
+  const header = res.headers['www-authenticate'];
+  return parseChallenge(Array.isArray(header) ? header[0]! : (header ?? ''));
+}
+
 export class RegistryClient {
   private base: URL;
-  private authHeader: string | undefined;
   private authChecked = false;
-  /** where bearer tokens come from (with scopes), once the registry asked for one */
+  /** where bearer tokens come from (service set, no scope yet), once the registry asked for one */
   private tokenUrl: URL | undefined;
   private basic: string | undefined;
-  /** ms epoch after which the current token should not be used, when its endpoint said */
-  private tokenRenewAt: number | undefined;
+  /**
+   * Bearer tokens by the scope set a request needs (pull, or pull and push, plus mount sources),
+   * so a token asked for one kind of request is never sent with another it does not cover.
+   */
+  private readonly tokens = new Map<string, Token>();
+  /** scopes a challenge named beyond what a scope set asked for (e.g. registry:catalog:*), by set */
+  private readonly widened = new Map<string, string[]>();
   /** how many uploads were resumed after an interruption, and how many had to start over */
   readonly stats = { resumed: 0, restarted: 0 };
 
@@ -112,22 +128,42 @@ export class RegistryClient {
     } catch {
       detail = text.trim().split('\n')[0]?.slice(0, 200) ?? '';
     }
-    const hint = res.status === 401 ? ' (authentication required or credentials rejected)' : res.status === 403 ? ' (access denied)' : '';
-    throw new RegistryError(`registry ${this.host} answered ${res.status} for ${what}${hint}${detail ? `: ${detail}` : ''}`, res.status, code);
+    const { params } = challengeOf(res);
+    const hint =
+      res.status === 401 && params.error === 'insufficient_scope'
+        ? ` (insufficient_scope: the token endpoint did not grant ${params.scope ?? 'the access this needs'}; the credentials may lack that permission)`
+        : res.status === 401
+          ? ' (authentication required or credentials rejected)'
+          : res.status === 403
+            ? ' (access denied)'
+            : '';
+    throw new RegistryError(`registry ${this.host} answered ${res.status} for ${what}${hint}${detail ? `: ${detail}` : ''}`, res.status, code ?? (params.error === 'insufficient_scope' ? 'insufficient_scope' : undefined));
+  }
+
+  /** The scopes a request needs: this repository (pull, or pull and push) and the mount sources. */
+  private scopesFor(push: boolean): string[] {
+    return [...(this.repository ? [`repository:${this.repository}:${push ? 'pull,push' : 'pull'}`] : []), ...this.extraPull.map((r) => `repository:${r}:pull`)];
   }
 
   /**
-   * Answers the registry's challenge once per client (basic credentials, or where bearer tokens
-   * come from), and fetches a token when there is none or the one we have is about to expire.
+   * The Authorization header for a request needing SCOPES: basic credentials, or a bearer token for
+   * exactly that scope set (and what challenges added to it), fetched when there is none or it is
+   * about to expire. The registry's challenge is answered once per client.
    */
-  private async authenticate(push: boolean): Promise<void> {
-    if (!this.authChecked) await this.challenge(push);
-    if (this.tokenUrl && (!this.authHeader || (this.tokenRenewAt !== undefined && Date.now() >= this.tokenRenewAt))) await this.renewToken();
+  private async authorization(scopes: string[]): Promise<string | undefined> {
+    if (!this.authChecked) await this.challenge();
+    if (!this.tokenUrl) return this.basic;
+    const key = scopes.join(' ');
+    const have = this.tokens.get(key);
+    if (have && (have.renewAt === undefined || Date.now() < have.renewAt)) return have.header;
+    const token = await this.fetchToken([...scopes, ...(this.widened.get(key) ?? [])]);
+    this.tokens.set(key, token);
+    return token.header;
   }
 
-  private async challenge(push: boolean): Promise<void> {
+  private async challenge(): Promise<void> {
     const ping = () =>
-      this.raw('GET', '/v2/', {}).catch((err: Error) => {
+      this.raw('GET', '/v2/', {}, undefined).catch((err: Error) => {
         // Off loopback without --insecure only HTTPS is tried: say how to reach a plain-HTTP one.
         const hint = this.base.protocol === 'https:' && !this.opts.insecure ? ' (a plain-HTTP registry that is not on loopback needs --insecure)' : '';
         throw new Error(`cannot reach registry ${this.host} over ${this.base.protocol.slice(0, -1).toUpperCase()}: ${err.message}${hint}`);
@@ -146,25 +182,23 @@ export class RegistryClient {
     if (res.status === 200) return;
     if (res.status !== 401) return this.fail(res, 'the API check /v2/');
     const header = res.headers['www-authenticate'];
-    const { scheme, params } = parseChallenge(Array.isArray(header) ? header[0]! : (header ?? ''));
+    const { scheme, params } = challengeOf(res);
     const creds = this.opts.credentials;
     this.basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
     if (scheme === 'basic') {
       if (!this.basic) throw new RegistryError(`registry ${this.host} answered 401: it requires credentials (basic auth, realm ${params.realm ?? '?'})`, 401);
-      this.authHeader = this.basic;
       return;
     }
     if (scheme !== 'bearer' || !params.realm) throw new RegistryError(`registry ${this.host} answered 401 with an unsupported challenge ${JSON.stringify(header)}`, 401);
     const realm = new URL(params.realm);
-    if (realm.protocol !== 'https:' && !isLoopback(realm.host) && !this.opts.insecure) throw new Error(`token endpoint ${realm} is plain HTTP; refusing without --insecure`);
+    if (realm.protocol !== 'https:' && !isLoopback(realm.host) && !this.opts.insecure) throw new Error(`token endpoint ${realm.host} is plain HTTP; refusing without --insecure`);
     if (params.service) realm.searchParams.set('service', params.service);
-    realm.searchParams.append('scope', `repository:${this.repository}:${push ? 'pull,push' : 'pull'}`);
-    for (const r of this.extraPull) realm.searchParams.append('scope', `repository:${r}:pull`);
     this.tokenUrl = realm;
   }
 
-  private async renewToken(): Promise<void> {
-    const realm = this.tokenUrl!;
+  private async fetchToken(scopes: string[]): Promise<Token> {
+    const realm = new URL(this.tokenUrl!);
+    for (const sc of new Set(scopes)) realm.searchParams.append('scope', sc);
     const asked = Date.now();
     const tokenRes = await send(realm, { method: 'GET', headers: this.basic ? { authorization: this.basic } : {}, insecure: this.opts.insecure });
     if (tokenRes.status !== 200) {
@@ -174,54 +208,69 @@ export class RegistryClient {
     const tok = JSON.parse((await readBody(tokenRes, 1 << 20, 'token response')).toString()) as { token?: string; access_token?: string; expires_in?: number };
     const token = tok.token ?? tok.access_token;
     if (!token) throw new Error(`token endpoint ${realm.host} returned no token`);
-    this.authHeader = `Bearer ${token}`;
     // an endpoint that does not say how long the token lives is taken at its word on 401 instead
-    this.tokenRenewAt = typeof tok.expires_in === 'number' && tok.expires_in > 0 ? asked + Math.max(tok.expires_in * 1000 - RENEW_EARLY_MS, tok.expires_in * 500) : undefined;
+    const renewAt = typeof tok.expires_in === 'number' && tok.expires_in > 0 ? asked + Math.max(tok.expires_in * 1000 - RENEW_EARLY_MS, tok.expires_in * 500) : undefined;
+    return { header: `Bearer ${token}`, renewAt };
   }
 
-  /** A 401 that a fresh token can cure: ours expired or was revoked, not a missing permission. */
-  private tokenRejected(res: Response): boolean {
-    if (res.status !== 401 || !this.tokenUrl) return false;
-    const header = res.headers['www-authenticate'];
-    const { scheme, params } = parseChallenge(Array.isArray(header) ? header[0]! : (header ?? ''));
-    return scheme === 'bearer' && params.error !== 'insufficient_scope';
+  /**
+   * What a bearer 401 calls for: 'renew' when our token expired or was revoked; 'widen' when the
+   * challenge names a scope the token lacks that we have not asked for yet (remembered for the
+   * scope set, so later requests ask for it at once); undefined when a new token cannot help.
+   */
+  private bearerRefusal(res: Response, key: string): 'renew' | 'widen' | undefined {
+    if (res.status !== 401 || !this.tokenUrl) return undefined;
+    const { scheme, params } = challengeOf(res);
+    if (scheme !== 'bearer') return undefined;
+    if (params.error !== 'insufficient_scope') return 'renew';
+    const have = new Set([...key.split(' '), ...(this.widened.get(key) ?? [])]);
+    const more = (params.scope ?? '').split(' ').filter((sc) => sc && !have.has(sc));
+    if (!more.length) return undefined;
+    this.widened.set(key, [...(this.widened.get(key) ?? []), ...more]);
+    return 'widen';
   }
 
-  private raw(method: string, path: string | URL, init: { headers?: Record<string, string>; body?: Body }): Promise<Response> {
+  private raw(method: string, path: string | URL, init: { headers?: Record<string, string>; body?: Body }, authorization: string | undefined): Promise<Response> {
     const url = typeof path === 'string' ? new URL(path, this.base) : path;
     const headers: Record<string, string> = { ...init.headers, 'user-agent': 'lighter' };
-    if (this.authHeader && url.host === this.base.host) headers.authorization = this.authHeader;
+    if (authorization && url.host === this.base.host) headers.authorization = authorization;
     const body = typeof init.body === 'function' ? init.body() : init.body;
     return send(url, { method, headers, ...(body !== undefined ? { body } : {}), insecure: this.opts.insecure });
   }
 
   /**
-   * One authenticated exchange. A rejected token is renewed and the request sent again; 429/503
+   * One authenticated exchange. A rejected token is renewed and the request sent again, and so is
+   * one refused for a scope the registry's challenge names (asked for once, merged with ours); 429/503
    * wait for the registry's Retry-After (or back off) and try again; 5xx answers and network errors
    * are retried only for GET/HEAD, which cannot have done anything half-way. When the attempts are
    * used up the last answer is returned for the caller to report.
    */
   private async request(method: string, path: string | URL, init: { headers?: Record<string, string>; body?: Body; push?: boolean } = {}): Promise<Response> {
     const idempotent = method === 'GET' || method === 'HEAD';
-    await this.authenticate(init.push ?? false);
+    const scopes = this.scopesFor(init.push ?? false);
+    const key = scopes.join(' ');
     let renewed = false;
+    let widened = false;
     let refused: Response | undefined;
     try {
       return await retry(
         async () => {
           // the answer we are retrying is not needed any more; the one we give up on is reported
           refused?.body.resume();
-          await this.authenticate(init.push ?? false);
+          const authorization = await this.authorization(scopes);
           let res: Response;
           try {
-            res = await this.raw(method, path, init);
+            res = await this.raw(method, path, init, authorization);
           } catch (err) {
             throw new LinkError(`registry ${this.host}: ${method} failed: ${(err as Error).message}`);
           }
-          if (!renewed && this.tokenRejected(res)) {
-            renewed = true;
+          // a rejected token is renewed once, and a missing scope asked for once; then the answer stands
+          const refusal = this.bearerRefusal(res, key);
+          if ((refusal === 'renew' && !renewed) || (refusal === 'widen' && !widened)) {
+            if (refusal === 'renew') renewed = true;
+            else widened = true;
             res.body.resume();
-            await this.renewToken();
+            this.tokens.delete(key);
             throw new RetryableAnswer(res, 0);
           }
           if (TRY_LATER.has(res.status) || (idempotent && res.status >= 500)) throw new RetryableAnswer((refused = res), retryAfterMs(res.headers['retry-after']));

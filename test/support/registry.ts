@@ -31,7 +31,7 @@ const REGISTRY_LEEWAY = 60;
  * A token server as Azure Container Registry and Docker Hub use: clients that get a Bearer
  * challenge ask it (with basic credentials) for a JWT the registry verifies against our cert.
  */
-async function startTokenServer(dir: string, users: Record<string, string>, ttl: number): Promise<{ realm: string; cert: string; requests: string[]; stop(): Promise<void> }> {
+async function startTokenServer(dir: string, users: Record<string, string>, ttl: number, grants: TokenGrants | undefined): Promise<{ realm: string; cert: string; requests: string[]; stop(): Promise<void> }> {
   const key = join(dir, 'token-key.pem');
   const cert = join(dir, 'token-cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=lighter-test-token'], { stdio: 'ignore' });
@@ -47,9 +47,12 @@ async function startTokenServer(dir: string, users: Record<string, string>, ttl:
       res.writeHead(401).end('{"details":"bad credentials"}');
       return;
     }
+    // "repository:team/app:pull,push": the actions after the last colon, the name between
     const access = url.searchParams.getAll('scope').map((sc) => {
-      const [type, name, actions] = sc.split(':');
-      return { type, name, actions: (actions ?? '').split(',') };
+      const type = sc.slice(0, sc.indexOf(':'));
+      const name = sc.slice(sc.indexOf(':') + 1, sc.lastIndexOf(':'));
+      const actions = sc.slice(sc.lastIndexOf(':') + 1).split(',').filter((a) => !grants || grants(user, type, name, a));
+      return { type, name, actions };
     });
     // docker-registry accepts a token up to 60 s past its exp (clock-skew leeway), so a token
     // meant to live TTL seconds carries exp = now + ttl - 60
@@ -62,15 +65,19 @@ async function startTokenServer(dir: string, users: Record<string, string>, ttl:
   return { realm: `http://127.0.0.1:${port}/token`, cert, requests, stop: () => new Promise((r) => server.close(() => r())) };
 }
 
+/** Whether USER may do ACTION on the resource (TYPE "repository" or "registry", NAME); the rest of a scope is left out of the token, as real token servers do. */
+export type TokenGrants = (user: string, type: string, name: string, action: string) => boolean;
+
 /**
  * options.htpasswd: contents of an htpasswd file (bcrypt) to require basic auth.
  * options.tokenUsers: user → password for bearer-token auth through a token server (see `tokenRequests`).
  * options.tokenTtl: seconds each token stays valid (default 600); the token response does not say.
+ * options.tokenGrants: which asked-for actions a token carries (default: all of them).
  */
-export async function startRegistry(options: { htpasswd?: string; tokenUsers?: Record<string, string>; tokenTtl?: number } = {}): Promise<TestRegistry & { tokenRequests: string[] }> {
+export async function startRegistry(options: { htpasswd?: string; tokenUsers?: Record<string, string>; tokenTtl?: number; tokenGrants?: TokenGrants } = {}): Promise<TestRegistry & { tokenRequests: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'lighter-registry-'));
   const port = await freePort();
-  const token = options.tokenUsers ? await startTokenServer(dir, options.tokenUsers, options.tokenTtl ?? 600) : undefined;
+  const token = options.tokenUsers ? await startTokenServer(dir, options.tokenUsers, options.tokenTtl ?? 600, options.tokenGrants) : undefined;
   const auth = options.htpasswd
     ? (writeFileSync(join(dir, 'htpasswd'), options.htpasswd), `auth:\n  htpasswd:\n    realm: lighter-test\n    path: ${join(dir, 'htpasswd')}\n`)
     : token
