@@ -23,6 +23,20 @@ describe('parseReference', () => {
     expect(() => parseReference('docker://r.example/App')).toThrow(/invalid repository name/);
     expect(() => parseReference('docker://r.example/app@sha256:12')).toThrow(/invalid digest/);
     expect(() => parseReference('docker-archive:')).toThrow(/needs a path/);
+  });
+
+  it('refuses credentials in a docker reference without quoting them', () => {
+    for (const ref of ['docker://bob:hunter2@r.example/app:1', 'docker://bob:hunter2@r.example']) {
+      let message = '';
+      try {
+        parseReference(ref);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/credentials|invalid digest/);
+      expect(message).not.toContain('hunter2');
+    }
+    expect(parseReference('docker://r.example/app@sha256:' + 'a'.repeat(64)).transport).toBe('docker');
     expect(() => parseReference('oci:dir:bad tag')).toThrow(/invalid OCI reference name/);
   });
 });

@@ -21,7 +21,8 @@ export function parseDockerName(s: string): { host: string; repository: string; 
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isDigest(digest)) throw new Error(`invalid digest in image name ${JSON.stringify(s)}`);
+    // (only what follows the @ is quoted: before it may be USER:PASS of a mistaken USER:PASS@HOST)
+    if (!isDigest(digest)) throw new Error(`invalid digest ${JSON.stringify(digest)} after @ in an image name`);
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');
@@ -80,6 +81,10 @@ export function parseReference(ref: string): ImageReference {
     }
     case 'docker': {
       if (!body.startsWith('//')) throw new Error(`${ref}: docker references look like docker://HOST/REPO:TAG`);
+      // USER:PASS@HOST would put a password where every message and log line quoting the
+      // reference shows it: refused without quoting it
+      const parts = body.slice(2).split('/');
+      if (parts.length > 1 && parts[0]!.includes('@')) throw new Error('a docker:// reference carries no credentials (USER:PASS@HOST); give them to the command separately (lighter: --creds-file or $LIGHTER_REGISTRY_CREDS)');
       return { transport, ...parseDockerName(body.slice(2)) };
     }
     default:

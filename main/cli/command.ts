@@ -30,6 +30,11 @@ export class UsageError extends Error {
 interface OptionBase {
   help: string;
   short?: string;
+  /**
+   * An option no longer accepted (e.g. one that put a password on the command line): hidden from
+   * help, and giving it is a usage error with this message, which says what to use instead.
+   */
+  refused?: string;
 }
 export interface BooleanOption extends OptionBase {
   type: 'boolean';
@@ -122,6 +127,7 @@ export function addCommand(parent: Commander, spec: CommandSpec, onExit: (status
       if (o.default !== undefined) opt.default(o.default);
       if (o.choices) opt.choices(o.choices);
     }
+    if (o.refused) opt.hideHelp();
     cmd.addOption(opt);
     options.push([key, opt, o]);
   }
@@ -135,6 +141,7 @@ export function addCommand(parent: Commander, spec: CommandSpec, onExit: (status
     }
     const json = opts.json === true;
     try {
+      for (const [key, , o] of options) if (o.refused && opts[key] !== undefined && opts[key] !== false) throw new UsageError(`--${key} ${o.refused}`);
       const status = await spec.run({
         args,
         opts,

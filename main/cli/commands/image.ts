@@ -6,23 +6,18 @@ import { openDestination, openSource } from '../../../io/image/transport.js';
 import type { TransportOptions } from '../../../io/image/types.js';
 import { standaloneJobs } from '../../services.js';
 import { defineCommand, UsageError } from '../command.js';
+import { credentialsFileOption, readCredentials, refusedCredentialsOption } from '../registry-credentials.js';
 import { runJob } from '../progress.js';
 
 const REFS = `  REF: docker-archive:PATH[:name:tag] | oci:DIR[:tag] | docker-daemon:NAME:TAG | docker://HOST/REPO:TAG`;
+const CREDS = `  Registry credentials (USER:PASSWORD) come from a file only its owner can read, or from the
+  environment; never from the command line (ps and the shell history would show them).`;
 
-function creds(s: string | undefined): TransportOptions['credentials'] {
-  if (s === undefined) return undefined;
-  const i = s.indexOf(':');
-  if (i <= 0) throw new UsageError('credentials look like USER:PASSWORD');
-  return { username: s.slice(0, i), password: s.slice(i + 1) };
-}
-
-function transportOptions(v: { insecure?: boolean; platform?: string | undefined; creds?: string | undefined }): TransportOptions {
-  const c = creds(v.creds);
+function transportOptions(v: { insecure?: boolean; platform?: string | undefined }, credentials: TransportOptions['credentials']): TransportOptions {
   return {
     ...(v.insecure ? { insecure: true } : {}),
     ...(v.platform ? { platform: parsePlatform(v.platform) } : {}),
-    ...(c ? { credentials: c } : {}),
+    ...(credentials ? { credentials } : {}),
   };
 }
 
@@ -34,16 +29,17 @@ const TRANSPORT = {
 const inspect = defineCommand({
   name: 'inspect',
   summary: 'print an image’s config digest, diffIDs, layer sizes and tags as JSON',
-  details: REFS,
+  details: `${REFS}\n\n${CREDS}`,
   args: ['REF'],
   options: {
     raw: { type: 'boolean', help: 'print the manifest bytes instead' },
-    creds: { type: 'string', value: 'USER:PASS', help: 'registry credentials' },
+    'creds-file': credentialsFileOption('registry'),
+    creds: refusedCredentialsOption('registry'),
     ...TRANSPORT,
   },
   json: true,
   async run({ args, opts, result }) {
-    const src = await openSource(args[0]!, transportOptions(opts));
+    const src = await openSource(args[0]!, transportOptions(opts, await readCredentials('registry', opts['creds-file'])));
     try {
       const info = await src.info();
       if (opts.raw) {
@@ -68,12 +64,14 @@ const inspect = defineCommand({
 const copy = defineCommand({
   name: 'copy',
   summary: 'copy an image between any two transports (archive, OCI layout, Docker engine, registry)',
-  details: REFS.replace('REF:', 'SRC, DST:'),
+  details: `${REFS.replace('REF:', 'SRC, DST:')}\n\n${CREDS}`,
   args: ['SRC', 'DST'],
   options: {
     quiet: { type: 'boolean', short: 'q', help: 'no progress bar' },
-    'src-creds': { type: 'string', value: 'USER:PASS', help: 'credentials for the source registry' },
-    'dest-creds': { type: 'string', value: 'USER:PASS', help: 'credentials for the destination registry' },
+    'src-creds-file': credentialsFileOption('src'),
+    'dest-creds-file': credentialsFileOption('dest'),
+    'src-creds': refusedCredentialsOption('src'),
+    'dest-creds': refusedCredentialsOption('dest'),
     'archive-layout': { type: 'string', value: 'LAYOUT', choices: ['legacy', 'oci'], help: "docker-archive output: legacy docker save layout (default) or Docker 25's OCI form" },
     ...TRANSPORT,
   },
@@ -84,10 +82,13 @@ const copy = defineCommand({
     const d = parseReference(dstRef);
     // Same registry: let it link blobs across repositories instead of receiving them again.
     const mountFrom = s.transport === 'docker' && d.transport === 'docker' && s.host === d.host && s.repository !== d.repository ? [s.repository] : undefined;
-    const src = await openSource(srcRef, transportOptions({ ...opts, creds: opts['src-creds'] }));
+    if (opts['src-creds-file'] === '-' && opts['dest-creds-file'] === '-') throw new UsageError('--src-creds-file - and --dest-creds-file - cannot both read stdin');
+    const srcCreds = await readCredentials('src', opts['src-creds-file']);
+    const destCreds = await readCredentials('dest', opts['dest-creds-file']);
+    const src = await openSource(srcRef, transportOptions(opts, srcCreds));
     try {
       const dst = await openDestination(dstRef, {
-        ...transportOptions({ ...opts, creds: opts['dest-creds'] }),
+        ...transportOptions(opts, destCreds),
         ...(layout ? { archiveLayout: layout } : {}),
         ...(mountFrom ? { mountFrom } : {}),
       });
