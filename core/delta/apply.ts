@@ -5,6 +5,7 @@
 // sha256 against the diffID before use.
 import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from './bytes.js';
 import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
+import { applyX86Delta } from './elf/delta.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
 import { BLOCK, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
 
@@ -75,7 +76,7 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
       const contentKind = code & 7;
       const hdrMode = (code >> 3) & 3;
       const flags = Math.floor(code / 2 ** HF_SHIFT);
-      if (flags > 7 || hdrMode > HDR_MODE.PREVIOUS || contentKind > CONTENT.LIT) throw new CorruptPatchError(`patch has a malformed entry code ${code}`);
+      if (flags > 7 || hdrMode > HDR_MODE.PREVIOUS) throw new CorruptPatchError(`patch has a malformed entry code ${code}`);
       // header reference
       let ref: Uint8Array | undefined;
       let refEntry: TarEntry | undefined;
@@ -95,15 +96,16 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
       // content source
       let from: { layer: number; entry: TarEntry } | undefined;
       let contentLen = 0;
-      if (contentKind === CONTENT.SAME || contentKind === CONTENT.DELTA_REF) {
+      const x86 = contentKind === CONTENT.DELTA_REF_X86 || contentKind === CONTENT.DELTA_OTHER_X86;
+      if (contentKind === CONTENT.SAME || contentKind === CONTENT.DELTA_REF || contentKind === CONTENT.DELTA_REF_X86) {
         if (!refEntry) throw new CorruptPatchError('patch reuses the content of an entry it did not name');
         from = { layer: refLayer, entry: refEntry };
-      } else if (contentKind === CONTENT.COPY || contentKind === CONTENT.DELTA_OTHER) {
+      } else if (contentKind === CONTENT.COPY || contentKind === CONTENT.DELTA_OTHER || contentKind === CONTENT.DELTA_OTHER_X86) {
         const layer = await s.ops.uvar();
         from = { layer, entry: await base.entry(layer, await s.ops.uvar()) };
       }
       if (contentKind === CONTENT.SAME || contentKind === CONTENT.COPY) contentLen = from!.entry.size;
-      else if (contentKind === CONTENT.DELTA_REF || contentKind === CONTENT.DELTA_OTHER || contentKind === CONTENT.LIT) contentLen = await s.ops.uvar();
+      else if (contentKind !== CONTENT.NONE) contentLen = await s.ops.uvar();
       const padLen = Math.ceil(contentLen / BLOCK) * BLOCK - contentLen;
       // header bytes
       const headerLen = ref ? ref.length : rawLen;
@@ -120,6 +122,8 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
         for (let o = 0; o < contentLen; o += CHUNK) yield await src.read(from!.entry.dataOffset + o, Math.min(CHUNK, contentLen - o));
       } else if (contentKind === CONTENT.LIT) {
         yield* pipeLit(s.lit, contentLen);
+      } else if (from && x86) {
+        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen);
       } else if (from) {
         yield* applyDelta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen);
       }

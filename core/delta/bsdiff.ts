@@ -28,7 +28,7 @@ export function newDiffOutput(): DiffOutput {
 }
 
 /** Zero-run codes the difference nw[np..np+len) − old[op..op+len). */
-function writeDiff(out: DiffOutput, old: Uint8Array, op: number, nw: Uint8Array, np: number, len: number): void {
+export function writeDiff(out: DiffOutput, old: Uint8Array, op: number, nw: Uint8Array, np: number, len: number): void {
   let i = 0;
   while (i < len) {
     let z = i;

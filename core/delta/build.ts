@@ -7,7 +7,9 @@
 import { HashChainMatcher } from './matcher.js';
 import { diffRange, newDiffOutput } from './bsdiff.js';
 import { ByteWriter, type ByteSource } from './bytes.js';
-import { takeResult, type Differ, type DiffResult } from './differ.js';
+import { takeResult, withX86Prediction, type Differ, type DiffResult } from './differ.js';
+import { HEAD_BYTES } from './elf/layout.js';
+import { predictable } from './elf/delta.js';
 import { encodeConfig, SECTION_NAMES, type PatchHeader, type PatchLayer, type SectionName, type SectionSize } from './format.js';
 import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
 import { encodeHeader, HF } from '../tar/header-codec.js';
@@ -205,10 +207,29 @@ class LayerEncoder {
     }
   }
 
+  /**
+   * A large delta of an x86-64 ELF file, diffed window by window as largeDelta does but kept whole,
+   * so the reference prediction (elf/delta.ts) can use every window's alignment; undefined for other files.
+   */
+  async largeX86Delta(ref: BaseFile, e: TarEntry): Promise<DiffResult | undefined> {
+    const src = this.base.layers[ref.layer]!;
+    if (!predictable(await src.read(ref.entry.dataOffset, Math.min(HEAD_BYTES, ref.entry.size)), ref.entry.size, e.size)) return undefined;
+    const [old, nw] = await Promise.all([src.read(ref.entry.dataOffset, ref.entry.size), this.src.read(e.dataOffset, e.size)]);
+    const matcher = new HashChainMatcher(old);
+    const out = newDiffOutput();
+    let state = { oldCursor: 0, lastOffset: 0 };
+    for (let w = 0; w < e.size; w += WINDOW) state = diffRange(old, matcher, nw.subarray(w, Math.min(e.size, w + WINDOW)), out, state, w);
+    return withX86Prediction(old, nw, takeResult(out));
+  }
+
   /** Writes one entry: op code and fields, header bytes, content, padding. */
   async entry(e: TarEntry, headerRef: BaseFile | undefined, planned: Content): Promise<void> {
     let content = planned;
     let diff: DiffResult | undefined;
+    if (content.kind === 'large-delta') {
+      const whole = await this.largeX86Delta(content.from, e);
+      if (whole) content = { kind: 'delta', from: content.from, result: Promise.resolve(whole) };
+    }
     if (content.kind === 'delta') {
       diff = await content.result;
       // A file matched only by name is often unrelated: a delta that is mostly new bytes then
@@ -264,9 +285,10 @@ class LayerEncoder {
         break;
       case 'delta':
       case 'large-delta': {
-        if (sameAsHeader(content.from)) code |= CONTENT.DELTA_REF;
+        const x86 = content.kind === 'delta' && diff!.x86;
+        if (sameAsHeader(content.from)) code |= x86 ? CONTENT.DELTA_REF_X86 : CONTENT.DELTA_REF;
         else {
-          code |= CONTENT.DELTA_OTHER;
+          code |= x86 ? CONTENT.DELTA_OTHER_X86 : CONTENT.DELTA_OTHER;
           fields.uvar(content.from.layer);
           fields.uvar(content.from.index);
         }

@@ -5,7 +5,9 @@
 import { z } from 'zod';
 
 export const MAGIC = 'LGTPATCH';
-export const FORMAT_VERSION = 2;
+/** Version 3 added the x86-predicted delta kinds; a version 2 patch is a valid version 3 patch without them, so both are read. */
+export const FORMAT_VERSION = 3;
+const READABLE_VERSIONS = [2, 3];
 export const PREFIX_BYTES = 16;
 export const HEADER_DIGEST_BYTES = 32;
 /** Bound on the compressed and on the decompressed header. */
@@ -85,7 +87,7 @@ export function decodePrefix(prefix: Uint8Array): number {
   if (prefix.length < PREFIX_BYTES || new TextDecoder().decode(prefix.subarray(0, 8)) !== MAGIC) throw new PatchFormatError('not a Lighter patch (bad magic)');
   const dv = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   const version = dv.getUint32(8);
-  if (version !== FORMAT_VERSION) throw new PatchFormatError(`unsupported patch format version ${version} (this build reads ${FORMAT_VERSION})`);
+  if (!READABLE_VERSIONS.includes(version)) throw new PatchFormatError(`unsupported patch format version ${version} (this build reads ${READABLE_VERSIONS.join(' and ')})`);
   const len = dv.getUint32(12);
   if (len === 0 || len > MAX_HEADER_BYTES) throw new PatchFormatError(`patch header length ${len} out of bounds`);
   return len;

@@ -24,6 +24,10 @@ export const CONTENT = {
   DELTA_OTHER: 4,
   /** uvar len: bytes from "lit". */
   LIT: 5,
+  /** As DELTA_REF, differences taken against the old bytes with x86-64 references predicted (elf/delta.ts). */
+  DELTA_REF_X86: 6,
+  /** As DELTA_OTHER, with x86-64 references predicted. */
+  DELTA_OTHER_X86: 7,
 } as const;
 
 /** What the entry's header records are encoded against (code bits 3–4). */

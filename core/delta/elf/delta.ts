@@ -1,0 +1,177 @@
+// bsdiff deltas of x86-64 ELF files with reference prediction (references.ts): the same control
+// triples and literal bytes as a plain delta, but the differences are taken against the old bytes
+// with their references moved, so a recompile's shifted calls and pointers cost nothing where the
+// prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
+import { newDiffOutput, writeDiff } from '../bsdiff.js';
+import { BlockCache, CorruptPatchError, type ByteSource } from '../bytes.js';
+import type { LayerStreams } from '../apply.js';
+import { elfLayout, HEAD_BYTES } from './layout.js';
+import { AddressMap, Predictor, scanSites, scanSitesSync } from './references.js';
+
+/** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
+export const X86_MAX_OLD = 1 << 30;
+/** Old bytes predicted per step in the applier. */
+const PIECE = 64 << 10;
+/** Output of a delta is gathered into blocks of this size: the pieces are often a few bytes. */
+const OUT_BLOCK = 256 << 10;
+
+/** Whether a delta from an old file starting with `head` may be predicted (the builder then holds both files whole). */
+export function predictable(head: Uint8Array, oldSize: number, newSize: number): boolean {
+  return oldSize <= X86_MAX_OLD && newSize <= X86_MAX_OLD && elfLayout(head, oldSize) !== undefined;
+}
+
+interface Regions {
+  newStart: number[];
+  oldStart: number[];
+  add: number[];
+  extra: number[];
+}
+
+/** The control triples of one delta (bsdiff.ts) as add regions. */
+function regionsOf(ctrl: Uint8Array): Regions {
+  const r: Regions = { newStart: [], oldStart: [], add: [], extra: [] };
+  let p = 0;
+  const uvar = () => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const b = ctrl[p++]!;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+  };
+  let oldPos = 0;
+  let newPos = 0;
+  while (p < ctrl.length) {
+    const z = uvar();
+    oldPos += z % 2 ? -(z + 1) / 2 : z / 2;
+    const add = uvar();
+    const extra = uvar();
+    r.newStart.push(newPos);
+    r.oldStart.push(oldPos);
+    r.add.push(add);
+    r.extra.push(extra);
+    oldPos += add;
+    newPos += add + extra;
+  }
+  return r;
+}
+
+/**
+ * The difference streams (runs, diff) of a delta whose control triples are `ctrl`, taken against
+ * the predicted old bytes; undefined when `old` is not an x86-64 ELF file this predicts.
+ */
+export function x86Differences(old: Uint8Array, nw: Uint8Array, ctrl: Uint8Array): { runs: Uint8Array; diff: Uint8Array } | undefined {
+  if (old.length > X86_MAX_OLD) return undefined;
+  const layout = elfLayout(old.subarray(0, HEAD_BYTES), old.length);
+  if (!layout) return undefined;
+  const r = regionsOf(ctrl);
+  const predictor = new Predictor(layout, scanSitesSync(layout, old), new AddressMap(r.newStart, r.oldStart, r.add));
+  const out = newDiffOutput();
+  let piece = new Uint8Array(0);
+  for (let i = 0; i < r.add.length; i++) {
+    const o = r.oldStart[i]!;
+    const len = r.add[i]!;
+    if (piece.length < len) piece = new Uint8Array(Math.max(len, piece.length * 2, 1 << 16));
+    predictor.predict(old, 0, o, o + len, o, o + len, r.newStart[i]! - o, piece);
+    writeDiff(out, piece, 0, nw, r.newStart[i]!, len);
+  }
+  return { runs: out.runs.take(), diff: out.diff.take() };
+}
+
+/**
+ * Applies a predicted delta over old = src[offset, offset+oldLen). The delta's control triples are
+ * read first (the address map needs all of them: four numbers each in memory, 250k triples for
+ * the node binary), then the old file's code is scanned once for reference sites (5 bytes each, 1.4M for
+ * the node binary), then the triples are applied as in applyDelta with predicted old bytes.
+ */
+export async function* applyX86Delta(s: LayerStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
+  const { ctrl, runs, diff, lit } = s;
+  if (oldLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
+  const r: Regions = { newStart: [], oldStart: [], add: [], extra: [] };
+  for (let done = 0, oldPos = 0; done < newLen; ) {
+    oldPos += ctrl.svarNow() ?? (await ctrl.svar());
+    let add = ctrl.uvarNow();
+    if (add < 0) add = await ctrl.uvar();
+    let extra = ctrl.uvarNow();
+    if (extra < 0) extra = await ctrl.uvar();
+    if (oldPos < 0 || oldPos + add > oldLen || done + add + extra > newLen) throw new CorruptPatchError('patch delta control is out of bounds');
+    r.newStart.push(done);
+    r.oldStart.push(oldPos);
+    r.add.push(add);
+    r.extra.push(extra);
+    oldPos += add;
+    done += add + extra;
+  }
+  const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
+  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, (o, n) => src.read(offset + o, n)), new AddressMap(r.newStart, r.oldStart, r.add));
+  const old = new BlockCache(src);
+  const buf = new Uint8Array(PIECE + 16);
+  const piece = new Uint8Array(PIECE);
+  let out = new Uint8Array(OUT_BLOCK);
+  let n = 0;
+  for (let i = 0; i < r.add.length; i++) {
+    const o = r.oldStart[i]!;
+    const end = o + r.add[i]!;
+    let zeros = 0;
+    let nonzero = 0;
+    for (let a = o; a < end; ) {
+      const b = Math.min(end, a + PIECE);
+      const lo = Math.max(o, a - 8);
+      const hi = Math.min(end, b + 8);
+      for (let k = lo; k < hi; ) {
+        const got = old.now(offset + k, hi - k) ?? (await old.get(offset + k, hi - k));
+        buf.set(got, k - lo);
+        k += got.length;
+      }
+      if (predictor) predictor.predict(buf, lo, a, b, o, end, r.newStart[i]! - o, piece);
+      else piece.set(buf.subarray(a - lo, b - lo));
+      // the piece's bytes, through the region's zero-run coded differences
+      for (let j = 0; j < b - a; ) {
+        if (zeros === 0 && nonzero === 0) {
+          zeros = runs.uvarNow();
+          if (zeros < 0) zeros = await runs.uvar();
+          nonzero = runs.uvarNow();
+          if (nonzero < 0) nonzero = await runs.uvar();
+          if (zeros + nonzero > end - (a + j) || zeros + nonzero === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
+        }
+        if (zeros > 0) {
+          const take = Math.min(zeros, b - a - j, OUT_BLOCK - n);
+          out.set(piece.subarray(j, j + take), n);
+          n += take;
+          j += take;
+          zeros -= take;
+        } else {
+          const want = Math.min(nonzero, b - a - j, OUT_BLOCK - n);
+          let d = diff.someNow(want);
+          if (d.length === 0) d = await diff.some(want);
+          for (let q = 0; q < d.length; q++) out[n + q] = (piece[j + q]! + d[q]!) & 0xff;
+          n += d.length;
+          j += d.length;
+          nonzero -= d.length;
+        }
+        if (n === OUT_BLOCK) {
+          yield out;
+          out = new Uint8Array(OUT_BLOCK);
+          n = 0;
+        }
+      }
+      a = b;
+    }
+    for (let k = r.extra[i]!; k > 0; ) {
+      const want = Math.min(k, OUT_BLOCK - n);
+      let b = lit.someNow(want);
+      if (b.length === 0) b = await lit.some(want);
+      out.set(b, n);
+      n += b.length;
+      k -= b.length;
+      if (n === OUT_BLOCK) {
+        yield out;
+        out = new Uint8Array(OUT_BLOCK);
+        n = 0;
+      }
+    }
+  }
+  if (n > 0) yield out.subarray(0, n);
+}
