@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeConfig, encodeConfig } from './format.js';
+import { decodeConfig, decodePrefix, encodeConfig, encodePrefix } from './format.js';
 
 describe('config as header text', () => {
   it('gives back the exact bytes, a byte-order mark and non-ASCII included', () => {
@@ -10,5 +10,22 @@ describe('config as header text', () => {
 
   it('refuses a config that is not UTF-8', () => {
     expect(() => encodeConfig(Uint8Array.of(0x7b, 0xff, 0x7d))).toThrow('not UTF-8 text');
+  });
+});
+
+describe('format version', () => {
+  const prefix = (version: number) => {
+    const p = encodePrefix(100);
+    new DataView(p.buffer).setUint32(8, version);
+    return p;
+  };
+  it('writes version 3 and reads version 2 patches too (they lack only the x86-predicted delta kinds)', () => {
+    expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(3);
+    expect(decodePrefix(prefix(2))).toBe(100);
+    expect(decodePrefix(prefix(3))).toBe(100);
+  });
+  it('refuses other versions, naming the ones it reads', () => {
+    expect(() => decodePrefix(prefix(4))).toThrow('unsupported patch format version 4 (this build reads 2 and 3)');
+    expect(() => decodePrefix(prefix(1))).toThrow('unsupported patch format version 1');
   });
 });

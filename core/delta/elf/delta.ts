@@ -3,8 +3,7 @@
 // with their references moved, so a recompile's shifted calls and pointers cost nothing where the
 // prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
 import { newDiffOutput, writeDiff } from '../bsdiff.js';
-import { BlockCache, CorruptPatchError, type ByteSource } from '../bytes.js';
-import type { LayerStreams } from '../apply.js';
+import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from '../bytes.js';
 import { elfLayout, HEAD_BYTES } from './layout.js';
 import { AddressMap, Predictor, scanSites, scanSitesSync } from './references.js';
 
@@ -18,6 +17,14 @@ const OUT_BLOCK = 256 << 10;
 /** Whether a delta from an old file starting with `head` may be predicted (the builder then holds both files whole). */
 export function predictable(head: Uint8Array, oldSize: number, newSize: number): boolean {
   return oldSize <= X86_MAX_OLD && newSize <= X86_MAX_OLD && elfLayout(head, oldSize) !== undefined;
+}
+
+/** The layer sections a delta reads (apply.ts LayerStreams has them). */
+export interface DeltaStreams {
+  ctrl: ChunkReader;
+  runs: ChunkReader;
+  diff: ChunkReader;
+  lit: ChunkReader;
 }
 
 interface Regions {
@@ -86,7 +93,7 @@ export function x86Differences(old: Uint8Array, nw: Uint8Array, ctrl: Uint8Array
  * the node binary), then the old file's code is scanned once for reference sites (5 bytes each, 1.4M for
  * the node binary), then the triples are applied as in applyDelta with predicted old bytes.
  */
-export async function* applyX86Delta(s: LayerStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
+export async function* applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
   const { ctrl, runs, diff, lit } = s;
   if (oldLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
   const r: Regions = { newStart: [], oldStart: [], add: [], extra: [] };

@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { buildPatch } from '../build.js';
+import { archive, member } from '../../tar/testing.js';
+import { memoryEnv } from '../testing.js';
+import { applyX86Delta, x86Differences } from './delta.js';
+import { elfLayout } from './layout.js';
+import { diffJob, takeResult } from '../differ.js';
+import { diffBytes } from '../bsdiff.js';
+import { SuffixMatcher } from '../matcher.js';
+import { bufferSource } from '../bytes.js';
+import { chunked, collect } from '../testing.js';
+
+function rng(seed: number) {
+  return () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+}
+
+/** A synthetic program: functions made of calls, RIP-relative leas, absolute movs and filler. */
+interface Spec {
+  functions: Array<Array<{ kind: 'call' | 'lea' | 'mov'; to: number } | { kind: 'fill'; bytes: number[] }>>;
+  data: number;
+}
+
+function randomSpec(r: () => number, functions: number): Spec {
+  const data = 20 + Math.floor(r() * 40);
+  return {
+    data,
+    functions: Array.from({ length: functions }, () =>
+      Array.from({ length: 2 + Math.floor(r() * 12) }, () => {
+        const x = r();
+        if (x < 0.5) return { kind: 'fill' as const, bytes: Array.from({ length: 1 + Math.floor(r() * 24) }, () => Math.floor(r() * 256)) };
+        return { kind: x < 0.7 ? ('call' as const) : x < 0.85 ? ('lea' as const) : ('mov' as const), to: Math.floor(r() * (x < 0.7 ? functions : data)) };
+      }),
+    ),
+  };
+}
+
+const CODE_OFF = 0x1000;
+const BIAS = 0x400000;
+
+/**
+ * An ELF64 x86-64 file for `spec`: a code segment, then a data segment with a pointer table (one
+ * 64-bit pointer per function) and data items. `grow[k]` filler bytes are inserted at the end of
+ * function k, which moves everything after it, as a recompile does.
+ */
+function render(spec: Spec, grow: number[]): Uint8Array {
+  const size = (it: Spec['functions'][number][number]) => (it.kind === 'fill' ? it.bytes.length : it.kind === 'call' ? 5 : it.kind === 'lea' ? 7 : 5);
+  const starts: number[] = [];
+  let off = CODE_OFF;
+  spec.functions.forEach((f, k) => {
+    starts.push(off);
+    off += (grow[k] ?? 0) + f.reduce((n, it) => n + size(it), 0);
+  });
+  const codeEnd = off;
+  const dataOff = Math.ceil((codeEnd + 16) / 0x1000) * 0x1000;
+  const itemsOff = dataOff + 8 * spec.functions.length;
+  const total = itemsOff + 16 * spec.data;
+  const b = new Uint8Array(total);
+  const dv = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  dv.setUint16(16, 2, true);
+  dv.setUint16(18, 62, true);
+  dv.setBigUint64(0x20, 64n, true);
+  dv.setUint16(0x36, 56, true);
+  dv.setUint16(0x38, 2, true);
+  const phdr = (i: number, flags: number, o: number, sz: number) => {
+    const at = 64 + 56 * i;
+    dv.setUint32(at, 1, true);
+    dv.setUint32(at + 4, flags, true);
+    dv.setBigUint64(at + 8, BigInt(o), true);
+    dv.setBigUint64(at + 16, BigInt(o + BIAS), true);
+    dv.setBigUint64(at + 32, BigInt(sz), true);
+    dv.setBigUint64(at + 40, BigInt(sz), true);
+  };
+  phdr(0, 5, CODE_OFF, codeEnd - CODE_OFF);
+  phdr(1, 6, dataOff, total - dataOff);
+  spec.functions.forEach((f, k) => {
+    let p = starts[k]!;
+    for (const it of f) {
+      if (it.kind === 'fill') b.set(it.bytes, p);
+      else if (it.kind === 'call') {
+        b[p] = 0xe8;
+        dv.setInt32(p + 1, starts[it.to]! - (p + 5), true);
+      } else if (it.kind === 'lea') {
+        b.set([0x48, 0x8d, 0x05], p);
+        dv.setInt32(p + 3, itemsOff + 16 * it.to - (p + 7), true);
+      } else {
+        b[p] = 0xb8;
+        dv.setUint32(p + 1, itemsOff + 16 * it.to + BIAS, true);
+      }
+      p += size(it);
+    }
+    for (let g = 0; g < (grow[k] ?? 0); g++) b[p++] = 0x90;
+  });
+  starts.forEach((s, k) => dv.setBigUint64(dataOff + 8 * k, BigInt(s + BIAS), true));
+  return b;
+}
+
+/** Applies runs/diff of a predicted delta with the control and literal streams of `plain`. */
+async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Uint8Array; extra: Uint8Array }, p: { runs: Uint8Array; diff: Uint8Array }) {
+  const s = {
+    ops: chunked(new Uint8Array(0), 'ops'),
+    hdr: chunked(new Uint8Array(0), 'hdr'),
+    ctrl: chunked(plain.ctrl, 'ctrl', 333),
+    runs: chunked(p.runs, 'runs', 777),
+    diff: chunked(p.diff, 'diff', 1001),
+    lit: chunked(plain.extra, 'lit', 555),
+  };
+  const rebuilt = await collect(applyX86Delta(s, bufferSource(old), 0, old.length, nw.length));
+  for (const r of [s.ctrl, s.runs, s.diff, s.lit]) expect(await r.atEnd()).toBe(true);
+  return rebuilt;
+}
+
+describe('x86-64 reference prediction', () => {
+  it('round-trips random ELF-like programs exactly, and predicts the moved references', async () => {
+    const r = rng(11);
+    let plainBytes = 0;
+    let predictedBytes = 0;
+    for (let trial = 0; trial < 12; trial++) {
+      const spec = randomSpec(r, 50 + Math.floor(r() * 300));
+      const old = render(spec, []);
+      const nw = render(
+        spec,
+        spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0)),
+      );
+      const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
+      const p = x86Differences(old, nw, plain.ctrl)!;
+      expect(Buffer.from(await applyPredicted(old, nw, plain, p)).equals(Buffer.from(nw))).toBe(true);
+      expect(diffJob(old, nw).x86).toBe(true);
+      plainBytes += plain.diff.length;
+      predictedBytes += p.diff.length;
+    }
+    // With every reference moved, the plain delta pays a difference per shifted call and pointer.
+    expect(predictedBytes).toBeLessThan(plainBytes / 3);
+  });
+
+  it('round-trips mutated ELF-like bytes (wrong guesses cost bytes, never correctness)', async () => {
+    const r = rng(12);
+    for (let trial = 0; trial < 20; trial++) {
+      const old = render(randomSpec(r, 40 + Math.floor(r() * 100)), []);
+      const nw = old.slice();
+      for (let k = 0; k < 30; k++) nw[Math.floor(r() * nw.length)] = Math.floor(r() * 256);
+      const cut = Math.floor(r() * nw.length);
+      const moved = new Uint8Array([...nw.subarray(cut), ...nw.subarray(0, cut)]);
+      for (const target of [nw, moved]) {
+        const plain = diffJob(old, target);
+        const p = x86Differences(old, target, plain.ctrl)!;
+        expect(Buffer.from(await applyPredicted(old, target, plain, p)).equals(Buffer.from(target))).toBe(true);
+      }
+    }
+  });
+
+  it('takes the generic path for malformed or other ELF files, without error', async () => {
+    const r = rng(13);
+    const good = render(randomSpec(r, 80), []);
+    expect(elfLayout(good, good.length)).toBeDefined();
+    const variants: Array<(b: Uint8Array, dv: DataView) => void> = [
+      (b) => (b[4] = 1), // 32-bit class
+      (b) => (b[5] = 2), // big-endian
+      (_b, dv) => dv.setUint16(18, 183, true), // aarch64
+      (_b, dv) => dv.setUint16(0x38, 60000, true), // phnum beyond the head
+      (_b, dv) => dv.setBigUint64(0x20, 1n << 40n, true), // phoff far away
+      (_b, dv) => dv.setUint16(0x36, 32, true), // wrong phentsize
+      (_b, dv) => dv.setBigUint64(64 + 32, 1n << 40n, true), // segment past the end
+      (_b, dv) => {
+        dv.setUint32(64, 0, true);
+        dv.setUint32(64 + 56, 0, true);
+      }, // no PT_LOAD
+    ];
+    for (const spoil of variants) {
+      const old = good.slice();
+      spoil(old, new DataView(old.buffer));
+      expect(elfLayout(old, old.length)).toBeUndefined();
+      const nw = old.slice();
+      nw[3000] = nw[3000]! ^ 1;
+      const plain = diffJob(old, nw);
+      expect(plain.x86).toBe(false);
+      expect(x86Differences(old, nw, plain.ctrl)).toBeUndefined();
+      // the applier of a predicted kind over such a file predicts nothing: the plain differences apply
+      expect(Buffer.from(await applyPredicted(old, nw, plain, plain)).equals(Buffer.from(nw))).toBe(true);
+    }
+    for (let trial = 0; trial < 200; trial++) {
+      const junk = good.slice(0, 64 + Math.floor(r() * 200));
+      for (let k = 0; k < 8; k++) junk[4 + Math.floor(r() * (junk.length - 4))] = Math.floor(r() * 256);
+      expect(() => elfLayout(junk, junk.length)).not.toThrow();
+    }
+  });
+
+  it('is chosen by the differ when it is smaller', () => {
+    const r = rng(14);
+    const spec = randomSpec(r, 300);
+    const old = render(spec, []);
+    const nw = render(
+      spec,
+      spec.functions.map((_, k) => (k % 7 === 0 ? 3 : 0)),
+    );
+    expect(diffJob(old, nw).x86).toBe(true);
+  });
+});
+
+describe('x86-64 prediction in a patch', () => {
+  const hash = () => {
+    const h = createHash('sha256');
+    return { update: (b: Uint8Array) => void h.update(b), digest: () => `sha256:${h.digest('hex')}` };
+  };
+  const digest = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+  it('rebuilds a layer whose executable changed, with the predicted differences', async () => {
+    const r = rng(15);
+    const spec = randomSpec(r, 400);
+    const oldElf = render(spec, []);
+    const newElf = render(
+      spec,
+      spec.functions.map(() => (r() < 0.1 ? 1 + Math.floor(r() * 30) : 0)),
+    );
+    const base = archive(member({ name: 'usr/bin/prog' }, oldElf), member({ name: 'etc/conf' }, 'a=1\n'));
+    const target = archive(member({ name: 'usr/bin/prog' }, newElf), member({ name: 'etc/conf' }, 'a=2\n'));
+    const { env, rebuild } = memoryEnv(hash);
+    const header = await buildPatch(
+      { configDigest: digest(Uint8Array.of(1)), diffIDs: [digest(base)], layers: [bufferSource(base)] },
+      { configDigest: digest(Uint8Array.of(2)), configBytes: Uint8Array.of(2), repoTags: [], diffIDs: [digest(target)], layers: [bufferSource(target)] },
+      env,
+    );
+    expect(digest(await rebuild(header, 0, [bufferSource(base)]))).toBe(digest(target));
+    const l = header.layers[0]!;
+    if (l.from !== 'patch') throw new Error('expected a carried layer');
+    const plain = takeResult(diffBytes(oldElf, newElf, new SuffixMatcher(oldElf)));
+    expect(l.sections.diff.rawLength).toBe(x86Differences(oldElf, newElf, plain.ctrl)!.diff.length);
+    expect(l.sections.diff.rawLength).toBeLessThan(plain.diff.length / 3);
+  });
+});
