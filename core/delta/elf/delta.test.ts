@@ -5,6 +5,7 @@ import { archive, member } from '../../tar/testing.js';
 import { memoryEnv } from '../testing.js';
 import { applyX86Delta, x86Differences } from './delta.js';
 import { elfLayout } from './layout.js';
+import { scanSites, scanSitesSync } from './references.js';
 import { diffJob, takeResult } from '../differ.js';
 import { diffBytes } from '../bsdiff.js';
 import { SuffixMatcher } from '../matcher.js';
@@ -53,7 +54,10 @@ function render(spec: Spec, grow: number[]): Uint8Array {
   });
   const codeEnd = off;
   const dataOff = Math.ceil((codeEnd + 16) / 0x1000) * 0x1000;
-  const itemsOff = dataOff + 8 * spec.functions.length;
+  // .eh_frame_hdr (12 bytes), .eh_frame (a CIE, one FDE per function, a terminator), pointers, items
+  const ehOff = dataOff + 16;
+  const tableOff = ehOff + 20 + 24 * spec.functions.length + 4;
+  const itemsOff = tableOff + 8 * spec.functions.length;
   const total = itemsOff + 16 * spec.data;
   const b = new Uint8Array(total);
   const dv = new DataView(b.buffer);
@@ -62,7 +66,7 @@ function render(spec: Spec, grow: number[]): Uint8Array {
   dv.setUint16(18, 62, true);
   dv.setBigUint64(0x20, 64n, true);
   dv.setUint16(0x36, 56, true);
-  dv.setUint16(0x38, 2, true);
+  dv.setUint16(0x38, 3, true);
   const phdr = (i: number, flags: number, o: number, sz: number) => {
     const at = 64 + 56 * i;
     dv.setUint32(at, 1, true);
@@ -74,6 +78,18 @@ function render(spec: Spec, grow: number[]): Uint8Array {
   };
   phdr(0, 5, CODE_OFF, codeEnd - CODE_OFF);
   phdr(1, 6, dataOff, total - dataOff);
+  phdr(2, 4, dataOff, 12);
+  dv.setUint32(64 + 112, 0x6474e550, true); // PT_GNU_EH_FRAME
+  b.set([1, 0x1b, 0x03, 0x3b], dataOff);
+  dv.setInt32(dataOff + 4, ehOff - (dataOff + 4), true);
+  dv.setUint32(ehOff, 16, true); // CIE: length, id 0, 12 bytes of body
+  starts.forEach((st, k) => {
+    const fde = ehOff + 20 + 24 * k;
+    dv.setUint32(fde, 20, true);
+    dv.setUint32(fde + 4, fde + 4 - ehOff, true); // CIE pointer
+    dv.setInt32(fde + 8, st - (fde + 8), true); // pc_begin, pcrel
+    dv.setUint32(fde + 12, 40, true);
+  });
   spec.functions.forEach((f, k) => {
     let p = starts[k]!;
     for (const it of f) {
@@ -92,7 +108,7 @@ function render(spec: Spec, grow: number[]): Uint8Array {
     }
     for (let g = 0; g < (grow[k] ?? 0); g++) b[p++] = 0x90;
   });
-  starts.forEach((s, k) => dv.setBigUint64(dataOff + 8 * k, BigInt(s + BIAS), true));
+  starts.forEach((s, k) => dv.setBigUint64(tableOff + 8 * k, BigInt(s + BIAS), true));
   return b;
 }
 
@@ -183,6 +199,29 @@ describe('x86-64 reference prediction', () => {
       const junk = good.slice(0, 64 + Math.floor(r() * 200));
       for (let k = 0; k < 8; k++) junk[4 + Math.floor(r() * (junk.length - 4))] = Math.floor(r() * 256);
       expect(() => elfLayout(junk, junk.length)).not.toThrow();
+    }
+  });
+
+  it('finds the calls, RIP-relative and absolute operands, and each FDE pc_begin, in offset order', () => {
+    const spec = randomSpec(rng(16), 200);
+    const old = render(spec, []);
+    const sites = scanSitesSync(elfLayout(old, old.length)!, old);
+    const refs = spec.functions.flat().filter((it) => it.kind !== 'fill').length;
+    expect(sites.count).toBeGreaterThanOrEqual(refs + spec.functions.length);
+    for (let k = 1; k < sites.count; k++) expect(sites.pos[k]!).toBeGreaterThan(sites.pos[k - 1]!);
+  });
+
+  it('finds the same sites reading the file in small chunks (the applier) as in memory (the builder)', async () => {
+    const r = rng(17);
+    for (let trial = 0; trial < 10; trial++) {
+      const old = render(randomSpec(r, 100 + Math.floor(r() * 200)), []);
+      for (let k = 0; k < 50; k++) old[200 + Math.floor(r() * (old.length - 200))] = Math.floor(r() * 256);
+      const l = elfLayout(old, old.length)!;
+      const whole = scanSitesSync(l, old);
+      const chunked = await scanSites(l, old.length, async (o, n) => old.slice(o, o + n), 97 + trial);
+      expect(chunked.count).toBe(whole.count);
+      expect(Buffer.from(chunked.pos.subarray(0, chunked.count).buffer).equals(Buffer.from(whole.pos.subarray(0, whole.count).buffer))).toBe(true);
+      expect(Buffer.from(chunked.kind.subarray(0, chunked.count)).equals(Buffer.from(whole.kind.subarray(0, whole.count)))).toBe(true);
     }
   });
 

@@ -8,6 +8,7 @@
 export const HEAD_BYTES = 64 << 10;
 const EM_X86_64 = 62;
 const PT_LOAD = 1;
+const PT_GNU_EH_FRAME = 0x6474e550;
 const PF_X = 1;
 const PHENT = 56;
 const MAX_PHNUM = 256;
@@ -25,6 +26,8 @@ export interface ElfLayout {
   loads: Segment[];
   /** Executable file ranges, sorted and disjoint: where instructions are scanned. */
   exec: Array<{ start: number; end: number }>;
+  /** The .eh_frame_hdr segment (PT_GNU_EH_FRAME), which points at .eh_frame. */
+  ehFrameHdr?: { off: number; va: number; size: number };
 }
 
 function u64(dv: DataView, at: number): number {
@@ -44,9 +47,15 @@ export function elfLayout(head: Uint8Array, fileSize: number): ElfLayout | undef
   const phnum = dv.getUint16(0x38, true);
   if (phentsize !== PHENT || phnum === 0 || phnum > MAX_PHNUM || phoff + phnum * PHENT > head.length) return undefined;
   const loads: Segment[] = [];
+  let ehFrameHdr: ElfLayout['ehFrameHdr'];
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * PHENT;
-    if (dv.getUint32(at, true) !== PT_LOAD) continue;
+    const type = dv.getUint32(at, true);
+    if (type === PT_GNU_EH_FRAME) {
+      const eh = { off: u64(dv, at + 8), va: u64(dv, at + 16), size: u64(dv, at + 32) };
+      if (eh.off + eh.size <= fileSize && eh.size >= 12) ehFrameHdr = eh;
+    }
+    if (type !== PT_LOAD) continue;
     const off = u64(dv, at + 8);
     const va = u64(dv, at + 16);
     const size = u64(dv, at + 32);
@@ -61,7 +70,7 @@ export function elfLayout(head: Uint8Array, fileSize: number): ElfLayout | undef
     if (last && s.off <= last.end) last.end = Math.max(last.end, s.off + s.size);
     else exec.push({ start: s.off, end: s.off + s.size });
   }
-  return { loads, exec };
+  return ehFrameHdr ? { loads, exec, ehFrameHdr } : { loads, exec };
 }
 
 /** File offset of virtual address `va`, or −1 when no segment holds it. */

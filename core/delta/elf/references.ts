@@ -20,12 +20,19 @@ const MIN_ADDRESS = 1 << 16;
 /** Lookahead the scanner needs past a position (longest pattern: opcode, ModRM, SIB, disp32). */
 export const SCAN_REACH = 8;
 
-/** Site kinds. REL: a 32-bit displacement relative to the end of the instruction, `imm` bytes after the operand. */
+/**
+ * Site kinds. REL: a 32-bit displacement relative to the end of the instruction (`imm` bytes after
+ * the operand); SELF: relative to the field itself (.eh_frame's pcrel pc_begin); ABS32: an address.
+ */
 const REL0 = 1;
 const REL1 = 2;
 const REL4 = 3;
 const ABS32 = 4;
-const relImm = [0, 0, 1, 4];
+const SELF = 5;
+/** For each relative kind: bytes from the site to the address its displacement counts from. */
+const relEnd = [0, 4, 5, 8, 0, 0];
+/** .eh_frame records followed at most (the node binary has 91k). */
+const MAX_EH_RECORDS = 1 << 22;
 
 /** One-byte opcodes taking ModRM with no immediate (mov, lea, ALU ops, test, xchg, movsxd, group 5). */
 const MODRM_OPS = new Set([0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x63, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8d, 0xff]);
@@ -59,6 +66,19 @@ export class Sites {
     this.pos[this.count] = p;
     this.kind[this.count++] = k;
   }
+  /** Puts the sites in offset order (the .eh_frame sites are found after the code's). */
+  sort(): void {
+    let sorted = true;
+    for (let k = 1; k < this.count && sorted; k++) sorted = this.pos[k - 1]! < this.pos[k]!;
+    if (sorted) return;
+    const keys = new Float64Array(this.count);
+    for (let k = 0; k < this.count; k++) keys[k] = this.pos[k]! * 8 + this.kind[k]!;
+    keys.sort();
+    for (let k = 0; k < this.count; k++) {
+      this.pos[k] = Math.floor(keys[k]! / 8);
+      this.kind[k] = keys[k]! % 8;
+    }
+  }
   /** Index of the first site at or after `p`. */
   first(p: number): number {
     let lo = 0;
@@ -90,7 +110,51 @@ export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: n
       i = scanRange(l, buf, from, i, to, sites);
     }
   }
+  const eh = await ehFrameStart(l, read);
+  if (eh) {
+    let pos = eh.start;
+    for (let records = 0; pos >= 0 && records < MAX_EH_RECORDS; ) {
+      const n = Math.min(chunk, eh.end - pos);
+      if (n < 8) break;
+      const step = walkEhFrame(l, await read(pos, n), pos, pos, eh.end, sites, MAX_EH_RECORDS - records);
+      records += step.records;
+      pos = step.next;
+    }
+  }
+  sites.sort();
   return sites;
+}
+
+/** Where .eh_frame starts (from .eh_frame_hdr's pcrel sdata4 pointer) and the end of its segment. */
+async function ehFrameStart(l: ElfLayout, read: (offset: number, length: number) => Promise<Uint8Array>): Promise<{ start: number; end: number } | undefined> {
+  const h = l.ehFrameHdr;
+  if (!h) return undefined;
+  const b = await read(h.off, 8);
+  if (b[0] !== 1 || b[1] !== 0x1b) return undefined;
+  const start = offsetOf(l, h.va + 4 + i32(b, 4));
+  const seg = l.loads.find((s) => start >= s.off && start < s.off + s.size);
+  return seg ? { start, end: seg.off + seg.size } : undefined;
+}
+
+/**
+ * Follows .eh_frame records (u32 length, u32 CIE id or pointer; an FDE's pc_begin next) in buf,
+ * from `pos` up to `end`, adding each FDE's pc_begin as a SELF site when it points into code.
+ * Returns the next record's offset (−1 at the terminator or a record it cannot follow) and the
+ * records followed; it stops early where a record's first 12 bytes are not in buf.
+ */
+function walkEhFrame(l: ElfLayout, buf: Uint8Array, bufStart: number, pos: number, end: number, sites: Sites, maxRecords: number): { next: number; records: number } {
+  let records = 0;
+  const bufEnd = bufStart + buf.length;
+  while (records < maxRecords) {
+    if (pos + 12 > Math.min(end, bufEnd)) return { next: pos + 12 > end ? -1 : pos, records };
+    const len = u32(buf, pos - bufStart);
+    if (len === 0 || len === 0xffffffff || pos + 4 + len > end) return { next: -1, records };
+    const s = pos + 8;
+    if (u32(buf, pos + 4 - bufStart) !== 0 && len >= 8 && execAddress(l, biasAt(l, s)! + s + i32(buf, s - bufStart))) sites.add(s, SELF);
+    pos += 4 + len;
+    records++;
+  }
+  return { next: -1, records };
 }
 
 /** As scanSites, over a file held in memory (the builder's); the same sites. */
@@ -100,6 +164,13 @@ export function scanSitesSync(l: ElfLayout, old: Uint8Array): Sites {
     const end = Math.min(r.end, old.length) - SCAN_REACH;
     if (r.start < end) scanRange(l, old, 0, r.start, end, sites);
   }
+  const h = l.ehFrameHdr;
+  if (h && old[h.off] === 1 && old[h.off + 1] === 0x1b) {
+    const start = offsetOf(l, h.va + 4 + i32(old, h.off + 4));
+    const seg = l.loads.find((s) => start >= s.off && start < s.off + s.size);
+    if (seg) walkEhFrame(l, old, 0, start, seg.off + seg.size, sites, MAX_EH_RECORDS);
+  }
+  sites.sort();
   return sites;
 }
 
@@ -123,9 +194,9 @@ function scanRange(l: ElfLayout, buf: Uint8Array, bufStart: number, i: number, t
       else if (op === 0x83 || op === 0x80 || op === 0xc6) k = REL1;
       else if (op === 0x81 || op === 0xc7) k = REL4;
       s = i + 2;
-      if (k && offsetOf(l, biasAt(l, s)! + s + 4 + relImm[k]! + i32(buf, s - bufStart)) >= 0) {
+      if (k && offsetOf(l, biasAt(l, s)! + s + relEnd[k]! + i32(buf, s - bufStart)) >= 0) {
         sites.add(s, k);
-        i = s + 4 + relImm[k]!;
+        i = s + relEnd[k]!;
         continue;
       }
     }
@@ -206,11 +277,11 @@ export class Predictor {
       if (s >= b) break;
       if (s + 4 > regionEnd) continue;
       const kind = sites.kind[k]!;
-      const v = kind === ABS32 ? u32(buf, s - bufStart) : biasAt(l, s)! + s + 4 + relImm[kind]! + i32(buf, s - bufStart);
+      const v = kind === ABS32 ? u32(buf, s - bufStart) : biasAt(l, s)! + s + relEnd[kind]! + i32(buf, s - bufStart);
       const t = offsetOf(l, v);
       if (t < 0) continue;
       const nt = addresses.map(t) + (v - t); // new address, assuming the target's segment keeps its bias
-      put32(out, a, a, b, s, kind === ABS32 ? nt : nt - (biasAt(l, s)! + s + 4 + relImm[kind]! + delta));
+      put32(out, a, a, b, s, kind === ABS32 ? nt : nt - (biasAt(l, s)! + s + relEnd[kind]! + delta));
     }
     // 64-bit pointers (vtables, init arrays, GOT, symbol tables): 8-aligned values outside code
     for (let s = Math.ceil(Math.max(regionStart, a - 7) / 8) * 8; s < b && s + 8 <= regionEnd; s += 8) {
