@@ -5,12 +5,14 @@
 import { newDiffOutput, writeDiff } from '../bsdiff.js';
 import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from '../bytes.js';
 import { elfLayout, HEAD_BYTES } from './layout.js';
-import { AddressMap, Predictor, scanSites, scanSitesSync } from './references.js';
+import { AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync } from './references.js';
 
 /** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
 export const X86_MAX_OLD = 1 << 30;
 /** Old bytes predicted per step in the applier. */
 const PIECE = 64 << 10;
+/** Old code bytes scanned per read in the applier. */
+const SCAN_CHUNK = 1 << 20;
 /** Output of a delta is gathered into blocks of this size: the pieces are often a few bytes. */
 const OUT_BLOCK = 256 << 10;
 
@@ -32,6 +34,17 @@ interface Regions {
   oldStart: number[];
   add: number[];
   extra: number[];
+}
+
+type PackedRegions = { [K in keyof Regions]: Int32Array };
+
+function grown(r: PackedRegions, size: number): PackedRegions {
+  const f = (a: Int32Array) => {
+    const b = new Int32Array(size);
+    b.set(a.subarray(0, Math.min(size, a.length)));
+    return b;
+  };
+  return { newStart: f(r.newStart), oldStart: f(r.oldStart), add: f(r.add), extra: f(r.extra) };
 }
 
 /** The control triples of one delta (bsdiff.ts) as add regions. */
@@ -89,14 +102,17 @@ export function x86Differences(old: Uint8Array, nw: Uint8Array, ctrl: Uint8Array
 
 /**
  * Applies a predicted delta over old = src[offset, offset+oldLen). The delta's control triples are
- * read first (the address map needs all of them: four numbers each in memory, 250k triples for
- * the node binary), then the old file's code is scanned once for reference sites (5 bytes each, 1.4M for
- * the node binary), then the triples are applied as in applyDelta with predicted old bytes.
+ * read first (the address map needs all of them: 16 bytes each, 250k for the node binary), then
+ * the old file's code is scanned once for reference sites (5 bytes each, 1.4M for the node
+ * binary), then the triples are applied as in applyDelta with predicted old bytes.
  */
 export async function* applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
   const { ctrl, runs, diff, lit } = s;
   if (oldLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
-  const r: Regions = { newStart: [], oldStart: [], add: [], extra: [] };
+  if (newLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
+  // 16 bytes per triple (the builder keeps both files under 1 GiB, so 32-bit offsets do)
+  let r: PackedRegions = grown({ newStart: new Int32Array(0), oldStart: new Int32Array(0), add: new Int32Array(0), extra: new Int32Array(0) }, 1 << 12);
+  let count = 0;
   for (let done = 0, oldPos = 0; done < newLen; ) {
     oldPos += ctrl.svarNow() ?? (await ctrl.svar());
     let add = ctrl.uvarNow();
@@ -104,15 +120,25 @@ export async function* applyX86Delta(s: DeltaStreams, src: ByteSource, offset: n
     let extra = ctrl.uvarNow();
     if (extra < 0) extra = await ctrl.uvar();
     if (oldPos < 0 || oldPos + add > oldLen || done + add + extra > newLen) throw new CorruptPatchError('patch delta control is out of bounds');
-    r.newStart.push(done);
-    r.oldStart.push(oldPos);
-    r.add.push(add);
-    r.extra.push(extra);
+    if (count === r.add.length) r = grown(r, count * 2);
+    r.newStart[count] = done;
+    r.oldStart[count] = oldPos;
+    r.add[count] = add;
+    r.extra[count++] = extra;
     oldPos += add;
     done += add + extra;
   }
+  r = grown(r, count);
   const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
-  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, (o, n) => src.read(offset + o, n)), new AddressMap(r.newStart, r.oldStart, r.add));
+  // The scan reads the old code in 1 MiB chunks, into one buffer where the source can.
+  const scanBuf = new Uint8Array(SCAN_CHUNK + SCAN_REACH + 1);
+  const readScan = async (o: number, n: number) => {
+    if (!src.readInto || n > scanBuf.length) return src.read(offset + o, n);
+    const v = scanBuf.subarray(0, n);
+    await src.readInto(v, offset + o);
+    return v;
+  };
+  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK), new AddressMap(r.newStart, r.oldStart, r.add));
   const old = new BlockCache(src);
   const buf = new Uint8Array(PIECE + 16);
   const piece = new Uint8Array(PIECE);

@@ -66,8 +66,10 @@ export class Sites {
     this.pos[this.count] = p;
     this.kind[this.count++] = k;
   }
-  /** Puts the sites in offset order (the .eh_frame sites are found after the code's). */
-  sort(): void {
+  /** Puts the sites in offset order (the .eh_frame sites are found after the code's) and drops spare room. */
+  finish(): void {
+    this.pos = this.pos.slice(0, this.count);
+    this.kind = this.kind.slice(0, this.count);
     let sorted = true;
     for (let k = 1; k < this.count && sorted; k++) sorted = this.pos[k - 1]! < this.pos[k]!;
     if (sorted) return;
@@ -121,7 +123,7 @@ export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: n
       pos = step.next;
     }
   }
-  sites.sort();
+  sites.finish();
   return sites;
 }
 
@@ -170,7 +172,7 @@ export function scanSitesSync(l: ElfLayout, old: Uint8Array): Sites {
     const seg = l.loads.find((s) => start >= s.off && start < s.off + s.size);
     if (seg) walkEhFrame(l, old, 0, start, seg.off + seg.size, sites, MAX_EH_RECORDS);
   }
-  sites.sort();
+  sites.finish();
   return sites;
 }
 
