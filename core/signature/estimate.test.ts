@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { estimatePatchBytes, rankBases } from './estimate.js';
 import { ContentSketcher, encodeSamples } from './sketch.js';
+import { noise } from './testing.js';
 import type { FileFingerprint, ImageSignature } from './types.js';
 
 const hex = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
@@ -54,17 +55,6 @@ describe('estimatePatchBytes', () => {
 });
 
 describe('estimatePatchBytes with content features (version 2 signatures)', () => {
-  function noise(seed: number, n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let x = seed * 2 + 1;
-    for (let i = 0; i < n; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      out[i] = x & 0xff;
-    }
-    return out;
-  }
   const sketched = (path: string, bytes: Uint8Array, packed: number, h: number): FileFingerprint => {
     const s = new ContentSketcher(bytes.length);
     s.update(bytes);

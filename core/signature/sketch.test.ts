@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ContentSketcher, decodeSamples, encodeSamples, missingShare, sketchRateBits } from './sketch.js';
-
-/** Deterministic noise (xorshift), so the figures below do not vary from run to run. */
-function noise(seed: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed * 2 + 1; // odd and distinct per seed (xorshift's state may not be 0)
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { noise } from './testing.js';
 
 function sketch(bytes: Uint8Array, piece = bytes.length) {
   const s = new ContentSketcher(bytes.length);
