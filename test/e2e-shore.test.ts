@@ -264,8 +264,9 @@ describe('shore engineer in the app', () => {
     await screenshot(app.page, 'shore-hub-empty');
     await connectHub(page, 'fleet-hub', hubs.north);
 
-    await runJob(page, 'Sync every hub', () => page.getByRole('button', { name: 'Sync now' }).click());
+    const synced = await runJob(page, 'Sync every hub', () => page.getByRole('button', { name: 'Sync now' }).click());
     // the hub's twins now say which hub each ship is on
+    expect(await synced.innerText()).toContain('hub fleet-hub: 0 devices added, 3 updated');
     await expect.poll(() => page.locator('tr[data-hub="fleet-hub"]').innerText()).toMatch(/ago|now/);
     await app.expectAccessible('hub, synced');
     await screenshot(app.page, 'shore-hub');
@@ -277,6 +278,7 @@ describe('shore engineer in the app', () => {
     for (const d of NORTH_DEVICES) expect(await gate.locator(`[data-missing-device="${d}"]`).innerText()).toBe(`${d} misses ${images.appV2.tag}`);
     expect(await page.getByRole('button', { name: 'Push manifest' }).isDisabled()).toBe(true);
     await app.expectAccessible('gate closed');
+    await page.locator('[data-gate]').scrollIntoViewIfNeeded();
     await screenshot(app.page, 'shore-gate-closed');
   });
 
@@ -284,11 +286,13 @@ describe('shore engineer in the app', () => {
     const { page } = app;
     await shipsApply(join(app.dir, 'stick'), NORTH_DEVICES, hubs.north);
 
-    await page.getByRole('button', { name: 'Sync now' }).click();
+    const synced = await runJob(page, 'Sync every hub', () => page.getByRole('button', { name: 'Sync now' }).click());
+    expect(await synced.innerText()).toContain('ready: app-v2-north');
     const gate = page.locator('[data-gate]');
-    await expect.poll(() => gate.getAttribute('data-gate'), { timeout: 60_000 }).toBe('open');
+    await expect.poll(() => gate.getAttribute('data-gate')).toBe('open');
     await expect.poll(() => page.getByRole('button', { name: 'Push manifest' }).isEnabled()).toBe(true);
     await app.expectAccessible('gate open');
+    await page.locator('[data-gate]').scrollIntoViewIfNeeded();
     await screenshot(app.page, 'shore-gate-open');
 
     const job = await runJob(page, 'Push deployment', () => page.getByRole('button', { name: 'Push manifest' }).click());
@@ -301,6 +305,7 @@ describe('shore engineer in the app', () => {
     await expect.poll(() => panel.getByRole('table').nth(1).locator('[data-state="pushed"]').count()).toBe(3);
     expect(await page.locator('table.grid').first().innerText()).toMatch(/app-v2-north\s+pushed\s+Ana Lima <ana@fleet\.example>\s+3 \/ 3 pushed/);
     await app.expectAccessible('pushed');
+    await page.locator('[data-gate]').scrollIntoViewIfNeeded();
     await screenshot(app.page, 'shore-pushed');
     await page.getByRole('link', { name: 'Hub & notifications' }).click();
     const notes = page.getByRole('list', { name: 'Notifications' });
@@ -385,8 +390,9 @@ describe('shore engineer in the app', () => {
 
     await shipsApply(stick, [SOUTH_DEVICE], hubs.south);
     await tabTo(page, 'button:Sync now');
-    await kb.press('Enter');
-    await expect.poll(() => gate.getAttribute('data-gate'), { timeout: 60_000 }).toBe('open');
+    const synced = await runJob(page, 'Sync every hub', () => kb.press('Enter'));
+    expect(await synced.innerText()).toContain('ready: app-v2-south');
+    await expect.poll(() => gate.getAttribute('data-gate')).toBe('open');
     await kb.press('Tab');
     expect(await focused(page)).toBe('button:Push manifest');
     const pushed = await runJob(page, 'Push deployment', () => kb.press('Enter'));
@@ -394,6 +400,7 @@ describe('shore engineer in the app', () => {
     await expectPushed(hubs.south, [SOUTH_DEVICE]);
     await expect.poll(() => page.locator('.section', { hasText: 'Deployment app-v2-south' }).locator('[data-state]').first().innerText()).toBe('pushed');
     await app.expectAccessible('south pushed');
+    await page.locator('[data-gate]').scrollIntoViewIfNeeded();
     await screenshot(app.page, 'shore-keyboard-pushed');
     expect(app.problems).toEqual([]);
   }, 240_000);

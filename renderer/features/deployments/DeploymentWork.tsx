@@ -12,7 +12,7 @@ import { errorMessage } from '../../app/resource.js';
 import { bytes, shortDigest } from '../../ui/format.js';
 import { Form, TextField } from '../../ui/form.js';
 import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
-import { SyncNow, useHubSync } from '../hub/SyncNow.js';
+import { SyncNow, syncSummary, useHubSync } from '../hub/SyncNow.js';
 import { JobProgress } from '../jobs/JobProgress.js';
 import { sortedJobs, useJobs } from '../jobs/store.js';
 
@@ -151,7 +151,8 @@ export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): voi
   const buildState = build?.state;
   const push = useDeploymentJob('hub-push', id);
   const pushState = push?.state;
-  const syncState = useHubSync()?.state;
+  const sync = useHubSync();
+  const syncState = sync?.state;
   const [hubs, setHubs] = useState(0);
 
   useEffect(() => {
@@ -225,6 +226,7 @@ export function DeploymentWork({ id, onChanged }: { id: number; onChanged(): voi
         }
       >
         {view && <Gate view={view} />}
+        {sync && <JobProgress job={sync} summary={syncSummary} />}
         {push && <JobProgress job={push} summary={pushSummary} />}
       </Section>
     </>

@@ -9,7 +9,7 @@ import { relativeTime, timestamp } from '../../ui/format.js';
 import { Form, TextField } from '../../ui/form.js';
 import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
 import { JobProgress } from '../jobs/JobProgress.js';
-import { SyncNow, useHubSync } from './SyncNow.js';
+import { SyncNow, syncSummary, useHubSync } from './SyncNow.js';
 
 export function HubView() {
   const refreshes = useSession((s) => s.refreshes);
@@ -88,7 +88,7 @@ export function HubView() {
             </tbody>
           </table>
         )}
-        {sync && <JobProgress job={sync} summary={() => 'Device twins synced into the inventory.'} />}
+        {sync && <JobProgress job={sync} summary={syncSummary} />}
         <Form onSubmit={add} submit="Connect hub" disabled={!name.trim() || !conn.trim()} hint="The connection string is kept in the secret store and never shown again.">
           <TextField id="hub-name" label="Name" value={name} onChange={setName} placeholder="fleet-hub" />
           <TextField id="hub-conn" label="Connection string" type="password" autoComplete="off" className="mono" value={conn} onChange={setConn} placeholder="HostName=…;SharedAccessKeyName=…;SharedAccessKey=…" />

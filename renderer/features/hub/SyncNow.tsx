@@ -14,6 +14,13 @@ export function useHubSync(): JobInfo | undefined {
   return sortedJobs(byId).find((j) => j.kind === 'hub-sync');
 }
 
+/** A finished sync's line: each hub's summary (devices added, changes, conflicts, deployments now ready). */
+export function syncSummary(job: JobInfo): string | null {
+  const results = job.result as Array<{ summary?: string }> | null;
+  if (!Array.isArray(results)) return null;
+  return results.length ? results.map((r) => r.summary).join('; ') : 'No hub connected.';
+}
+
 export function SyncNow({ hubs, ref }: { /** hubs connected; none: the button is off */ hubs: number; ref?: Ref<HTMLButtonElement> }) {
   const put = useJobs((s) => s.put);
   const running = useHubSync()?.state === 'running';
