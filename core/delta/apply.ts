@@ -148,6 +148,13 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
   const old = new BlockCache(src);
   let out = new Uint8Array(OUT_BLOCK);
   let n = 0;
+  /** the full block, to yield; a new one to fill (the yielded one is the consumer's now) */
+  const full = () => {
+    const b = out;
+    out = new Uint8Array(OUT_BLOCK);
+    n = 0;
+    return b;
+  };
   let oldPos = 0;
   let done = 0;
   while (done < newLen) {
@@ -172,11 +179,7 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
         n += b.length;
         oldPos += b.length;
         z -= b.length;
-        if (n === OUT_BLOCK) {
-          yield out;
-          out = new Uint8Array(OUT_BLOCK);
-          n = 0;
-        }
+        if (n === OUT_BLOCK) yield full();
       }
       for (let k = nonzero; k > 0; ) {
         const want = Math.min(k, OUT_BLOCK - n);
@@ -187,11 +190,7 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
         n += d.length;
         oldPos += d.length;
         k -= d.length;
-        if (n === OUT_BLOCK) {
-          yield out;
-          out = new Uint8Array(OUT_BLOCK);
-          n = 0;
-        }
+        if (n === OUT_BLOCK) yield full();
       }
       left -= zeros + nonzero;
     }
@@ -202,11 +201,7 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       out.set(b, n);
       n += b.length;
       k -= b.length;
-      if (n === OUT_BLOCK) {
-        yield out;
-        out = new Uint8Array(OUT_BLOCK);
-        n = 0;
-      }
+      if (n === OUT_BLOCK) yield full();
     }
     done += add + extra;
   }

@@ -14,7 +14,7 @@ import { openDestination, openSource } from '../image/transport.js';
 import type { ImageInfo, ImageSource, LayerInfo, TransportOptions } from '../image/types.js';
 import { scanLayer } from './layer-scan.js';
 import { openBundle, type OpenBundle } from './reader.js';
-import { checkPatchMatches, layerError, proveRebuild, SpooledBase } from './rebuild.js';
+import { checkPatchMatches, layerError, proveRebuild, PatchBase } from './rebuild.js';
 import { ApplyState, WorkArea } from './state.js';
 
 export interface ApplyOptions {
@@ -109,14 +109,14 @@ async function rebuildLayers(patch: PatchFile, base: ImageSource | undefined, wo
   let done = 0;
   let rebuilt = 0;
   let resumed = 0;
-  let spooled: SpooledBase | null = null;
+  let baseLayers: PatchBase | null = null;
   try {
     for (const l of carried) {
       if (await work.has(l.diffID, LAYER_SUFFIX)) {
         resumed++;
       } else {
-        spooled ??= await SpooledBase.open(base, patch, work.dir);
-        const layer = await patch.openLayer(l.i, spooled.sources);
+        baseLayers ??= await PatchBase.open(base, patch, work.dir);
+        const layer = await patch.openLayer(l.i, baseLayers.sources);
         try {
           // The engine's stream checks size and diffID; the scan refuses entries that would escape.
           await writeFileAtomic(work.pathFor(l.diffID, LAYER_SUFFIX), layer, async (tmp) => void (await scanLayer(createReadStream(tmp))));
@@ -129,7 +129,7 @@ async function rebuildLayers(patch: PatchFile, base: ImageSource | undefined, wo
       onProgress?.(done, total);
     }
   } finally {
-    await spooled?.close();
+    await baseLayers?.close();
   }
   return { rebuilt, resumed };
 }
