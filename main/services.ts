@@ -69,7 +69,7 @@ export interface CoreOptions {
 }
 
 export interface ServiceOptions extends CoreOptions {
-  /** which face serves them: the Electron shell, the loopback bridge ('cli' is withServices') */
+  /** which face serves them: the Electron shell, the loopback bridge ('cli' is a CLI command's, main/cli/command.ts) */
   shell: AppInfo['shell'];
   /** sync hubs in the background while the app runs */
   backgroundSync?: BackgroundSyncOptions | false;
@@ -218,16 +218,6 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
     .register('uploads', new UploadsApiService(uploads.store, uploads.queue, jobs, inventory, uploads.target))
     .register('planning', core.planning);
   return { ...core, info, handlers, events };
-}
-
-/** For one CLI command: the services, headless, closed when `fn` settles. */
-export async function withServices<T>(options: CoreOptions, fn: (services: CoreServices) => Promise<T> | T): Promise<T> {
-  const services = await openServices(options);
-  try {
-    return await fn(services);
-  } finally {
-    await services.close();
-  }
 }
 
 export interface UploadOptions {

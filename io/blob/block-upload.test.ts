@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type TestAzurite } from '../../test/support/azurite.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useAzurite } from '../../test/support/azurite.js';
 import { blockId, bundleBlobName, DEFAULT_BLOCK_SIZE as BS, uploadBlob, type BlockLedger } from './block-upload.js';
 import { containerClient, parseStorageCredential } from './storage.js';
 
@@ -23,16 +23,9 @@ class MemoryLedger implements BlockLedger {
   }
 }
 
-let azurite: TestAzurite;
-let dir: string;
-beforeAll(async () => {
-  azurite = await startAzurite();
-  dir = mkdtempSync(join(tmpdir(), 'lighter-blob-'));
-});
-afterAll(async () => {
-  await azurite?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const azurite = useAzurite();
+const dir = mkdtempSync(join(tmpdir(), 'lighter-blob-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function bundleFile(name: string, size: number) {
   const data = randomBytes(size);

@@ -2,22 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type TestAzurite } from '../../test/support/azurite.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useAzurite } from '../../test/support/azurite.js';
 import { bundleBlobName } from './block-upload.js';
 import { deviceIndexBlobName, encodeDeviceIndex, fetchDeviceBundles, parseDeviceIndex, type DeviceIndexEntry } from './device-index.js';
 import { containerClient, parseStorageCredential } from './storage.js';
 
-let azurite: TestAzurite;
-let dir: string;
-beforeAll(async () => {
-  azurite = await startAzurite();
-  dir = mkdtempSync(join(tmpdir(), 'lighter-fetch-'));
-});
-afterAll(async () => {
-  await azurite?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const azurite = useAzurite();
+const dir = mkdtempSync(join(tmpdir(), 'lighter-fetch-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -8,6 +8,7 @@
 //          args: ['FILE'],                        // positionals: NAME required, [NAME] optional, NAME... many
 //          options: { pubkey: { type: 'string', value: 'KEY', required: true, help: '...' } },
 //          json: true,                            // adds --json; then print the result with ctx.result
+//          inventory: true,                       // adds --db and --user; then ctx.services() opens them
 //          async run({ args, opts, result, log }) { ... },
 //        })
 //      Option keys are the long flag without dashes ('from-signature'); values arrive under the same
@@ -20,7 +21,10 @@
 //      (`runJob(standaloneJobs(), {...}, run)` from progress.ts, or the services' jobs). Throw UsageError for bad
 //      usage (exit 2, usage printed once); any other error exits with its status (exit-status.ts).
 //   4. Services come from main/services.ts; a command writes no SQL and constructs no service itself.
+//      A command over the inventory says `inventory: true` and calls `await services()` when it needs
+//      them (after any work that must come first); they are closed when the command ends.
 import { Command as Commander, Option } from 'commander';
+import { openServices, type CoreOptions, type CoreServices } from '../services.js';
 import { EXIT_USAGE, exitStatus } from './exit-status.js';
 
 export class UsageError extends Error {
@@ -73,31 +77,47 @@ export interface RunContext<O extends OptionSpecs> {
   log(line: string): void;
 }
 
-export interface CommandSpec<O extends OptionSpecs = OptionSpecs> {
+/** What a command over the inventory may add when it opens the services. */
+export type InventoryExtras = Pick<CoreOptions, 'create' | 'container' | 'order'>;
+
+export interface InventoryContext {
+  /** the services over the --db inventory as --user, opened on the first call, closed when the command ends */
+  services(extras?: InventoryExtras): Promise<CoreServices>;
+}
+
+/** The options of every command over the inventory (`inventory: true` adds them). */
+export const INVENTORY = {
+  db: { type: 'string', value: 'FILE', help: "the inventory database (default: the app's data directory)" },
+  user: { type: 'string', value: 'NAME', help: 'who is acting, for the audit log (default: $LIGHTER_USER or the login name)' },
+} as const;
+
+export interface CommandSpec<O extends OptionSpecs = OptionSpecs, I extends boolean = boolean> {
   name: string;
   summary: string;
   details?: string;
   args?: string[];
   options?: O;
   json?: boolean;
-  run(ctx: RunContext<O>): Promise<number | void>;
-}
-
-/** The options of every command over the inventory (`...INVENTORY` in `options`). */
-export const INVENTORY = {
-  db: { type: 'string', value: 'FILE', help: "the inventory database (default: the app's data directory)" },
-  user: { type: 'string', value: 'NAME', help: 'who is acting, for the audit log (default: $LIGHTER_USER or the login name)' },
-} as const;
-export type InventoryOptions = { db?: string | undefined; user?: string | undefined };
-
-/** --db and --user as buildServices options (main/services.ts, through withServices). */
-export function inventoryServiceOptions(opts: InventoryOptions): { database?: string; user?: string } {
-  return { ...(opts.db ? { database: opts.db } : {}), ...(opts.user ? { user: opts.user } : {}) };
+  /** the command works on the inventory: --db and --user, and `services` in its context */
+  inventory?: I;
+  run(ctx: I extends true ? RunContext<typeof INVENTORY & O> & InventoryContext : RunContext<O>): Promise<number | void>;
 }
 
 /** Identity, for typing: `opts` in `run` gets the types the `options` declare. */
-export function defineCommand<const O extends OptionSpecs = Record<never, never>>(spec: CommandSpec<O>): CommandSpec {
+export function defineCommand<const O extends OptionSpecs = Record<never, never>, I extends boolean = false>(spec: CommandSpec<O, I>): CommandSpec {
   return spec as unknown as CommandSpec;
+}
+
+/** The services `spec` asks for, opened once on demand; `close` closes what was opened. */
+function inventoryContext(opts: Record<string, unknown>): InventoryContext & { close(): Promise<void> } {
+  let opened: Promise<CoreServices> | undefined;
+  const db = opts.db as string | undefined;
+  const user = opts.user as string | undefined;
+  return {
+    services: (extras = {}) => (opened ??= openServices({ ...(db ? { database: db } : {}), ...(user ? { user } : {}), ...extras })),
+    // a failed open has nothing to close; its error is the command's already
+    close: async () => opened?.then((s) => s.close(), () => undefined),
+  };
 }
 
 function writeResult(json: boolean, data: unknown, human?: (data: never) => string): void {
@@ -116,7 +136,7 @@ export function addCommand(parent: Commander, spec: CommandSpec, onExit: (status
   cmd.summary(spec.summary).description(spec.details ? `${spec.summary}\n\n${reflow(spec.details)}` : spec.summary);
   for (const a of spec.args ?? []) cmd.argument(a.startsWith('[') ? a : `<${a}>`);
   const options: Array<[string, Option, OptionSpec]> = [];
-  const specs: OptionSpecs = { ...spec.options, ...(spec.json ? { json: { type: 'boolean', help: 'print the result as JSON' } } : {}) };
+  const specs: OptionSpecs = { ...(spec.inventory ? INVENTORY : {}), ...spec.options, ...(spec.json ? { json: { type: 'boolean', help: 'print the result as JSON' } } : {}) };
   for (const [key, o] of Object.entries(specs)) {
     const long = `--${key}`;
     const flags = `${o.short ? `-${o.short}, ` : ''}${long}${o.type === 'string' ? ` <${o.value}>` : ''}`;
@@ -140,15 +160,22 @@ export function addCommand(parent: Commander, spec: CommandSpec, onExit: (status
       opts[key] = o.type === 'boolean' ? (opt.negate ? v === false : v === true) : o.multiple ? (v ?? []) : v;
     }
     const json = opts.json === true;
+    const inventory = spec.inventory ? inventoryContext(opts) : undefined;
     try {
       for (const [key, , o] of options) if (o.refused && opts[key] !== undefined && opts[key] !== false) throw new UsageError(`--${key} ${o.refused}`);
-      const status = await spec.run({
-        args,
-        opts,
-        json,
-        result: (data, human) => writeResult(json, data, human as ((d: never) => string) | undefined),
-        log: (line) => process.stderr.write(`${line}\n`),
-      } as RunContext<OptionSpecs>);
+      let status: number | void;
+      try {
+        status = await spec.run({
+          args,
+          opts,
+          json,
+          result: (data, human) => writeResult(json, data, human as ((d: never) => string) | undefined),
+          log: (line) => process.stderr.write(`${line}\n`),
+          ...(inventory ? { services: inventory.services } : {}),
+        } as RunContext<OptionSpecs> & InventoryContext);
+      } finally {
+        await inventory?.close();
+      }
       onExit(status ?? 0);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);

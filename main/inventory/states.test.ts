@@ -1,29 +1,16 @@
 // Shipped migrations are frozen, so their CHECKs cannot be written from core/states.ts: this holds the
 // CHECK of each state column in the schema a fresh inventory gets equal to the list, and the moves
 // table of each entity to cover exactly its states.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempInventory } from '../../test/support/inventory.js';
 import { BUNDLE_STATES, DEPLOYMENT_STATES, DEVICE_IMAGE_STATES, JOB_STATES, TRANSFER_STATES } from '../../core/states.js';
-import { openInventory, type Db } from './open.js';
 import { BUNDLE_MOVES, DEPLOYMENT_MOVES, DEVICE_IMAGE_MOVES, TRANSFER_MOVES } from './states.js';
 
-let dir: string;
-let db: Db;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lighter-states-'));
-  db = await openInventory(join(dir, 'inventory.db'));
-});
-afterAll(() => {
-  db?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const inv = useTempInventory('lighter-states-');
 
 /** The values of `CHECK (state IN (...))` in the table's current CREATE statement. */
 function checkedStates(table: string): string[] {
-  const { sql } = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as { sql: string };
+  const { sql } = inv.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as { sql: string };
   const m = /\bstate\s+TEXT\s+NOT\s+NULL\s+CHECK\s*\(\s*state\s+IN\s*\(([^)]*)\)\s*\)/i.exec(sql);
   if (!m) throw new Error(`${table} has no CHECK on state`);
   return m[1]!.split(',').map((v) => v.trim().replace(/^'|'$/g, ''));

@@ -17,81 +17,30 @@ import type {
   SyncEntry,
   TransferDay,
   TransferRow,
-  TransferState,
 } from '../../contract/index.js';
 import type { DeploymentSqlRow, Inventory } from './store.js';
 
 type Req<M extends keyof InventoryApi> = NonNullable<Parameters<InventoryApi[M]>[0]>;
 
 
-const DEVICE_COLUMNS = `d.id, d.display_name, d.vessel, d.site, d.device_group, d.hub, d.is_edge, d.connection_state, d.last_seen, d.tags_json,
+// Columns named as the contract's rows name them, so that rows need no renaming on the way out.
+const DEVICE_COLUMNS = `d.id, d.display_name AS displayName, d.vessel, d.site, d.device_group AS "group", d.hub, d.is_edge AS isEdge,
+  d.connection_state AS connectionState, d.last_seen AS lastSeen, d.tags_json AS tagsJson,
   COALESCE(SUM(di.state = 'present'), 0) AS present, COALESCE(SUM(di.state = 'applied'), 0) AS applied,
   COALESCE(SUM(di.state = 'in_transit'), 0) AS in_transit, COALESCE(SUM(di.state = 'failed'), 0) AS failed`;
 
-interface DeviceSqlRow {
-  id: string;
-  display_name: string | null;
-  vessel: string | null;
-  site: string | null;
-  device_group: string | null;
-  hub: string | null;
-  is_edge: number;
-  connection_state: string | null;
-  last_seen: string | null;
-  tags_json: string;
-  present: number;
-  applied: number;
-  in_transit: number;
-  failed: number;
-}
+/** DEVICE_COLUMNS as SQLite returns them: a 0/1 flag, the tags as JSON and the counts flat. */
+type DeviceSqlRow = Omit<DeviceRow, 'isEdge' | 'images'> & { isEdge: number; tagsJson: string } & ImageStateCounts;
 
-interface TransferSqlRow {
-  id: number;
-  bundle_id: string;
-  device_id: string;
-  channel: 'usb' | 'upload';
-  state: TransferState;
-  bytes_done: number;
-  bytes_total: number | null;
-  attempts: number;
-  last_error: string | null;
-  updated_at: string;
-  finished_at: string | null;
-}
+const TRANSFER_COLUMNS = `id, bundle_id AS bundleId, device_id AS deviceId, channel, state, bytes_done AS bytesDone, bytes_total AS bytesTotal,
+  attempts, last_error AS lastError, updated_at AS updatedAt, finished_at AS finishedAt`;
 
 function zeroes<K extends string>(keys: readonly K[], from: Record<string, number>): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, from[k] ?? 0])) as Record<K, number>;
 }
 
-function toDevice(r: DeviceSqlRow): DeviceRow {
-  return {
-    id: r.id,
-    displayName: r.display_name,
-    vessel: r.vessel,
-    site: r.site,
-    group: r.device_group,
-    hub: r.hub,
-    isEdge: r.is_edge === 1,
-    connectionState: r.connection_state,
-    lastSeen: r.last_seen,
-    images: { present: r.present, applied: r.applied, in_transit: r.in_transit, failed: r.failed },
-  };
-}
-
-function toTransfer(r: TransferSqlRow): TransferRow {
-  return {
-    id: r.id,
-    bundleId: r.bundle_id,
-    deviceId: r.device_id,
-    channel: r.channel,
-    state: r.state,
-    bytesDone: r.bytes_done,
-    bytesTotal: r.bytes_total,
-    attempts: r.attempts,
-    lastError: r.last_error,
-    updatedAt: r.updated_at,
-    finishedAt: r.finished_at,
-  };
+function toDevice({ isEdge, tagsJson: _tags, present, applied, in_transit, failed, ...row }: DeviceSqlRow): DeviceRow {
+  return { ...row, isEdge: isEdge === 1, images: { present, applied, in_transit, failed } };
 }
 
 function countJsonArray(text: string): number {
@@ -161,8 +110,8 @@ export class InventoryViews implements InventoryApi {
          WHERE dd.device_id = ? ORDER BY dep.updated_at DESC`,
       )
       .all(req.id) as DeviceDetail['deployments'];
-    const transfers = (this.db.prepare('SELECT * FROM transfers WHERE device_id = ? ORDER BY updated_at DESC, id DESC LIMIT 50').all(req.id) as TransferSqlRow[]).map(toTransfer);
-    return { ...toDevice(row), tags: JSON.parse(row.tags_json) as Record<string, unknown>, imageList, deployments, transfers };
+    const transfers = this.db.prepare(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE device_id = ? ORDER BY updated_at DESC, id DESC LIMIT 50`).all(req.id) as TransferRow[];
+    return { ...toDevice(row), tags: JSON.parse(row.tagsJson) as Record<string, unknown>, imageList, deployments, transfers };
   }
 
   async deployments(req: Req<'deployments'> = {}): Promise<DeploymentRow[]> {
@@ -200,10 +149,9 @@ export class InventoryViews implements InventoryApi {
   }
 
   async transfers(req: Req<'transfers'> = {}): Promise<TransferRow[]> {
-    const rows = this.db
-      .prepare('SELECT * FROM transfers WHERE (@state IS NULL OR state = @state) ORDER BY updated_at DESC, id DESC LIMIT @limit')
-      .all({ state: req.state ?? null, limit: req.limit ?? 100 }) as TransferSqlRow[];
-    return rows.map(toTransfer);
+    return this.db
+      .prepare(`SELECT ${TRANSFER_COLUMNS} FROM transfers WHERE (@state IS NULL OR state = @state) ORDER BY updated_at DESC, id DESC LIMIT @limit`)
+      .all({ state: req.state ?? null, limit: req.limit ?? 100 }) as TransferRow[];
   }
 
   /** The last `days` UTC days ending today, days without transfers included as zeroes. */

@@ -1,27 +1,14 @@
 // The job service over a real inventory file: progress with rate and ETA, result, specific errors,
 // cancel, one job per exclusive resource, and a history that outlives the process.
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempInventory } from '../../test/support/inventory.js';
 import type { JobInfo } from '../../contract/jobs.js';
-import { openInventory, type Db } from '../inventory/open.js';
 import { JobHistory } from './history.js';
 import { JobCancelledError, JobConflictError, Jobs } from './service.js';
 
-let dir: string;
-let db: Db;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lighter-jobs-'));
-  db = await openInventory(join(dir, 'inventory.db'));
-});
-
-afterAll(() => {
-  db?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const inv = useTempInventory('lighter-jobs-');
 
 /** a clock the test moves by hand */
 function clock(start = 1_000_000) {
@@ -32,7 +19,7 @@ function clock(start = 1_000_000) {
 describe('job service', () => {
   it('reports progress with rate and ETA, then the result, and keeps it in the history', async () => {
     const c = clock();
-    const jobs = new Jobs({ history: new JobHistory(db), actor: 'ana', now: c.now, throttleMs: 0 });
+    const jobs = new Jobs({ history: new JobHistory(inv.db), actor: 'ana', now: c.now, throttleMs: 0 });
     const seen: JobInfo[] = [];
     jobs.subscribe((j) => seen.push(j));
     const job = jobs.start('bundle-build', 'Build telemetry 1.5', { deployment: 3 }, async (ctx) => {
@@ -51,13 +38,13 @@ describe('job service', () => {
     expect(seen.at(-1)).toMatchObject({ state: 'succeeded', result: { bytes: 42 }, done: 10_000_000, rate: null });
 
     // a new process (a new service on the same file) still lists it
-    const later = new Jobs({ history: new JobHistory(db), actor: 'bo' });
+    const later = new Jobs({ history: new JobHistory(inv.db), actor: 'bo' });
     expect(later.get(job.id)).toMatchObject({ state: 'succeeded', title: 'Build telemetry 1.5', params: { deployment: 3 }, result: { bytes: 42 }, actor: 'ana' });
     expect(later.list().map((j) => j.id)).toContain(job.id);
   });
 
   it('fails with the run’s own first error line', async () => {
-    const jobs = new Jobs({ history: new JobHistory(db), actor: 'ana' });
+    const jobs = new Jobs({ history: new JobHistory(inv.db), actor: 'ana' });
     const job = jobs.start('usb-export', 'Export to /media/stick', {}, async () => {
       throw new Error('/media/stick is read-only\n  at somewhere');
     });
@@ -66,7 +53,7 @@ describe('job service', () => {
   });
 
   it('cancels: the signal aborts, progress() throws, the job ends cancelled', async () => {
-    const jobs = new Jobs({ history: new JobHistory(db), actor: 'ana' });
+    const jobs = new Jobs({ history: new JobHistory(inv.db), actor: 'ana' });
     let reports = 0;
     let cleaned = false;
     const job = jobs.start('bundle-build', 'Build a big one', {}, async (ctx) => {
@@ -89,7 +76,7 @@ describe('job service', () => {
   });
 
   it('runs at most one job per exclusive resource', async () => {
-    const jobs = new Jobs({ history: new JobHistory(db), actor: 'ana' });
+    const jobs = new Jobs({ history: new JobHistory(inv.db), actor: 'ana' });
     let release!: () => void;
     const gate = new Promise<void>((ok) => (release = ok));
     const first = jobs.start('usb-export', 'Export A', {}, () => gate, { exclusive: 'usb:/media/stick' });
@@ -105,7 +92,7 @@ describe('job service', () => {
   });
 
   it('marks jobs of a process that died as interrupted on the next start', async () => {
-    const file = join(dir, 'inventory.db');
+    const file = join(inv.dir, 'inventory.db');
     const raw = new Database(file);
     // a pid that cannot be alive (above the kernel's pid_max)
     raw
@@ -113,12 +100,12 @@ describe('job service', () => {
       .run();
     const id = Number((raw.prepare('SELECT max(id) AS id FROM jobs').get() as { id: number }).id);
     raw.close();
-    const jobs = new Jobs({ history: new JobHistory(db), actor: 'ana' });
+    const jobs = new Jobs({ history: new JobHistory(inv.db), actor: 'ana' });
     expect(jobs.get(id)).toMatchObject({ state: 'interrupted', error: expect.stringMatching(/^Lighter stopped while this job ran/) });
   });
 
   it('lists running jobs first, then the history, newest first', async () => {
-    const jobs = new Jobs({ history: new JobHistory(db), actor: 'ana' });
+    const jobs = new Jobs({ history: new JobHistory(inv.db), actor: 'ana' });
     const running = jobs.start('upload', 'Upload', {}, (ctx) => new Promise((_, fail) => ctx.signal.addEventListener('abort', () => fail(ctx.signal.reason as Error))));
     const list = jobs.list(5);
     expect(list[0]).toMatchObject({ id: running.id, state: 'running' });

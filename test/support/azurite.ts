@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './registry.js';
 
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -53,5 +54,27 @@ export async function startAzurite(): Promise<TestAzurite> {
       }
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Azurite for the calling test file: started before its tests, stopped after them. */
+export function useAzurite(): TestAzurite {
+  let running: TestAzurite | undefined;
+  beforeAll(async () => {
+    running = await startAzurite();
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+  const started = (): TestAzurite => {
+    if (!running) throw new Error('useAzurite: Azurite starts in beforeAll; use it inside tests');
+    return running;
+  };
+  return {
+    get host() {
+      return started().host;
+    },
+    connectionString: (host) => started().connectionString(host),
+    stop: () => started().stop(),
   };
 }

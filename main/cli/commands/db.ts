@@ -11,29 +11,23 @@ import { defaultDbPath } from '../../inventory/location.js';
 import { restoreBackup, shelveDamaged } from '../../inventory/open.js';
 import { imageNameFromRef } from '../../inventory/source-ref.js';
 import type { ImageRow } from '../../inventory/store.js';
-import { withServices, type CoreServices } from '../../services.js';
 import { MANIFEST_FOR_DEVICES, manifestForDevices } from '../manifest-options.js';
-import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError, type InventoryOptions } from '../command.js';
-
-/** The services over the --db inventory (the default one is created on first use). */
-function inventory<T>(opts: InventoryOptions, fn: (services: CoreServices) => Promise<T> | T, create = false): Promise<T> {
-  return withServices({ ...inventoryServiceOptions(opts), create }, fn);
-}
+import { defineCommand, UsageError } from '../command.js';
 
 const init = defineCommand({
   name: 'db init',
   summary: 'create (or migrate) the inventory database',
   details: `  Creates the inventory (default: ${defaultDbPath()}; LIGHTER_DATA_DIR overrides the directory),
   or brings an existing one to the current schema after backing it up.`,
-  options: { ...INVENTORY, reinit: { type: 'boolean', help: 'move a damaged database aside (FILE.damaged-<time>) and start an empty one' } },
+  options: { reinit: { type: 'boolean', help: 'move a damaged database aside (FILE.damaged-<time>) and start an empty one' } },
   json: true,
-  async run({ opts, result }) {
+  inventory: true,
+  async run({ opts, result, services }) {
     const file = opts.db ?? defaultDbPath();
     const movedTo = opts.reinit ? await shelveDamaged(file) : null;
-    await inventory(opts, ({ inventory: inv }) => {
-      inv.recordMaintenance('db-init', file);
-      result({ database: file, schema: inv.schemaVersion(), movedTo }, (r) => `${r.movedTo ? `moved the old database to ${r.movedTo}\n` : ''}inventory ready at ${r.database} (schema v${r.schema})`);
-    }, true);
+    const { inventory: inv } = await services({ create: true });
+    inv.recordMaintenance('db-init', file);
+    result({ database: file, schema: inv.schemaVersion(), movedTo }, (r) => `${r.movedTo ? `moved the old database to ${r.movedTo}\n` : ''}inventory ready at ${r.database} (schema v${r.schema})`);
   },
 });
 
@@ -43,13 +37,13 @@ const restore = defineCommand({
   details: `  Checks BACKUP, moves the current database (and its -wal/-shm) to FILE.damaged-<time>, and puts a
   copy of BACKUP in its place. Backups are made before every migration (FILE.backup-v<N>-<time>).`,
   args: ['BACKUP'],
-  options: INVENTORY,
   json: true,
-  async run({ args, opts, result }) {
+  inventory: true,
+  async run({ args, opts, result, services }) {
     const file = opts.db ?? defaultDbPath();
     const backup = args[0]!;
     const movedTo = await restoreBackup(file, backup);
-    await inventory({ ...opts, db: file }, ({ inventory: inv }) => inv.recordMaintenance('db-restore', file, { backup }));
+    (await services()).inventory.recordMaintenance('db-restore', file, { backup });
     result({ database: file, backup, movedTo }, (r) => `${r.movedTo ? `moved the current database to ${r.movedTo}\n` : ''}restored ${r.database} from ${r.backup}`);
   },
 });
@@ -61,12 +55,12 @@ const importDevices = defineCommand({
   "group"); vessel, site, displayName and localRegistry (host:port) from tags of those names.`,
   args: ['FILE'],
   options: {
-    ...INVENTORY,
     hub: { type: 'string', value: 'NAME', help: 'the IoT Hub the devices belong to' },
     'group-tag': { type: 'string', value: 'PATH', help: 'the tag that names the group (default: group)' },
   },
   json: true,
-  async run({ args, opts, result }) {
+  inventory: true,
+  async run({ args, opts, result, services }) {
     const src = args[0]!;
     let text: string;
     try {
@@ -75,10 +69,8 @@ const importDevices = defineCommand({
       throw new Error(`cannot read ${src}: ${(err as Error).message}`);
     }
     const devices = parseDeviceList(text, { groupTag: opts['group-tag'], hub: opts.hub ?? null });
-    await inventory(opts, ({ inventory: inv }) => {
-      const r = inv.importDevices(devices, 'file', src);
-      result(r, (r) => `${r.added.length} added, ${r.updated.length} updated, ${r.unchanged.length} unchanged${r.conflicts ? `, ${r.conflicts} conflicts with open deployments (see db status)` : ''}`);
-    });
+    const r = (await services()).inventory.importDevices(devices, 'file', src);
+    result(r, (r) => `${r.added.length} added, ${r.updated.length} updated, ${r.unchanged.length} unchanged${r.conflicts ? `, ${r.conflicts} conflicts with open deployments (see db status)` : ''}`);
   },
 });
 
@@ -90,13 +82,13 @@ const recordImage = defineCommand({
   (what the planner ranks bases by).`,
   args: ['REF'],
   options: {
-    ...INVENTORY,
     device: { type: 'string', value: 'ID', help: "the device that has the image; without it the image is only catalogued (e.g. a deployment's new image, so that plan can weigh bases against its signature)" },
     name: { type: 'string', value: 'NAME', help: "the image's name when REF carries none (oci: layouts, unnamed archives)" },
     'no-read': { type: 'boolean', help: 'record the name only, e.g. when the image is not at hand' },
   },
   json: true,
-  async run({ args, opts, result }) {
+  inventory: true,
+  async run({ args, opts, result, services }) {
     const ref = args[0]!;
     let name = opts.name ?? imageNameFromRef(ref);
     let signature: ImageSignature | null = null;
@@ -112,35 +104,33 @@ const recordImage = defineCommand({
     if (!name) throw new UsageError(`${ref} names no image; give one with --name repo:tag`);
     const size = signature ? signature.layers.reduce((n, l) => n + l.size, 0) : null;
     const image = { name, configDigest: signature?.configDigest ?? null, size, signature, sourceRef: ref };
-    await inventory(opts, ({ inventory: inv }) => {
-      const id = (i: ImageRow) => `${i.repository}:${i.tag}${i.config_digest ? ` (${i.config_digest})` : ''}`;
-      if (!opts.device) return result({ device: null, changed: true, image: inv.catalogImage(image) }, (r) => `catalogued ${id(r.image)}`);
-      const device = opts.device;
-      const r = inv.recordImage(device, image);
-      result({ device, changed: r.changed, image: r.image }, (r) => `${r.changed ? 'recorded' : 'already recorded'}: ${device} has ${id(r.image)}`);
-    });
+    const { inventory: inv } = await services();
+    const id = (i: ImageRow) => `${i.repository}:${i.tag}${i.config_digest ? ` (${i.config_digest})` : ''}`;
+    if (!opts.device) return result({ device: null, changed: true, image: inv.catalogImage(image) }, (r) => `catalogued ${id(r.image)}`);
+    const device = opts.device;
+    const r = inv.recordImage(device, image);
+    result({ device, changed: r.changed, image: r.image }, (r) => `${r.changed ? 'recorded' : 'already recorded'}: ${device} has ${id(r.image)}`);
   },
 });
 
 const status = defineCommand({
   name: 'db status',
   summary: 'summary of the inventory: devices, images, deployments, transfers',
-  options: INVENTORY,
   json: true,
-  async run({ opts, result }) {
-    await inventory(opts, ({ inventory: inv, database }) => {
-      result({ database, ...inv.status() }, (s) => {
-        const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-        return [
-          `database      ${s.database}`,
-          `devices       ${s.devices}${s.groups.length ? ` (${s.groups.map((g) => `${g.group ?? 'no group'}: ${g.devices}`).join(', ')})` : ''}`,
-          `images        ${s.images}; on devices: ${kv(s.deviceImages)}`,
-          `bundles       ${s.bundles}`,
-          `deployments   ${kv(s.deployments)}`,
-          `transfers     ${kv(s.transfers)}`,
-          `last sync     ${s.lastSync ? `${s.lastSync.at} ${s.lastSync.summary}` : 'never'}`,
-        ].join('\n');
-      });
+  inventory: true,
+  async run({ result, services }) {
+    const { inventory: inv, database } = await services();
+    result({ database, ...inv.status() }, (s) => {
+      const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+      return [
+        `database      ${s.database}`,
+        `devices       ${s.devices}${s.groups.length ? ` (${s.groups.map((g) => `${g.group ?? 'no group'}: ${g.devices}`).join(', ')})` : ''}`,
+        `images        ${s.images}; on devices: ${kv(s.deviceImages)}`,
+        `bundles       ${s.bundles}`,
+        `deployments   ${kv(s.deployments)}`,
+        `transfers     ${kv(s.transfers)}`,
+        `last sync     ${s.lastSync ? `${s.lastSync.at} ${s.lastSync.summary}` : 'never'}`,
+      ].join('\n');
     });
   },
 });
@@ -166,15 +156,15 @@ const planCmd = defineCommand({
   name: 'plan',
   summary: 'plan a deployment: per device the needed, present and missing images, and the bundles to build',
   options: {
-    ...INVENTORY,
     ...MANIFEST_FOR_DEVICES,
     'local-registry': { type: 'string', value: 'HOST:PORT', default: 'localhost:5000', help: 'the registry on the device the rewritten manifest pulls from, for devices whose inventory entry names none' },
     out: { type: 'string', value: 'DIR', help: "write each device's rewritten manifest to DIR/<device>.json" },
   },
   json: true,
-  async run({ opts, result }) {
+  inventory: true,
+  async run({ opts, result, services }) {
     const order = manifestForDevices(opts);
-    const report = await inventory(opts, ({ planning }) => planning.plan({ ...order, localRegistry: opts['local-registry'] }));
+    const report = await (await services()).planning.plan({ ...order, localRegistry: opts['local-registry'] });
     if (opts.out) {
       mkdirSync(opts.out, { recursive: true });
       for (const m of report.manifests) await writeFileAtomic(join(opts.out, `${m.deviceId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), `${JSON.stringify(m.content, null, 2)}\n`);

@@ -6,19 +6,8 @@ import { HUB_ENV } from '../../hub/connections.js';
 import type { PushResult } from '../../hub/push.js';
 import type { SyncResult } from '../../hub/sync.js';
 import type { Notification } from '../../notify/notifications.js';
-import { withServices, type HubServices } from '../../services.js';
-import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError, type InventoryOptions } from '../command.js';
-
-function withHub<T>(opts: InventoryOptions, fn: (h: HubServices) => Promise<T>): Promise<T> {
-  return withServices(inventoryServiceOptions(opts), (s) => fn(s.hub));
-}
-
-async function readStdin(what: string): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write(`paste ${what}, then Ctrl-D:\n`);
-  let text = '';
-  for await (const chunk of process.stdin) text += String(chunk);
-  return text.trim();
-}
+import { defineCommand, UsageError } from '../command.js';
+import { readStdin } from '../stdin.js';
 
 const showHub = (h: HubInfo) =>
   `${h.name}  ${h.hostName}  policy ${h.policy}  secret ${h.secret}  ${h.lastSyncAt ? `last sync ${h.lastSyncAt} ${h.lastSyncOk ? 'ok' : 'FAILED'}` : 'never synced'}`;
@@ -32,24 +21,26 @@ const add = defineCommand({
   ${HUB_ENV} set and nothing on stdin, the string stays in the environment: only the hub's name,
   host and policy are recorded, and each sync reads the variable again. It is never printed.`,
   args: ['NAME'],
-  options: INVENTORY,
   json: true,
-  async run({ args, opts, result }) {
+  inventory: true,
+  async run({ args, result, services }) {
     const env = process.env[HUB_ENV];
     const piped = !process.stdin.isTTY || !env ? await readStdin('the service connection string') : '';
     const cs = piped || env;
     if (!cs) throw new UsageError(`no connection string: pipe it in (lighter hub add ${args[0]} < hub.txt) or set ${HUB_ENV}`);
-    await withHub(opts, async (h) => result(await h.connections.add(args[0]!, cs, !piped), (x) => `hub ${x.name} added: ${x.hostName}, policy ${x.policy} (connection string ${x.secret === 'stored' ? 'in the secret store' : `read from ${HUB_ENV}`})`));
+    const h = (await services()).hub;
+    result(await h.connections.add(args[0]!, cs, !piped), (x) => `hub ${x.name} added: ${x.hostName}, policy ${x.policy} (connection string ${x.secret === 'stored' ? 'in the secret store' : `read from ${HUB_ENV}`})`);
   },
 });
 
 const list = defineCommand({
   name: 'hub list',
   summary: 'list the hubs (name, host, policy, last sync; never the key)',
-  options: INVENTORY,
   json: true,
-  async run({ opts, result }) {
-    await withHub(opts, async (h) => result(await h.connections.list(), (l) => (l.length ? l.map(showHub).join('\n') : 'no hubs; add one with `lighter hub add NAME < connection-string.txt`')));
+  inventory: true,
+  async run({ result, services }) {
+    const h = (await services()).hub;
+    result(await h.connections.list(), (l) => (l.length ? l.map(showHub).join('\n') : 'no hubs; add one with `lighter hub add NAME < connection-string.txt`'));
   },
 });
 
@@ -57,13 +48,12 @@ const remove = defineCommand({
   name: 'hub remove',
   summary: 'forget a hub and its stored connection string',
   args: ['NAME'],
-  options: INVENTORY,
   json: true,
-  async run({ args, opts, result }) {
-    await withHub(opts, async (h) => {
-      await h.connections.remove(args[0]!);
-      result({ removed: args[0]! }, (r) => `hub ${r.removed} removed`);
-    });
+  inventory: true,
+  async run({ args, result, services }) {
+    const h = (await services()).hub;
+    await h.connections.remove(args[0]!);
+    result({ removed: args[0]! }, (r) => `hub ${r.removed} removed`);
   },
 });
 
@@ -80,27 +70,26 @@ const sync = defineCommand({
   gate opened, and writes one sync-history entry. Then queued mail is sent if a relay answers.
   Without NAME, every hub. An unreachable hub is a failed sync entry and nothing else changes.`,
   args: ['[NAME]'],
-  options: INVENTORY,
   json: true,
-  async run({ args, opts, result, log }) {
-    await withHub(opts, async (h) => {
-      const names = args[0] ? [args[0]] : h.connections.names();
-      if (names.length === 0) throw new Error('no hubs; add one with `lighter hub add NAME < connection-string.txt`');
-      const out: SyncResult[] = [];
-      const failed: string[] = [];
-      // One hub down does not keep the others from syncing; the command fails at the end.
-      for (const name of names) {
-        await h.sync.sync(name, { call: { onRetry: (why, ms) => log(`retrying${ms >= 0 ? ` in ${(ms / 1000).toFixed(1)} s` : ''}: ${why}`) } }).then(
-          (r) => out.push(r),
-          (err: unknown) => failed.push(err instanceof Error ? err.message : String(err)),
-        );
-      }
-      const mail = await h.mailer.flush();
-      if (mail.sent) log(`${mail.sent} mail(s) sent`);
-      if (mail.waiting) log(`${mail.waiting} mail(s) waiting: ${mail.reason ?? 'relay did not take them'}`);
-      if (out.length) result(out, (rs) => rs.map(showSync).join('\n'));
-      if (failed.length) throw new Error(failed.join('; '));
-    });
+  inventory: true,
+  async run({ args, result, log, services }) {
+    const h = (await services()).hub;
+    const names = args[0] ? [args[0]] : h.connections.names();
+    if (names.length === 0) throw new Error('no hubs; add one with `lighter hub add NAME < connection-string.txt`');
+    const out: SyncResult[] = [];
+    const failed: string[] = [];
+    // One hub down does not keep the others from syncing; the command fails at the end.
+    for (const name of names) {
+      await h.sync.sync(name, { call: { onRetry: (why, ms) => log(`retrying${ms >= 0 ? ` in ${(ms / 1000).toFixed(1)} s` : ''}: ${why}`) } }).then(
+        (r) => out.push(r),
+        (err: unknown) => failed.push(err instanceof Error ? err.message : String(err)),
+      );
+    }
+    const mail = await h.mailer.flush();
+    if (mail.sent) log(`${mail.sent} mail(s) sent`);
+    if (mail.waiting) log(`${mail.waiting} mail(s) waiting: ${mail.reason ?? 'relay did not take them'}`);
+    if (out.length) result(out, (rs) => rs.map(showSync).join('\n'));
+    if (failed.length) throw new Error(failed.join('; '));
   },
 });
 
@@ -120,21 +109,20 @@ const push = defineCommand({
   applyConfigurationContentOnDevice. Devices still missing images are refused and listed with what
   they miss (exit status 1). Who pushed is recorded; pushing the same content again sends nothing.`,
   options: {
-    ...INVENTORY,
     deployment: { type: 'string', value: 'ID', required: true, help: 'the deployment (its number)' },
     devices: { type: 'string', value: 'ID,...', help: 'only these devices of the deployment' },
   },
   json: true,
-  async run({ opts, result }) {
+  inventory: true,
+  async run({ opts, result, services }) {
     const id = Number(opts.deployment);
     if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError(`--deployment wants a deployment number, not ${JSON.stringify(opts.deployment)}`);
     const devices = opts.devices?.split(',').map((d) => d.trim()).filter(Boolean);
-    return withHub(opts, async (h) => {
-      const r = await h.push.push(id, devices?.length ? { devices } : {});
-      await h.mailer.flush();
-      result(r, showPush);
-      return r.refused.length ? 1 : 0;
-    });
+    const h = (await services()).hub;
+    const r = await h.push.push(id, devices?.length ? { devices } : {});
+    await h.mailer.flush();
+    result(r, showPush);
+    return r.refused.length ? 1 : 0;
   },
 });
 
@@ -144,10 +132,12 @@ const showNotification = (n: Notification) =>
 const notifications = defineCommand({
   name: 'notify list',
   summary: 'the notifications syncs and pushes produced (newest first), and their mail',
-  options: { ...INVENTORY, unread: { type: 'boolean', help: 'only those not marked read' }, limit: { type: 'string', value: 'N', default: '50', help: 'at most N (default 50)' } },
+  options: { unread: { type: 'boolean', help: 'only those not marked read' }, limit: { type: 'string', value: 'N', default: '50', help: 'at most N (default 50)' } },
   json: true,
-  async run({ opts, result }) {
-    await withHub(opts, async (h) => result(h.notifications.list({ limit: Number(opts.limit) || 50, unreadOnly: opts.unread }), (l) => (l.length ? l.map(showNotification).join('\n') : 'no notifications')));
+  inventory: true,
+  async run({ opts, result, services }) {
+    const h = (await services()).hub;
+    result(h.notifications.list({ limit: Number(opts.limit) || 50, unreadOnly: opts.unread }), (l) => (l.length ? l.map(showNotification).join('\n') : 'no notifications'));
   },
 });
 
@@ -158,7 +148,6 @@ const relay = defineCommand({
   read from standard input (or $LIGHTER_SMTP_PASSWORD) and kept in the secret store. Without
   options, prints the relay in use.`,
   options: {
-    ...INVENTORY,
     host: { type: 'string', value: 'HOST', help: 'the relay host' },
     port: { type: 'string', value: 'PORT', help: 'its port (default 587)' },
     secure: { type: 'boolean', help: 'TLS from the first byte (port 465); otherwise STARTTLS when offered' },
@@ -166,27 +155,28 @@ const relay = defineCommand({
     'smtp-user': { type: 'string', value: 'NAME', help: 'log in as NAME' },
   },
   json: true,
-  async run({ opts, result }) {
-    await withHub(opts, async (h) => {
-      if (!opts.host) {
-        result(h.mailer.relay(), (r) => (r ? `${r.host}:${r.port}${r.secure ? ' (TLS)' : ''} from ${r.from}${r.user ? ` as ${r.user}` : ''}` : 'no SMTP relay set'));
-        return;
-      }
-      if (!opts.from) throw new UsageError('--from is required with --host');
-      const password = opts['smtp-user'] ? process.env.LIGHTER_SMTP_PASSWORD ?? (await readStdin('the SMTP password')) : undefined;
-      const r = await h.mailer.setRelay({ host: opts.host, port: opts.port ? Number(opts.port) : 587, secure: opts.secure, from: opts.from, ...(opts['smtp-user'] ? { user: opts['smtp-user'] } : {}) }, password);
-      result(r, (x) => `SMTP relay set: ${x.host}:${x.port} from ${x.from}`);
-    });
+  inventory: true,
+  async run({ opts, result, services }) {
+    const h = (await services()).hub;
+    if (!opts.host) {
+      result(h.mailer.relay(), (r) => (r ? `${r.host}:${r.port}${r.secure ? ' (TLS)' : ''} from ${r.from}${r.user ? ` as ${r.user}` : ''}` : 'no SMTP relay set'));
+      return;
+    }
+    if (!opts.from) throw new UsageError('--from is required with --host');
+    const password = opts['smtp-user'] ? process.env.LIGHTER_SMTP_PASSWORD ?? (await readStdin('the SMTP password')) : undefined;
+    const r = await h.mailer.setRelay({ host: opts.host, port: opts.port ? Number(opts.port) : 587, secure: opts.secure, from: opts.from, ...(opts['smtp-user'] ? { user: opts['smtp-user'] } : {}) }, password);
+    result(r, (x) => `SMTP relay set: ${x.host}:${x.port} from ${x.from}`);
   },
 });
 
 const send = defineCommand({
   name: 'notify send',
   summary: 'send the mail waiting in the queue now',
-  options: INVENTORY,
   json: true,
-  async run({ opts, result }) {
-    await withHub(opts, async (h) => result(await h.mailer.flush(), (r) => `${r.sent} sent, ${r.waiting} waiting${r.reason ? `: ${r.reason}` : ''}`));
+  inventory: true,
+  async run({ result, services }) {
+    const h = (await services()).hub;
+    result(await h.mailer.flush(), (r) => `${r.sent} sent, ${r.waiting} waiting${r.reason ? `: ${r.reason}` : ''}`);
   },
 });
 

@@ -3,18 +3,20 @@
 import { TRANSFER_STATES } from '../../../core/states.js';
 import { parseOrder } from '../../../core/transfers/queue-order.js';
 import { formatBytes, formatDuration, parseRate } from '../../../core/units.js';
-import { withServices, type CoreServices } from '../../services.js';
+import type { CoreServices } from '../../services.js';
 import type { UploadItem } from '../../transfers/upload-store.js';
-import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError, type InventoryOptions } from '../command.js';
+import { defineCommand, UsageError, type InventoryContext } from '../command.js';
+import { readStdin } from '../stdin.js';
 
-async function withUploads<T>(opts: InventoryOptions & { container?: string | undefined; order?: string | undefined }, fn: (u: CoreServices['uploads']) => Promise<T>): Promise<T> {
+/** The upload services, in the --order and with the --container a command has (if it has them). */
+async function uploads(services: InventoryContext['services'], opts: { container?: string | undefined; order?: string | undefined; [option: string]: unknown }): Promise<CoreServices['uploads']> {
   let order;
   try {
     order = opts.order ? parseOrder(opts.order) : undefined;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return withServices({ ...inventoryServiceOptions(opts), container: opts.container, order }, (s) => fn(s.uploads));
+  return (await services({ container: opts.container, order })).uploads;
 }
 
 function transferId(text: string): number {
@@ -36,15 +38,15 @@ const queue = defineCommand({
   summary: "queue an upload of each bundle a deployment's devices need",
   details: `  Creates one upload transfer per (device, bundle) the deployment's build recorded, unless one is
   queued, running, done or failed already. The queue's order: docs/transfers.md.`,
-  options: { ...INVENTORY, deployment: { type: 'string', value: 'ID', required: true, help: 'the deployment (its id, as `deployment create` printed it)' } },
+  options: { deployment: { type: 'string', value: 'ID', required: true, help: 'the deployment (its id, as `deployment create` printed it)' } },
   json: true,
-  async run({ opts, result }) {
+  inventory: true,
+  async run({ opts, result, services }) {
     const id = Number(opts.deployment);
     if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError(`--deployment must be a deployment id, not ${JSON.stringify(opts.deployment)}`);
-    await withUploads(opts, async (u) => {
-      const created = u.store.queueDeployment(id);
-      result({ deployment: id, queued: created }, (r) => (r.queued.length ? `queued ${r.queued.length} upload${r.queued.length === 1 ? '' : 's'}: ${r.queued.map((x) => `#${x}`).join(' ')}` : 'nothing new to queue: every bundle of this deployment has an upload already'));
-    });
+    const u = await uploads(services, opts);
+    const created = u.store.queueDeployment(id);
+    result({ deployment: id, queued: created }, (r) => (r.queued.length ? `queued ${r.queued.length} upload${r.queued.length === 1 ? '' : 's'}: ${r.queued.map((x) => `#${x}`).join(' ')}` : 'nothing new to queue: every bundle of this deployment has an upload already'));
   },
 });
 
@@ -52,18 +54,17 @@ const list = defineCommand({
   name: 'upload list',
   summary: 'the upload queue in the order it will be worked, then running and finished transfers',
   options: {
-    ...INVENTORY,
     state: { type: 'string', value: 'STATE', choices: TRANSFER_STATES, help: 'only transfers in this state' },
     order: { type: 'string', value: 'RULES', help: 'the order rules, e.g. priority,due,size (the default)' },
   },
   json: true,
-  async run({ opts, result }) {
-    await withUploads(opts, async (u) => {
-      const queued = u.queue.queued();
-      const rest = u.store.list(opts.state ? [opts.state] : undefined).filter((t) => !queued.some((q) => q.id === t.id));
-      const items = opts.state && opts.state !== 'queued' ? rest : [...queued, ...(opts.state ? [] : rest)];
-      result(items, (xs) => (xs.length ? xs.map(line).join('\n') : 'no uploads'));
-    });
+  inventory: true,
+  async run({ opts, result, services }) {
+    const u = await uploads(services, opts);
+    const queued = u.queue.queued();
+    const rest = u.store.list(opts.state ? [opts.state] : undefined).filter((t) => !queued.some((q) => q.id === t.id));
+    const items = opts.state && opts.state !== 'queued' ? rest : [...queued, ...(opts.state ? [] : rest)];
+    result(items, (xs) => (xs.length ? xs.map(line).join('\n') : 'no uploads'));
   },
 });
 
@@ -76,7 +77,6 @@ const run = defineCommand({
   The storage account: the secret store (\`lighter upload target\`), or LIGHTER_UPLOAD_SAS_URL or
   AZURE_STORAGE_CONNECTION_STRING in the environment.`,
   options: {
-    ...INVENTORY,
     rate: { type: 'string', value: 'SIZE/s', help: 'cap on the bytes per second of all uploads together, e.g. 256KiB/s' },
     once: { type: 'boolean', help: 'stop when the queue is empty' },
     order: { type: 'string', value: 'RULES', help: 'the order rules, e.g. priority,due,size (the default)' },
@@ -84,7 +84,8 @@ const run = defineCommand({
     container: { type: 'string', value: 'NAME', help: 'the container, with a connection string (default: $LIGHTER_UPLOAD_CONTAINER or lighter)' },
   },
   json: true,
-  async run({ opts, result, log }) {
+  inventory: true,
+  async run({ opts, result, log, services }) {
     const concurrency = Number(opts.concurrency);
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 16) throw new UsageError(`--concurrency must be a whole number from 1 to 16, not ${JSON.stringify(opts.concurrency)}`);
     let rate = 0;
@@ -100,39 +101,31 @@ const run = defineCommand({
     const tty = process.stderr.isTTY === true && process.env.CI !== 'true';
     let drawn = 0;
     try {
-      return await withUploads(opts, async (u) => {
-        u.queue.setRate(rate);
-        const summary = await u.queue.run({
-          once: opts.once,
-          concurrency,
-          signal: stop.signal,
-          onProgress: (running, total) => {
-            if (!tty || Date.now() - drawn < 250) return;
-            drawn = Date.now();
-            const parts = running.map((p) => `#${p.id} ${((p.done / Math.max(1, p.total)) * 100).toFixed(0)}% of ${formatBytes(p.total)}${p.etaSeconds !== null ? ` ${formatDuration(p.etaSeconds)} left` : ''}`);
-            process.stderr.write(`\r\x1b[K${formatBytes(Math.round(total))}/s  ${parts.join('  ')}`);
-          },
-          onFinished: (t) => {
-            if (tty) process.stderr.write('\r\x1b[K');
-            log(line(t));
-          },
-        });
-        result(summary, (s) => `${s.succeeded.length} uploaded, ${s.failed.length} failed, ${s.stopped.length} stopped`);
-        return summary.failed.length > 0 ? 1 : 0;
+      const u = await uploads(services, opts);
+      u.queue.setRate(rate);
+      const summary = await u.queue.run({
+        once: opts.once,
+        concurrency,
+        signal: stop.signal,
+        onProgress: (running, total) => {
+          if (!tty || Date.now() - drawn < 250) return;
+          drawn = Date.now();
+          const parts = running.map((p) => `#${p.id} ${((p.done / Math.max(1, p.total)) * 100).toFixed(0)}% of ${formatBytes(p.total)}${p.etaSeconds !== null ? ` ${formatDuration(p.etaSeconds)} left` : ''}`);
+          process.stderr.write(`\r\x1b[K${formatBytes(Math.round(total))}/s  ${parts.join('  ')}`);
+        },
+        onFinished: (t) => {
+          if (tty) process.stderr.write('\r\x1b[K');
+          log(line(t));
+        },
       });
+      result(summary, (s) => `${s.succeeded.length} uploaded, ${s.failed.length} failed, ${s.stopped.length} stopped`);
+      return summary.failed.length > 0 ? 1 : 0;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
   },
 });
-
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('paste the container SAS URL or the connection string, then Ctrl-D:\n');
-  let text = '';
-  for await (const chunk of process.stdin) text += String(chunk);
-  return text.trim();
-}
 
 const target = defineCommand({
   name: 'upload target',
@@ -141,23 +134,22 @@ const target = defineCommand({
   account connection string from stdin, never from the command line (it would be in the shell's
   history and in ps), checks its form and keeps it in the secret store. It is never printed.`,
   options: {
-    ...INVENTORY,
     container: { type: 'string', value: 'NAME', help: 'the container, with a connection string (default: lighter)' },
     clear: { type: 'boolean', help: 'forget the stored credential' },
   },
   json: true,
-  async run({ opts, result }) {
-    await withUploads(opts, async (u) => {
-      if (opts.clear) {
-        const removed = await u.target.clear();
-        result({ cleared: removed }, (r) => (r.cleared ? 'storage credential removed' : 'no storage credential was stored'));
-        return;
-      }
-      const secret = await readStdin();
-      if (!secret) throw new UsageError('nothing on stdin: pipe the SAS URL or connection string in, e.g. `lighter upload target < sas.txt`');
-      const kept = await u.target.set(secret, opts.container);
-      result(kept, (k) => `storage credential kept (${k.kind}${k.container ? `, container ${k.container}` : ''})`);
-    });
+  inventory: true,
+  async run({ opts, result, services }) {
+    const u = await uploads(services, opts);
+    if (opts.clear) {
+      const removed = await u.target.clear();
+      result({ cleared: removed }, (r) => (r.cleared ? 'storage credential removed' : 'no storage credential was stored'));
+      return;
+    }
+    const secret = await readStdin('the container SAS URL or the connection string');
+    if (!secret) throw new UsageError('nothing on stdin: pipe the SAS URL or connection string in, e.g. `lighter upload target < sas.txt`');
+    const kept = await u.target.set(secret, opts.container);
+    result(kept, (k) => `storage credential kept (${k.kind}${k.container ? `, container ${k.container}` : ''})`);
   },
 });
 
@@ -166,14 +158,13 @@ const control = (verb: 'pause' | 'resume' | 'cancel', summary: string) =>
     name: `upload ${verb}`,
     summary,
     args: ['TRANSFER'],
-    options: INVENTORY,
     json: true,
-    async run({ args, opts, result }) {
+    inventory: true,
+    async run({ args, opts, result, services }) {
       const id = transferId(args[0]!);
-      await withUploads(opts, async (u) => {
-        const t = u.store[verb](id);
-        result(t, line);
-      });
+      const u = await uploads(services, opts);
+      const t = u.store[verb](id);
+      result(t, line);
     },
   });
 

@@ -1,8 +1,8 @@
 // `lighter usb ...` and `lighter keys trust`: bundles to a ship on sticks and receipts back
 // (docs/usb.md).
 import { parseSize } from '../../../core/units.js';
-import { crewImporter, standaloneJobs, withServices } from '../../services.js';
-import { defineCommand, INVENTORY, inventoryServiceOptions, UsageError } from '../command.js';
+import { crewImporter, standaloneJobs } from '../../services.js';
+import { defineCommand, UsageError } from '../command.js';
 import { runJob } from '../progress.js';
 
 /** ID=VALUE pairs (repeatable flags) as a map; one value per id. */
@@ -27,7 +27,6 @@ const usbExport = defineCommand({
   file) the set is split over several sticks, each describing the whole set: give --to once per
   stick, or write them one at a time with --stick N.`,
   options: {
-    ...INVENTORY,
     deployment: { type: 'string', value: 'ID', required: true, help: 'the deployment (built with `deployment build`)' },
     to: { type: 'string', value: 'DIR', multiple: true, help: "the stick's mount point (repeat for a set of sticks)" },
     devices: { type: 'string', value: 'ID,...', help: 'only these devices of the deployment' },
@@ -36,7 +35,8 @@ const usbExport = defineCommand({
     key: { type: 'string', value: 'KEY', required: true, help: 'the bundle signing key (signs the index)' },
   },
   json: true,
-  async run({ opts, result }) {
+  inventory: true,
+  async run({ opts, result, services }) {
     if (opts.to.length === 0) throw new UsageError('--to is required');
     const deployment = Number(opts.deployment);
     if (!Number.isSafeInteger(deployment) || deployment < 1) throw new UsageError(`--deployment must be a deployment id, not ${opts.deployment}`);
@@ -48,21 +48,20 @@ const usbExport = defineCommand({
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    return withServices(inventoryServiceOptions(opts), async (s) => {
-      const report = await runJob(s.jobs, { kind: 'usb-export', title: `export deployment ${deployment} to ${opts.to.join(', ')}`, label: 'export', params: { deployment, to: opts.to } }, (ctx) =>
-        s.usbExport.export(
-          { deployment, to: opts.to, key: opts.key, ...(opts.devices ? { devices: opts.devices.split(',').map((d) => d.trim()).filter(Boolean) } : {}), ...(mediaSize ? { mediaSize } : {}), ...(stick ? { stick } : {}) },
-          { signal: ctx.signal, onProgress: (d, t) => ctx.progress(d, t, 'writing') },
-        ),
-      );
-      result(report, (r) =>
-        [
-          `set ${r.set}: ${r.sticks} stick(s)`,
-          ...r.written.map((w) => `  stick ${w.stick} of ${r.sticks} at ${w.dir}: ${w.files} file(s) written, ${w.skipped} already complete, ${w.bytes} bytes, all read back`),
-          ...r.devices.map((d) => `  device ${d.deviceId}: ${d.bundles.length} bundle(s)`),
-        ].join('\n'),
-      );
-    });
+    const s = await services();
+    const report = await runJob(s.jobs, { kind: 'usb-export', title: `export deployment ${deployment} to ${opts.to.join(', ')}`, label: 'export', params: { deployment, to: opts.to } }, (ctx) =>
+      s.usbExport.export(
+        { deployment, to: opts.to, key: opts.key, ...(opts.devices ? { devices: opts.devices.split(',').map((d) => d.trim()).filter(Boolean) } : {}), ...(mediaSize ? { mediaSize } : {}), ...(stick ? { stick } : {}) },
+        { signal: ctx.signal, onProgress: (d, t) => ctx.progress(d, t, 'writing') },
+      ),
+    );
+    result(report, (r) =>
+      [
+        `set ${r.set}: ${r.sticks} stick(s)`,
+        ...r.written.map((w) => `  stick ${w.stick} of ${r.sticks} at ${w.dir}: ${w.files} file(s) written, ${w.skipped} already complete, ${w.bytes} bytes, all read back`),
+        ...r.devices.map((d) => `  device ${d.deviceId}: ${d.bundles.length} bundle(s)`),
+      ].join('\n'),
+    );
   },
 });
 
@@ -113,20 +112,19 @@ const usbReceipts = defineCommand({
   the device, and one sync-history entry (usb-receipt). Unknown devices or keys, bad signatures,
   replays and receipts for bundles never exported are refused with their reason; they change nothing.`,
   args: ['DIR'],
-  options: INVENTORY,
   json: true,
-  async run({ args, opts, result }) {
-    return withServices(inventoryServiceOptions(opts), async (s) => {
-      const report = await s.receipts.take(args[0]!);
-      result(report, (r) =>
-        [
-          `${r.taken.length} receipt(s) taken, ${r.refused.length} refused`,
-          ...r.taken.map((t) => `  taken   ${t.file}: ${t.deviceId} ${t.result}${t.reason ? ` (${t.reason})` : ''}, signed by a ${t.keySource} key`),
-          ...r.refused.map((x) => `  refused ${x.file}: ${x.code}: ${x.detail}`),
-        ].join('\n'),
-      );
-      return report.refused.length > 0 ? 1 : 0;
-    });
+  inventory: true,
+  async run({ args, result, services }) {
+    const s = await services();
+    const report = await s.receipts.take(args[0]!);
+    result(report, (r) =>
+      [
+        `${r.taken.length} receipt(s) taken, ${r.refused.length} refused`,
+        ...r.taken.map((t) => `  taken   ${t.file}: ${t.deviceId} ${t.result}${t.reason ? ` (${t.reason})` : ''}, signed by a ${t.keySource} key`),
+        ...r.refused.map((x) => `  refused ${x.file}: ${x.code}: ${x.detail}`),
+      ].join('\n'),
+    );
+    return report.refused.length > 0 ? 1 : 0;
   },
 });
 
@@ -135,16 +133,15 @@ const keysTrust = defineCommand({
   summary: 'enroll a public key whose receipts shore believes (e.g. a crew laptop’s); audit-logged',
   args: ['FILE'],
   options: {
-    ...INVENTORY,
     device: { type: 'string', value: 'ID', help: 'the key signs for this device only' },
     label: { type: 'string', value: 'TEXT', help: 'what the key is (default: the file name)' },
   },
   json: true,
-  async run({ args, opts, result }) {
-    return withServices(inventoryServiceOptions(opts), async (s) => {
-      const r = await s.receipts.trust(args[0]!, { ...(opts.device ? { deviceId: opts.device } : {}), ...(opts.label ? { label: opts.label } : {}) });
-      result(r, (x) => (x.added ? `trusted ${x.keyId}` : `${x.keyId} was already trusted`));
-    });
+  inventory: true,
+  async run({ args, opts, result, services }) {
+    const s = await services();
+    const r = await s.receipts.trust(args[0]!, { ...(opts.device ? { deviceId: opts.device } : {}), ...(opts.label ? { label: opts.label } : {}) });
+    result(r, (x) => (x.added ? `trusted ${x.keyId}` : `${x.keyId} was already trusted`));
   },
 });
 
