@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { OperationControl } from '../operation.js';
 import { type RateLimiter, throttledBody } from './rate-limit.js';
 import { blobCall, type BlobRetry } from './storage.js';
 
@@ -54,7 +55,8 @@ export function blockId(blockSize: number, index: number): string {
   return Buffer.from(`lighter-${blockSize.toString(16).padStart(8, '0')}-${String(index).padStart(6, '0')}`).toString('base64');
 }
 
-export interface BlobUpload {
+/** `onProgress` counts the bytes of the blob the service holds so far. */
+export interface BlobUpload extends OperationControl {
   container: ContainerClient;
   /** blob name (bundleBlobName) */
   name: string;
@@ -67,9 +69,6 @@ export interface BlobUpload {
   ledger: BlockLedger;
   blockSize?: number;
   limiter?: RateLimiter;
-  signal?: AbortSignal;
-  /** bytes of the blob the service holds so far, of `total` */
-  onProgress?: (done: number, total: number) => void;
   /** body bytes handed to the link, as they go (for the rate) */
   onSent?: (bytes: number) => void;
   /** how hard each storage call is retried (default: blobCall's) */

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../../io/atomic-file.js';
 import { makeScratchDir } from '../../io/scratch.js';
 import { loadSigner } from '../../io/keys.js';
 import type { DeploymentBundle, DeploymentRecord, Inventory } from '../inventory/store.js';
-import { checkCancelled, type OperationControl } from '../operation.js';
+import { checkCancelled, type OperationControl } from '../../io/operation.js';
 import type { BundleStore } from './bundle-store.js';
 
 export interface CreateRequest {

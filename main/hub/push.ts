@@ -9,7 +9,7 @@ import { rewriteForDevice } from '../../core/deployment/rewrite.js';
 import { canonicalJson } from '../../core/bundle/manifest.js';
 import type { Inventory } from '../inventory/store.js';
 import type { Notifications } from '../notify/notifications.js';
-import { checkCancelled, type OperationControl } from '../operation.js';
+import { checkCancelled, type OperationControl } from '../../io/operation.js';
 import type { HubConnections } from './connections.js';
 import { hubCall, type HubCallOptions } from './hub-call.js';
 

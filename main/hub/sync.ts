@@ -9,7 +9,7 @@ import { parseManifest } from '../../core/deployment/manifest.js';
 import { parseDeviceList } from '../inventory/import-devices.js';
 import type { Inventory } from '../inventory/store.js';
 import type { Notifications, NewNotification } from '../notify/notifications.js';
-import { checkCancelled, type OperationControl } from '../operation.js';
+import { checkCancelled, type OperationControl } from '../../io/operation.js';
 import type { HubConnections } from './connections.js';
 import { hubCall, HubError, redact, type HubCallOptions } from './hub-call.js';
 import type { HubAddress } from './registry-client.js';

@@ -5,7 +5,7 @@
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import type { Db } from '../inventory/open.js';
-import type { OperationControl } from '../operation.js';
+import type { OperationControl } from '../../io/operation.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { Notification, Notifications } from './notifications.js';
 

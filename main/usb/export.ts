@@ -24,7 +24,7 @@ import { sha256 } from '../../io/digest.js';
 import { loadSigner } from '../../io/keys.js';
 import type { BundleStore } from '../deployments/bundle-store.js';
 import type { Inventory } from '../inventory/store.js';
-import { checkCancelled, type OperationControl } from '../operation.js';
+import { checkCancelled, type OperationControl } from '../../io/operation.js';
 import { formatBytes, hashRange, mediaFacts } from './files.js';
 
 export interface ExportRequest {

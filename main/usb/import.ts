@@ -17,7 +17,7 @@ import { ApplyState } from '../../io/bundle/state.js';
 import { VerifyingStream } from '../../io/digest.js';
 import { loadVerifier } from '../../io/keys.js';
 import { loadOrCreateReceiptKey, parsePublicKey, writeReceipt } from '../../io/receipt.js';
-import { checkCancelled, type OperationControl } from '../operation.js';
+import { checkCancelled, type OperationControl } from '../../io/operation.js';
 import { isReadError } from './files.js';
 import { readIndex, verifyAndStage } from './stick-reader.js';
 

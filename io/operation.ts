@@ -1,5 +1,5 @@
-// What every long service operation (build, export, import) accepts, so the CLI can draw a progress
-// bar and the app can run it as a job with progress and cancel. The operation checks the signal
+// What every long operation (a blob upload; the services' build, export, import) accepts, so the
+// CLI can draw a progress bar and the app can run it as a job with progress and cancel. The operation checks the signal
 // between steps and leaves nothing half-done behind when it stops.
 export interface OperationControl {
   signal?: AbortSignal;
