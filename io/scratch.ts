@@ -16,36 +16,44 @@ export function scratchRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(dataDir(env), 'tmp');
 }
 
-/** A process's start time in clock ticks after boot, or 'x' when the OS does not tell. */
-function startTime(pid: number | 'self'): string | undefined {
+/**
+ * A process as other processes can recognise it later: its pid, and its start time in clock ticks
+ * after boot ('x' where the OS does not tell). The pid alone is not enough: after a reboot or a
+ * crash the same pid is soon another process.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  start: string;
+}
+
+/** The identity of process PID as the OS tells it now (start 'x' where it does not tell). */
+export function processIdentity(pid: number = process.pid): ProcessIdentity {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // field 22; the command name (field 2) is in parentheses and may itself contain spaces
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return { pid, start: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? 'x' };
   } catch {
-    return undefined;
+    return { pid, start: 'x' };
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether the process P names may still run: its pid is alive and, where both are known, started when P says. */
+export function processRunning(p: ProcessIdentity): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    process.kill(p.pid, 0);
   } catch (err) {
     // EPERM: a process we may not signal is still a process
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  if (p.start === 'x') return true;
+  const now = processIdentity(p.pid).start;
+  return now === 'x' || now === p.start;
 }
 
 /** Whether the run that made directory NAME may still be running. */
 export function ownerAlive(name: string): boolean {
   const m = RUN_DIR.exec(name);
-  if (!m) return true;
-  const pid = Number(m[1]);
-  if (!alive(pid)) return false;
-  if (m[2] === 'x') return true;
-  const now = startTime(pid);
-  return now === undefined || now === m[2];
+  return m ? processRunning({ pid: Number(m[1]), start: m[2]! }) : true;
 }
 
 const mine = new Map<string, Promise<string>>();
@@ -56,7 +64,7 @@ export function processScratch(root = scratchRoot()): Promise<string> {
   if (!dir) {
     dir = (async () => {
       await fs.mkdir(root, { recursive: true });
-      const made = await fs.mkdtemp(join(root, `run-p${process.pid}-s${startTime('self') ?? 'x'}-`));
+      const made = await fs.mkdtemp(join(root, `run-p${process.pid}-s${processIdentity().start}-`));
       process.once('exit', () => rmSync(made, { recursive: true, force: true }));
       return made;
     })();

@@ -1,22 +1,26 @@
 // One upload runner per data directory (the CLI's `upload run` or the app's job): two runners would
 // stage the same blocks twice and fight over the same transfers. The lock is a file naming the
-// runner's pid; a lock whose process is gone (killed, power loss) is taken over, and then every
+// runner's pid and start time (io/scratch.ts: a pid alone is soon another process after a reboot or
+// a crash); a lock whose process is gone (killed, power loss) is taken over, and then every
 // transfer still marked running is that dead runner's and is picked up where it stopped.
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tempPathFor } from '../../io/atomic-file.js';
+import { processIdentity, processRunning, type ProcessIdentity } from '../../io/scratch.js';
 
 export class RunnerBusyError extends Error {
   override name = 'RunnerBusyError';
 }
 
-function alive(pid: number): boolean {
+/** The runner a lock file names, or null for one that names none (removed meanwhile, or unreadable). */
+function holder(file: string): ProcessIdentity | null {
+  let text: string;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, it is just not ours to signal.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
   }
+  const m = /^(\d+) (\d+|x)\n$/.exec(text);
+  return m ? { pid: Number(m[1]), start: m[2]! } : null;
 }
 
 export class RunnerLock {
@@ -26,7 +30,8 @@ export class RunnerLock {
     for (let tries = 0; tries < 3; tries++) {
       // Written whole under a temp name, then linked into place: the lock never exists half-written.
       const tmp = tempPathFor(file);
-      writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });
+      const me = processIdentity();
+      writeFileSync(tmp, `${me.pid} ${me.start}\n`, { mode: 0o600 });
       try {
         linkSync(tmp, file);
         return new RunnerLock(file);
@@ -35,14 +40,9 @@ export class RunnerLock {
       } finally {
         rmSync(tmp, { force: true });
       }
-      let pid = NaN;
-      try {
-        pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-      } catch {
-        /* removed meanwhile: try again */
-      }
-      if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
-        throw new RunnerBusyError(`another upload runner (pid ${pid}) is working the queue already; stop it first, or pause and resume transfers while it runs`);
+      const other = holder(file);
+      if (other && other.pid !== process.pid && processRunning(other)) {
+        throw new RunnerBusyError(`another upload runner (pid ${other.pid}) is working the queue already; stop it first, or pause and resume transfers while it runs`);
       }
       rmSync(file, { force: true });
     }
