@@ -48,10 +48,12 @@ export interface UploadProgress {
   id: number;
   bundleId: string;
   deviceId: string;
+  /** bytes of the bundle the service holds, of `total` */
   done: number;
   total: number;
   /** bytes per second over the last few seconds */
   rate: number;
+  /** seconds left at that rate; null while there is no rate yet */
   etaSeconds: number | null;
 }
 

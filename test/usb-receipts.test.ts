@@ -12,7 +12,8 @@ import { loadOrCreateReceiptKey, writeReceipt, type ReceiptKey } from '../io/rec
 import { BundleStore } from '../main/deployments/bundle-store.js';
 import { DeploymentService } from '../main/deployments/service.js';
 import { openInventory, type Db } from '../main/inventory/open.js';
-import { Inventory, type DeploymentBundle } from '../main/inventory/store.js';
+import type { DeviceBundle } from '../contract/index.js';
+import { Inventory } from '../main/inventory/store.js';
 import { UsbExporter } from '../main/usb/export.js';
 import { ReceiptIntake } from '../main/usb/receipts.js';
 import { seedFleet, type Fleet } from './support/fleet.js';
@@ -22,7 +23,7 @@ let fleet: Fleet;
 let db: Db;
 let inv: Inventory;
 let intake: ReceiptIntake;
-let rows: DeploymentBundle[];
+let rows: DeviceBundle[];
 let crew: ReceiptKey;
 
 beforeAll(async () => {
@@ -49,7 +50,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function body(deviceId: string, row: DeploymentBundle, over: Partial<ReceiptBody> = {}): Omit<ReceiptBody, 'signer'> {
+function body(deviceId: string, row: DeviceBundle, over: Partial<ReceiptBody> = {}): Omit<ReceiptBody, 'signer'> {
   return {
     format: 1,
     deviceId,

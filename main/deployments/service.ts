@@ -3,7 +3,8 @@
 // content-addressed bundle store, and which device needs which bundle recorded), show.
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildReport as BuildSummary, BuiltBundle } from '../../contract/index.js';
+import type { z } from 'zod';
+import type { BuildReport as BuildSummary, BuiltBundle, DeploymentView, deploymentsRequests } from '../../contract/index.js';
 import { formatImageName } from '../../core/deployment/image-name.js';
 import { parseManifest } from '../../core/deployment/manifest.js';
 import { plan, type Plan, type PlannedBundle } from '../../core/plan/plan.js';
@@ -13,29 +14,15 @@ import { openBundle } from '../../io/bundle/reader.js';
 import { writeFileAtomic } from '../../io/atomic-file.js';
 import { makeScratchDir } from '../../io/scratch.js';
 import { loadSigner } from '../../io/keys.js';
-import type { DeploymentBundle, DeploymentRecord, Inventory } from '../inventory/store.js';
+import type { DeploymentRecord, Inventory } from '../inventory/store.js';
 import { checkCancelled, type OperationControl } from '../../io/operation.js';
 import type { BundleStore } from './bundle-store.js';
 
-export interface CreateRequest {
-  /** the IoT Edge deployment manifest, as JSON text */
-  manifestJson: string;
-  /** a unique name; default derived from the manifest's file name and the time */
-  name: string;
-  devices?: string[];
-  group?: string;
-  orderedBy: { name: string; email: string };
-  priority?: number;
-  dueAt?: string | null;
-}
+/** What `deployments.create` takes (its defaults not yet applied). */
+export type CreateRequest = z.input<typeof deploymentsRequests.create>;
 
 export interface BuildReport extends BuildSummary {
   plan: Plan;
-}
-
-export interface DeploymentView extends DeploymentRecord {
-  gate: ReturnType<Inventory['deploymentGate']>;
-  bundles: DeploymentBundle[];
 }
 
 export class DeploymentService {
@@ -162,7 +149,7 @@ export class DeploymentService {
     }
   }
 
-  show(id: number): DeploymentView {
+  show(id: number): DeploymentView & Pick<DeploymentRecord, 'manifestJson'> {
     return { ...this.inventory.deployment(id), gate: this.inventory.deploymentGate(id), bundles: this.inventory.deploymentBundles(id) };
   }
 

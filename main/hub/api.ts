@@ -6,6 +6,8 @@ import type { JobInfo } from '../../contract/jobs.js';
 import type { Jobs } from '../jobs/service.js';
 import type { HubServices } from './hub-services.js';
 
+type Req<M extends keyof HubApi> = NonNullable<Parameters<HubApi[M]>[0]>;
+
 export class HubBridge implements HubApi {
   constructor(
     private readonly hub: HubServices,
@@ -16,16 +18,16 @@ export class HubBridge implements HubApi {
     return this.hub.connections.list();
   }
 
-  async add(req: { name: string; connectionString: string }): Promise<HubSummary> {
+  async add(req: Req<'add'>): Promise<HubSummary> {
     return this.hub.connections.add(req.name, req.connectionString);
   }
 
-  async remove(req: { name: string }): Promise<{ removed: string }> {
+  async remove(req: Req<'remove'>): Promise<{ removed: string }> {
     await this.hub.connections.remove(req.name);
     return { removed: req.name };
   }
 
-  async sync(req: { name?: string } = {}): Promise<JobInfo> {
+  async sync(req: Req<'sync'> = {}): Promise<JobInfo> {
     const names = req.name ? [req.name] : this.hub.connections.names();
     if (req.name) await this.hub.connections.get(req.name);
     const job = this.jobs.start(
@@ -47,7 +49,7 @@ export class HubBridge implements HubApi {
     return job.info();
   }
 
-  async push(req: { deploymentId: number; devices?: string[] }): Promise<JobInfo> {
+  async push(req: Req<'push'>): Promise<JobInfo> {
     const job = this.jobs.start(
       'hub-push',
       `Push deployment #${req.deploymentId}`,
@@ -63,11 +65,11 @@ export class HubBridge implements HubApi {
     return job.info();
   }
 
-  async notifications(req: { limit?: number; unreadOnly?: boolean } = {}): Promise<NotificationItem[]> {
+  async notifications(req: Req<'notifications'> = {}): Promise<NotificationItem[]> {
     return this.hub.notifications.list({ limit: req.limit ?? 100, unreadOnly: req.unreadOnly ?? false });
   }
 
-  async markRead(req: { ids: number[] }): Promise<{ marked: number }> {
+  async markRead(req: Req<'markRead'>): Promise<{ marked: number }> {
     return { marked: this.hub.notifications.markRead(req.ids) };
   }
 
@@ -79,7 +81,7 @@ export class HubBridge implements HubApi {
     return this.hub.mailer.relay();
   }
 
-  async setMailRelay(req: { host: string; port?: number; secure?: boolean; from: string; user?: string; password?: string }): Promise<MailRelay> {
+  async setMailRelay(req: Req<'setMailRelay'>): Promise<MailRelay> {
     const { password, ...relay } = req;
     return this.hub.mailer.setRelay(relay, password);
   }

@@ -2,6 +2,8 @@
 // a ceiling) while they do not, and never two runs at once (a run asked for while one is going
 // joins it). After each run the mail queue is flushed, so mail waiting for a relay goes out when
 // one answers.
+import type { BackgroundSyncStatus } from '../../contract/index.js';
+
 export interface BackgroundSyncOptions {
   /** between runs while all is well (default 5 min) */
   intervalMs?: number;
@@ -9,20 +11,10 @@ export interface BackgroundSyncOptions {
   maxBackoffMs?: number;
 }
 
-export interface BackgroundStatus {
-  running: boolean;
-  enabled: boolean;
-  lastRunAt: string | null;
-  lastOkAt: string | null;
-  lastError: string | null;
-  failures: number;
-  nextRunAt: string | null;
-}
-
 export class BackgroundSync {
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<void> | undefined;
-  private readonly state: BackgroundStatus = { running: false, enabled: false, lastRunAt: null, lastOkAt: null, lastError: null, failures: 0, nextRunAt: null };
+  private readonly state: BackgroundSyncStatus = { running: false, enabled: false, lastRunAt: null, lastOkAt: null, lastError: null, failures: 0, nextRunAt: null };
   private controller: AbortController | undefined;
 
   constructor(
@@ -31,7 +23,7 @@ export class BackgroundSync {
     private readonly options: BackgroundSyncOptions = {},
   ) {}
 
-  status(): BackgroundStatus {
+  status(): BackgroundSyncStatus {
     return { ...this.state };
   }
 

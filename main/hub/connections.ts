@@ -2,23 +2,12 @@
 // host and policy; the connection string itself lives in the secret store, or, for a pipeline, in
 // LIGHTER_HUB_CONNECTION_STRING (then nothing is stored and every sync reads the environment).
 import type { Registry } from 'azure-iothub';
+import type { HubSummary } from '../../contract/index.js';
 import type { Db } from '../inventory/open.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { hubAddress, openRegistry, type HubAddress } from './registry-client.js';
 
 export const HUB_ENV = 'LIGHTER_HUB_CONNECTION_STRING';
-
-export interface HubInfo {
-  name: string;
-  hostName: string;
-  policy: string;
-  /** where the secret is: the secret store, or the environment variable */
-  secret: 'stored' | 'environment' | 'missing';
-  addedBy: string;
-  addedAt: string;
-  lastSyncAt: string | null;
-  lastSyncOk: boolean | null;
-}
 
 interface HubRow {
   name: string;
@@ -63,7 +52,7 @@ export class HubConnections {
    * Adds (or replaces) a hub. With `fromEnvironment` the connection string stays in the
    * environment; otherwise it goes to the secret store. Returns the hub, never the secret.
    */
-  async add(name: string, connectionString: string, fromEnvironment = false): Promise<HubInfo> {
+  async add(name: string, connectionString: string, fromEnvironment = false): Promise<HubSummary> {
     checkHubName(name);
     const address = hubAddress(connectionString);
     if (!fromEnvironment) await this.secrets.set(secretName(name), connectionString.trim());
@@ -95,7 +84,7 @@ export class HubConnections {
     return (this.db.prepare('SELECT name FROM hubs ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
   }
 
-  async get(name: string): Promise<HubInfo> {
+  async get(name: string): Promise<HubSummary> {
     const r = this.row(name);
     const stored = (await this.secrets.get(secretName(name))) !== undefined;
     return {
@@ -110,7 +99,7 @@ export class HubConnections {
     };
   }
 
-  async list(): Promise<HubInfo[]> {
+  async list(): Promise<HubSummary[]> {
     return Promise.all(this.names().map((n) => this.get(n)));
   }
 

@@ -1,6 +1,7 @@
 // The inventory service: every write is one transaction that also records who did it (audit log)
 // and, for state changes, the move (state history). Reads serve the planner and the dashboards.
 import { userInfo } from 'node:os';
+import type { DeploymentView, DeviceBundle } from '../../contract/index.js';
 import { parseImageName, repositoryOf } from '../../core/deployment/image-name.js';
 import { parseManifest } from '../../core/deployment/manifest.js';
 import type { ImageSignature } from '../../core/signature/types.js';
@@ -77,32 +78,8 @@ export interface ImageRow {
   source_ref: string | null;
 }
 
-export interface DeploymentRecord {
-  id: number;
-  name: string;
-  manifestJson: string;
-  state: DeploymentState;
-  orderedBy: { name: string; email: string };
-  priority: number;
-  dueAt: string | null;
-  createdAt: string;
-  devices: string[];
-}
-
-export interface DeploymentBundle {
-  deviceId: string;
-  bundleId: string;
-  /** the order the device applies its bundles in */
-  position: number;
-  size: number;
-  /** sha256 of the bundle file: its name in the bundle store */
-  sha256: string;
-  version: number;
-  target: { ref: string; configDigest: string };
-  base: { ref: string; configDigest: string | null } | null;
-  /** the target image's state on the device, once it left shore */
-  imageState: DeviceImageState | null;
-}
+/** A deployment as recorded: what the contract shows of it, and its manifest. */
+export type DeploymentRecord = Omit<DeploymentView, 'gate' | 'bundles'> & { manifestJson: string };
 
 /** A row of the deployments table. */
 export interface DeploymentSqlRow {
@@ -541,7 +518,7 @@ export class Inventory {
   }
 
   /** Every (device, bundle) a deployment's build recorded, with the bundle and its images. */
-  deploymentBundles(id: number): DeploymentBundle[] {
+  deploymentBundles(id: number): DeviceBundle[] {
     this.deploymentRow(id);
     const rows = this.db
       .prepare(
@@ -578,7 +555,7 @@ export class Inventory {
    * The manifest gate: per device of the deployment, the images its manifest needs that are not
    * confirmed there (present, or applied by a bundle). Ready only when every list is empty.
    */
-  deploymentGate(id: number): { ready: boolean; devices: Array<{ deviceId: string; missing: string[] }> } {
+  deploymentGate(id: number): DeploymentView['gate'] {
     const dep = this.deploymentRow(id);
     const manifest = parseManifest(dep.manifest_json);
     const devices = (this.db.prepare('SELECT device_id FROM deployment_devices WHERE deployment_id = ? ORDER BY device_id').all(id) as Array<{ device_id: string }>).map((r) => {

@@ -3,36 +3,21 @@
 // inventory (notifications.ts) and sent by flush(): while no relay answers it waits, and once one
 // does every queued message goes out once (marked sent the moment the relay accepts it).
 import nodemailer from 'nodemailer';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { hubRequests, type MailFlush, type MailRelay, type NotificationItem } from '../../contract/index.js';
 import type { Db } from '../inventory/open.js';
 import type { OperationControl } from '../../io/operation.js';
 import type { SecretStore } from '../secrets/secret-store.js';
-import type { Notification, Notifications } from './notifications.js';
+import type { Notifications } from './notifications.js';
 
 export const SMTP_PASSWORD_SECRET = 'smtp.password';
 /** a message the relay refused this many times stays queued but is no longer tried */
 const MAX_ATTEMPTS = 10;
 
-export const relaySchema = z
-  .object({
-    host: z.string().trim().min(1).max(255),
-    port: z.number().int().min(1).max(65535).default(587),
-    /** TLS from the first byte (port 465); otherwise STARTTLS when the relay offers it */
-    secure: z.boolean().default(false),
-    from: z.string().trim().regex(/^[^@\s]+@[^@\s]+$/, 'want an e-mail address'),
-    user: z.string().trim().min(1).max(255).optional(),
-  })
-  .strict();
-export type Relay = z.infer<typeof relaySchema>;
+/** The relay as kept: what `hub.setMailRelay` takes, but the password (that goes to the secret store). */
+export const relaySchema = hubRequests.setMailRelay.omit({ password: true });
 
-export interface FlushResult {
-  sent: number;
-  waiting: number;
-  /** why mail still waits (no relay configured, relay unreachable), if it does */
-  reason: string | null;
-}
-
-const SUBJECTS: Record<Notification['kind'], string> = {
+const SUBJECTS: Record<NotificationItem['kind'], string> = {
   'image-applied': 'image applied',
   'image-failed': 'image FAILED',
   'deployment-ready': 'deployment ready to push',
@@ -40,7 +25,7 @@ const SUBJECTS: Record<Notification['kind'], string> = {
 };
 
 export class Mailer {
-  private flushing: Promise<FlushResult> | undefined;
+  private flushing: Promise<MailFlush> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -49,12 +34,12 @@ export class Mailer {
     private readonly options: { connectionTimeoutMs?: number } = {},
   ) {}
 
-  relay(): Relay | null {
+  relay(): MailRelay | null {
     const row = this.db.prepare("SELECT value_json FROM settings WHERE key = 'smtp'").get() as { value_json: string } | undefined;
     return row ? relaySchema.parse(JSON.parse(row.value_json)) : null;
   }
 
-  async setRelay(relay: z.input<typeof relaySchema>, password?: string): Promise<Relay> {
+  async setRelay(relay: z.input<typeof relaySchema>, password?: string): Promise<MailRelay> {
     const r = relaySchema.parse(relay);
     if (password !== undefined) await this.secrets.set(SMTP_PASSWORD_SECRET, password);
     this.db.prepare("INSERT INTO settings (key, value_json, updated_at) VALUES ('smtp', ?, ?) ON CONFLICT (key) DO UPDATE SET value_json = excluded.value_json, updated_at = excluded.updated_at").run(JSON.stringify(r), new Date().toISOString());
@@ -62,12 +47,12 @@ export class Mailer {
   }
 
   /** Sends what is queued; one flush at a time (a second call joins the running one). */
-  flush(ctl: OperationControl = {}): Promise<FlushResult> {
+  flush(ctl: OperationControl = {}): Promise<MailFlush> {
     this.flushing ??= this.send(ctl).finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
-  private async send(ctl: OperationControl): Promise<FlushResult> {
+  private async send(ctl: OperationControl): Promise<MailFlush> {
     const queued = this.notifications.queuedMail().filter((n) => (n.mail?.attempts ?? 0) < MAX_ATTEMPTS);
     const relay = this.relay();
     if (!relay) return { sent: 0, waiting: queued.length, reason: queued.length ? 'no SMTP relay configured (lighter notify relay --host ...)' : null };

@@ -1,9 +1,8 @@
 // Notifications: what a sync or a push yields for people (an image applied or failed on a device,
 // a deployment ready, a deployment pushed). Each is kept in the inventory for the app's list and,
 // when it concerns a deployment, queued as an e-mail to whoever ordered it (mailer.ts sends them).
+import type { NotificationItem, NotificationKind } from '../../contract/index.js';
 import type { Db } from '../inventory/open.js';
-
-export type NotificationKind = 'image-applied' | 'image-failed' | 'deployment-ready' | 'deployment-pushed';
 
 export interface NewNotification {
   kind: NotificationKind;
@@ -14,19 +13,6 @@ export interface NewNotification {
   syncId?: number | null;
   /** the orderer's address; set, the notification is queued for e-mail */
   mailTo?: string | null;
-}
-
-export interface Notification {
-  id: number;
-  at: string;
-  kind: NotificationKind;
-  message: string;
-  deploymentId: number | null;
-  deploymentName: string | null;
-  deviceId: string | null;
-  image: string | null;
-  read: boolean;
-  mail: { to: string; state: 'queued' | 'sent'; attempts: number; error: string | null; sentAt: string | null } | null;
 }
 
 interface Row {
@@ -46,7 +32,7 @@ interface Row {
   mailed_at: string | null;
 }
 
-const toNotification = (r: Row): Notification => ({
+const toNotification = (r: Row): NotificationItem => ({
   id: r.id,
   at: r.at,
   kind: r.kind,
@@ -62,12 +48,12 @@ const toNotification = (r: Row): Notification => ({
 const SELECT = 'SELECT n.*, d.name AS deployment_name FROM notifications n LEFT JOIN deployments d ON d.id = n.deployment_id';
 
 export class Notifications {
-  private readonly listeners = new Set<(n: Notification) => void>();
+  private readonly listeners = new Set<(n: NotificationItem) => void>();
 
   constructor(private readonly db: Db) {}
 
   /** New notifications as they are recorded (desktop notifications, the app's list). */
-  subscribe(listener: (n: Notification) => void): () => void {
+  subscribe(listener: (n: NotificationItem) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -87,13 +73,13 @@ export class Notifications {
     for (const n of ids.map((id) => this.get(id))) for (const l of this.listeners) l(n);
   }
 
-  get(id: number): Notification {
+  get(id: number): NotificationItem {
     const r = this.db.prepare(`${SELECT} WHERE n.id = ?`).get(id) as Row | undefined;
     if (!r) throw new Error(`no notification #${id}`);
     return toNotification(r);
   }
 
-  list(opts: { limit?: number; unreadOnly?: boolean } = {}): Notification[] {
+  list(opts: { limit?: number; unreadOnly?: boolean } = {}): NotificationItem[] {
     const rows = this.db.prepare(`${SELECT} ${opts.unreadOnly ? 'WHERE n.read_at IS NULL' : ''} ORDER BY n.id DESC LIMIT ?`).all(opts.limit ?? 100) as Row[];
     return rows.map(toNotification);
   }
@@ -104,7 +90,7 @@ export class Notifications {
   }
 
   /** Mail waiting for a relay, oldest first. */
-  queuedMail(): Notification[] {
+  queuedMail(): NotificationItem[] {
     return (this.db.prepare(`${SELECT} WHERE n.mail_state = 'queued' ORDER BY n.id`).all() as Row[]).map(toNotification);
   }
 

@@ -6,6 +6,7 @@
 // this process (the app) or another one (the CLI while `upload run` works): the runner reads the
 // inventory twice a second and stops what was paused or cancelled there.
 import type { ContainerClient } from '@azure/storage-blob';
+import type { UploadProgress } from '../../contract/index.js';
 import { DEFAULT_ORDER, orderQueue, type OrderRule } from '../../core/transfers/queue-order.js';
 import { bundleBlobName, uploadBlob } from '../../io/blob/block-upload.js';
 import { deviceIndexBlobName, encodeDeviceIndex } from '../../io/blob/device-index.js';
@@ -33,19 +34,6 @@ export interface UploadDeps {
   relinkMs?: number;
 }
 
-export interface TransferProgress {
-  id: number;
-  bundleId: string;
-  deviceId: string;
-  /** bytes of the bundle the service holds */
-  done: number;
-  total: number;
-  /** bytes per second put on the link for this bundle, over the last few seconds */
-  rate: number;
-  /** seconds left at that rate; null while there is no rate yet */
-  etaSeconds: number | null;
-}
-
 export interface RunOptions {
   /** stop when the queue is empty instead of waiting for more work */
   once?: boolean;
@@ -56,7 +44,7 @@ export interface RunOptions {
    */
   concurrency?: number;
   /** called whenever progress moves: all running transfers, and bytes/s over all of them */
-  onProgress?: (running: TransferProgress[], rate: number) => void;
+  onProgress?: (running: UploadProgress[], rate: number) => void;
   /** a transfer finished, in the order they finish */
   onFinished?: (item: UploadItem) => void;
 }
@@ -121,8 +109,8 @@ export class UploadQueue {
     return [...ready, ...waiting];
   }
 
-  progress(): TransferProgress[] {
-    const out: TransferProgress[] = [];
+  progress(): UploadProgress[] {
+    const out: UploadProgress[] = [];
     for (const job of this.jobs.values()) {
       const rate = job.meter.rate() ?? 0;
       for (const t of job.transfers.values()) {

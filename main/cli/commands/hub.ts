@@ -1,15 +1,14 @@
 // `lighter hub ...`: IoT Hub connections (the connection string from stdin or
 // LIGHTER_HUB_CONNECTION_STRING, never from the command line, never printed), sync and push; and
 // `lighter notify ...`: the notification list and the SMTP relay that mails the orderers.
-import type { HubInfo } from '../../hub/connections.js';
+import type { HubSummary, NotificationItem } from '../../../contract/index.js';
 import { HUB_ENV } from '../../hub/connections.js';
 import type { PushResult } from '../../hub/push.js';
 import type { SyncResult } from '../../hub/sync.js';
-import type { Notification } from '../../notify/notifications.js';
 import { defineCommand, UsageError } from '../command.js';
 import { readStdin } from '../stdin.js';
 
-const showHub = (h: HubInfo) =>
+const showHub = (h: HubSummary) =>
   `${h.name}  ${h.hostName}  policy ${h.policy}  secret ${h.secret}  ${h.lastSyncAt ? `last sync ${h.lastSyncAt} ${h.lastSyncOk ? 'ok' : 'FAILED'}` : 'never synced'}`;
 
 const add = defineCommand({
@@ -126,7 +125,7 @@ const push = defineCommand({
   },
 });
 
-const showNotification = (n: Notification) =>
+const showNotification = (n: NotificationItem) =>
   `#${n.id} ${n.at} ${n.read ? ' ' : '*'} ${n.message}${n.mail ? `  [mail to ${n.mail.to}: ${n.mail.state}${n.mail.error && n.mail.state === 'queued' ? `, last error: ${n.mail.error}` : ''}]` : ''}`;
 
 const notifications = defineCommand({
