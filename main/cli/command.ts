@@ -81,7 +81,7 @@ export interface RunContext<O extends OptionSpecs> {
 export type InventoryExtras = Pick<CoreOptions, 'create' | 'container' | 'order'>;
 
 export interface InventoryContext {
-  /** the services over the --db inventory as --user, opened on the first call, closed when the command ends */
+  /** the services over the --db inventory as --user: opened by the first call (with its extras), closed when the command ends */
   services(extras?: InventoryExtras): Promise<CoreServices>;
 }
 
