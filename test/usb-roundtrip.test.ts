@@ -13,7 +13,7 @@ import { openInventory } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
 import { seedFleet, type Fleet } from './support/fleet.js';
 import { independentView } from './support/independent-view.js';
-import { CancelledError } from '../main/operation.js';
+import { CancelledError } from '../io/operation.js';
 import { UsbImporter } from '../main/usb/import.js';
 import { startFailingProxy, startRegistry, type TestRegistry } from './support/registry.js';
 import { deviceRegistries, lighter, lighterAsync, lighterJson } from './support/usb.js';
