@@ -161,7 +161,7 @@ export class HubSync {
         : `hub ${name}: ${merged.result.added.length} devices added, ${merged.result.updated.length} updated; ${changes.length} changes, ${conflicts.length} conflicts${ready.length ? `; ready: ${ready.map((d) => d.name).join(', ')}` : ''}`;
       const syncId = this.record(name, true, summary, changes, conflicts);
       for (const e of events) for (const n of this.forImageEvent(e, syncId)) noted.push(this.notifications.add(n));
-      for (const d of ready) noted.push(this.notifications.add({ kind: 'deployment-ready', deploymentId: d.id, message: `deployment ${d.name} is ready: every device has every image; push it with \`lighter hub push --deployment ${d.id}\``, syncId, mailTo: d.email }));
+      for (const d of ready) noted.push(this.notifications.add({ kind: 'deployment-ready', deploymentId: d.id, message: `deployment ${d.name} is ready: every device has every image; push its manifest from the app (Deployments, #/deployments/${d.id}) or with \`lighter hub push --deployment ${d.id}\``, syncId, mailTo: d.email }));
       this.connections.markSynced(name, true);
       return {
         hub: name,
