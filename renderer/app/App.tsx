@@ -11,6 +11,7 @@ import { DashboardsView } from '../features/dashboards/DashboardsView.js';
 import { DeploymentsView } from '../features/deployments/DeploymentsView.js';
 import { NewDeployment } from '../features/deployments/NewDeployment.js';
 import { FleetView } from '../features/fleet/FleetView.js';
+import { prefetchFleet } from '../features/fleet/store.js';
 import { HistoryView } from '../features/history/HistoryView.js';
 import { JobsView } from '../features/jobs/JobsView.js';
 import { sortedJobs, useJobs } from '../features/jobs/store.js';
@@ -144,8 +145,17 @@ const router = createHashRouter([
     children: [
       { index: true, element: <Home /> },
       { path: 'welcome', element: <Welcome />, handle: { title: 'Welcome to Lighter' } },
-      { path: 'fleet', element: <FleetView />, handle: { title: 'Fleet overview' } },
-      { path: 'fleet/:deviceId', element: <FleetView />, handle: { title: 'Fleet overview' } },
+      {
+        path: 'fleet',
+        // asked for as the navigation starts, not after the old view is gone and the new one drawn
+        loader: prefetchFleet,
+        // opening or closing a device's drawer keeps the list
+        shouldRevalidate: ({ currentUrl, nextUrl }) => !(currentUrl.pathname.startsWith('/fleet') && nextUrl.pathname.startsWith('/fleet')),
+        children: [
+          { index: true, element: <FleetView />, handle: { title: 'Fleet overview' } },
+          { path: ':deviceId', element: <FleetView />, handle: { title: 'Fleet overview' } },
+        ],
+      },
       { path: 'deployments', element: <DeploymentsView />, handle: { title: 'Deployments' } },
       { path: 'deployments/new', element: <NewDeployment />, handle: { title: 'New deployment' } },
       { path: 'deployments/:deploymentId', element: <DeploymentsView />, handle: { title: 'Deployments' } },

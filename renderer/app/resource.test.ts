@@ -43,4 +43,18 @@ describe('resourceStore', () => {
     await store.getState().load();
     expect(store.getState()).toMatchObject({ data: 7, loading: false, error: 'inventory.status: database is locked' });
   });
+
+  it('asks once for the same load while it is unanswered, again once it is answered', async () => {
+    let calls = 0;
+    const d = deferred<number>();
+    const store = resourceStore<number, { group: string }>({ group: '' }, () => (++calls === 1 ? d.promise : Promise.resolve(2)));
+    const first = store.getState().load();
+    const again = store.getState().load({ group: '' });
+    expect(again).toBe(first);
+    d.resolve(1);
+    await first;
+    expect(store.getState().data).toBe(1);
+    await store.getState().load();
+    expect([calls, store.getState().data]).toEqual([2, 2]);
+  });
 });

@@ -16,21 +16,36 @@ export function errorMessage(err: unknown): string {
 
 export function resourceStore<T, P extends object>(initial: P, fetch: (params: P) => Promise<T>) {
   let latest = 0;
+  // The newest request while it is unanswered: the same load asked for again (a route's prefetch,
+  // then the view's own effect) waits for it instead of asking main twice.
+  let inflight: { key: string; done: Promise<void> } | null = null;
   return create<Resource<T, P>>((set, get) => ({
     params: initial,
     data: null,
     loading: false,
     error: null,
-    async load(params) {
+    load(params) {
       const p = { ...get().params, ...params };
+      const key = JSON.stringify(p);
+      if (inflight?.key === key) return inflight.done;
       const seq = ++latest;
       set({ params: p, loading: true });
-      try {
-        const data = await fetch(p);
-        if (seq === latest) set({ data, loading: false, error: null });
-      } catch (err) {
-        if (seq === latest) set({ loading: false, error: errorMessage(err) });
-      }
+      const done = (async () => {
+        try {
+          const data = await fetch(p);
+          if (seq === latest) set({ data, loading: false, error: null });
+        } catch (err) {
+          if (seq === latest) set({ loading: false, error: errorMessage(err) });
+        }
+      })();
+      const mine: { key: string; done: Promise<void> } = {
+        key,
+        done: done.finally(() => {
+          if (inflight === mine) inflight = null;
+        }),
+      };
+      inflight = mine;
+      return mine.done;
     },
   }));
 }

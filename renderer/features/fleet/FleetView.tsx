@@ -1,7 +1,7 @@
 // Fleet overview: the summary tiles, devices by vessel with their image state, and the detail
 // drawer of the selected device.
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import type { DeviceRow, StatusSummary } from '../../../contract/index.js';
 import { DEVICE_IMAGE_STATES } from '../../../core/states.js';
@@ -68,8 +68,12 @@ function ImageCounts({ d }: { d: DeviceRow }) {
 
 type Item = { kind: 'group'; vessel: string; n: number } | { kind: 'device'; d: DeviceRow };
 
-/** Devices by vessel, virtualised: only the rows in view are in the page, so 2,000 devices cost what 30 do. */
-function DeviceTable({ devices, selected }: { devices: DeviceRow[]; selected: string | null }) {
+/**
+ * Devices by vessel, virtualised: only the rows in view are in the page, so 2,000 devices cost what
+ * 30 do. Memoised: the view re-renders as each of its loads starts and ends, the list only when
+ * its devices or the selection change.
+ */
+const DeviceTable = memo(function DeviceTable({ devices, selected }: { devices: DeviceRow[]; selected: string | null }) {
   const items = useMemo(() => {
     const byVessel = new Map<string, DeviceRow[]>();
     for (const d of devices) {
@@ -144,7 +148,7 @@ function DeviceTable({ devices, selected }: { devices: DeviceRow[]; selected: st
       </table>
     </div>
   );
-}
+});
 
 /** "Import devices…": a device list file (az iot hub device-identity list JSON) into the inventory. */
 function ImportDevices({ onDone }: { onDone(): void }) {

@@ -22,3 +22,10 @@ export const useDevices = resourceStore<DeviceList, DeviceFilters>({ group: '', 
 export const useDevice = resourceStore<DeviceDetail | null, { id: string | null }>({ id: null }, (p) =>
   p.id ? api().inventory.device({ id: p.id }) : Promise.resolve(null),
 );
+
+/** A route loader: starts the fleet's loads; the view's own loads then wait for these. */
+export function prefetchFleet(): null {
+  void useStatus.getState().load();
+  void useDevices.getState().load();
+  return null;
+}
