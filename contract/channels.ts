@@ -2,7 +2,7 @@
 // preload can build its forwarding object from this list alone. A channel is "<namespace>.<method>".
 export const METHODS = {
   app: ['info'],
-  deployments: ['create', 'build', 'show', 'plan'],
+  deployments: ['create', 'build', 'show', 'plan', 'openManifest', 'pickManifest'],
   jobs: ['list', 'get', 'cancel'],
   fleet: ['importDevices'],
   planning: ['plan'],

@@ -25,6 +25,10 @@ export const deploymentsRequests = {
   build: z.object({ id: z.number().int().positive(), key: z.string().min(1).max(4096) }).strict(),
   show: z.object({ id: z.number().int().positive() }).strict(),
   plan: z.object({ id: z.number().int().positive() }).strict(),
+  /** a manifest file main reads: a path typed in the app (absolute, or relative to where main runs) */
+  openManifest: z.object({ path: z.string().trim().min(1, 'give the manifest file’s path').max(4096) }).strict(),
+  /** the desktop app's file picker; the console has none (type a path or upload the file there) */
+  pickManifest: z.object({}).strict(),
 } satisfies Record<MethodOf<'deployments'>, z.ZodTypeAny>;
 
 export interface ImageRef {
@@ -80,6 +84,15 @@ export interface DeploymentView {
 
 type In<M extends keyof typeof deploymentsRequests> = z.input<(typeof deploymentsRequests)[M]>;
 
+/** A manifest file main read and checked (an IoT Edge deployment manifest). */
+export interface ManifestFile {
+  name: string;
+  path: string;
+  text: string;
+  /** modules it names, system modules included */
+  modules: number;
+}
+
 export interface DeploymentsApi {
   create(req: In<'create'>): Promise<{ id: number }>;
   /** starts building as a job; its result is the BuildReport */
@@ -87,4 +100,7 @@ export interface DeploymentsApi {
   show(req: In<'show'>): Promise<DeploymentView>;
   /** what each device needs as the inventory stands now: present, in transit or missing, the chosen base, estimated bytes; the distinct bundles */
   plan(req: In<'plan'>): Promise<Plan>;
+  openManifest(req: In<'openManifest'>): Promise<ManifestFile>;
+  /** null when the engineer closed the picker */
+  pickManifest(req?: In<'pickManifest'>): Promise<ManifestFile | null>;
 }

@@ -73,6 +73,8 @@ export interface ServiceOptions extends CoreOptions {
   shell: AppInfo['shell'];
   /** sync hubs in the background while the app runs */
   backgroundSync?: BackgroundSyncOptions | false;
+  /** the desktop shell's file picker for a deployment manifest: a path, or null when closed */
+  pickManifest?: () => Promise<string | null>;
 }
 
 export type { HubServices };
@@ -208,7 +210,7 @@ export async function buildServices(options: ServiceOptions): Promise<Services> 
   const views = new InventoryViews(inventory);
   const handlers = new Handlers()
     .register('app', { info: async () => info })
-    .register('deployments', new DeploymentsBridge(deployments, jobs))
+    .register('deployments', new DeploymentsBridge(deployments, jobs, options.pickManifest))
     .register('inventory', views)
     .register('reports', new ReportsService(inventory, views))
     .register('jobs', new JobsApiService(jobs))

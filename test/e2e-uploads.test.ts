@@ -5,7 +5,7 @@
 // each device's index in the container through the real @azure/storage-blob SDK. Clicks and keys
 // both; axe-core on the view; a screenshot to test-artifacts/.
 import { BlobServiceClient } from '@azure/storage-blob';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openInventory } from '../main/inventory/open.js';
 import { chooseRole, launchBrowser, openPage, screenshot, seriousViolations, startConsole, stopConsole, type Console } from './support/app.js';
 import { startAzurite, type TestAzurite } from './support/azurite.js';
+import { edgeManifest } from './support/fleet.js';
 import { makeFleet, type Fleet } from './support/uploads.js';
 
 const CONTAINER = 'e2e-uploads';
@@ -177,4 +178,31 @@ describe('upload queue in the app', () => {
     }
     expect(problems).toEqual([]);
   }, 120_000);
+});
+
+describe('opening a manifest by its path', () => {
+  it('reads the file in main, and says what is wrong with a missing or invalid one', async () => {
+    writeFileSync(join(dir, 'by-path.json'), edgeManifest({ app: 'fleet.example/app:3' }));
+    writeFileSync(join(dir, 'not-a-manifest.json'), '{"hello": "world"}');
+    await page.getByRole('link', { name: 'Deployments', exact: true }).click();
+    await page.getByRole('link', { name: 'New deployment…' }).click();
+    await expect.poll(() => page.url()).toMatch(/#\/deployments\/new$/);
+    const path = page.getByLabel('or its path');
+
+    // by keyboard: type, Enter (opens the file, does not submit the form)
+    await path.fill(join(dir, 'missing.json'));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByRole('alert').innerText()).toBe(`deployments.openManifest: no file ${join(dir, 'missing.json')}`);
+    await path.fill(join(dir, 'not-a-manifest.json'));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByRole('alert').innerText()).toMatch(/is not an IoT Edge deployment manifest: manifest has no modulesContent object/);
+    await path.fill(join(dir, 'by-path.json'));
+    await page.getByRole('button', { name: 'Open path' }).click();
+    await expect.poll(() => page.getByTestId('manifest-file').innerText()).toMatch(/^by-path\.json \(\d[\d,]* characters\)$/);
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('by-path');
+    expect(page.url()).toMatch(/#\/deployments\/new$/);
+    expect(await seriousViolations(page), 'axe on new deployment').toEqual([]);
+    await screenshot(page, 'deployment-manifest-path');
+  }, 60_000);
 });

@@ -33,6 +33,8 @@ describe('bridge handlers', () => {
       'deployments.build',
       'deployments.show',
       'deployments.plan',
+      'deployments.openManifest',
+      'deployments.pickManifest',
       'inventory.status',
       'inventory.devices',
       'inventory.device',

@@ -1,7 +1,8 @@
 // The `deployments` bridge namespace over DeploymentService: requests arrive parsed by the
 // contract's schemas (contract/deployments.ts).
-import type { DeploymentsApi, JobInfo } from '../../contract/index.js';
+import type { DeploymentsApi, JobInfo, ManifestFile } from '../../contract/index.js';
 import type { Jobs } from '../jobs/service.js';
+import { readManifestFile } from './manifest-file.js';
 import type { DeploymentService } from './service.js';
 
 type Req<M extends keyof DeploymentsApi> = Parameters<DeploymentsApi[M]>[0];
@@ -10,6 +11,8 @@ export class DeploymentsBridge implements DeploymentsApi {
   constructor(
     private readonly service: DeploymentService,
     private readonly jobs: Jobs,
+    /** the desktop shell's file picker (a path, or null when closed); the console has none */
+    private readonly pickFile?: () => Promise<string | null>,
   ) {}
 
   async create(req: Req<'create'>) {
@@ -38,5 +41,15 @@ export class DeploymentsBridge implements DeploymentsApi {
 
   async plan(req: Req<'plan'>) {
     return this.service.plan(req.id);
+  }
+
+  async openManifest(req: Req<'openManifest'>): Promise<ManifestFile> {
+    return readManifestFile(req.path);
+  }
+
+  async pickManifest(): Promise<ManifestFile | null> {
+    if (!this.pickFile) throw new Error('the console has no file picker: type the manifest’s path, or upload the file');
+    const path = await this.pickFile();
+    return path === null ? null : readManifestFile(path);
   }
 }

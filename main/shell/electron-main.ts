@@ -1,6 +1,6 @@
 // The desktop shell: one sandboxed window on the built renderer, the contract over IPC, services
 // built by main/services.ts exactly as `lighter console` builds them.
-import { app, BrowserWindow, Notification, session } from 'electron';
+import { app, BrowserWindow, dialog, Notification, session } from 'electron';
 import { join } from 'node:path';
 import { dataDir } from '../../io/data-dir.js';
 import { buildServices, appRoot, rendererDir, type Services } from '../services.js';
@@ -11,6 +11,14 @@ import { denyAllPermissions, lockDown, trustedPage } from './security.js';
 const indexHtml = join(rendererDir(), 'index.html');
 const trusted = trustedPage(indexHtml);
 let services: Services | null = null;
+
+/** The native file picker over the window in front; main then reads the file (deployments.pickManifest). */
+async function pickManifest(): Promise<string | null> {
+  const options = { title: 'Open a deployment manifest', filters: [{ name: 'Deployment manifest', extensions: ['json'] }], properties: ['openFile' as const] };
+  const win = BrowserWindow.getFocusedWindow();
+  const chosen = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+  return chosen.canceled ? null : (chosen.filePaths[0] ?? null);
+}
 
 function createWindow(): void {
   const win = new BrowserWindow({
@@ -57,7 +65,7 @@ app.on('activate', () => {
 await app.whenReady();
 denyAllPermissions(session.defaultSession);
 // Secrets go to the OS keychain in the app, never to the headless file store.
-services = await buildServices({ shell: 'electron', secrets: new SafeStorageSecretStore(dataDir()), backgroundSync: {} });
+services = await buildServices({ shell: 'electron', secrets: new SafeStorageSecretStore(dataDir()), backgroundSync: {}, pickManifest });
 registerIpc(services.handlers, trusted);
 forwardEvents(services.events, trusted);
 // What syncs and pushes yield (an image applied or failed, a deployment ready or pushed) also shows

@@ -54,7 +54,20 @@ declare module 'electron' {
     once(event: 'ready-to-show', listener: () => void): this;
     show(): void;
     static getAllWindows(): BrowserWindow[];
+    static getFocusedWindow(): BrowserWindow | null;
   }
+
+  interface OpenDialogOptions {
+    title?: string;
+    buttonLabel?: string;
+    filters?: Array<{ name: string; extensions: string[] }>;
+    properties?: Array<'openFile' | 'openDirectory' | 'multiSelections' | 'showHiddenFiles'>;
+  }
+
+  export const dialog: {
+    showOpenDialog(window: BrowserWindow, options: OpenDialogOptions): Promise<{ canceled: boolean; filePaths: string[] }>;
+    showOpenDialog(options: OpenDialogOptions): Promise<{ canceled: boolean; filePaths: string[] }>;
+  };
 
   export const app: {
     readonly isPackaged: boolean;

@@ -1,10 +1,13 @@
-// A new deployment: open an IoT Edge deployment manifest (file picker: the native one in Electron,
-// an upload in the console), name it, say who orders it, and pick a group or devices. Main checks
-// the manifest and resolves the group; this view only collects the choice.
+// A new deployment: open an IoT Edge deployment manifest (the native file picker in Electron, an
+// upload in the console, or its path typed: main reads the file for those two), name it, say who
+// orders it, and pick a group or devices. Main checks the manifest and resolves the group; this
+// view only collects the choice.
 import { useEffect, useMemo, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api } from '../../api/index.js';
+import type { ManifestFile } from '../../../contract/index.js';
 import { errorMessage } from '../../app/resource.js';
+import { useSession } from '../../app/session.js';
 import { Form, TextField } from '../../ui/form.js';
 import { ErrorBanner, Section } from '../../ui/parts.js';
 import { useDevices } from '../fleet/store.js';
@@ -27,7 +30,9 @@ export function NewDeployment() {
   useEffect(() => {
     void loadDevices({ group: '', vessel: '', site: '', search: '' });
   }, [loadDevices]);
+  const desktop = useSession((st) => st.info?.shell === 'electron');
   const [manifest, setManifest] = useState<{ file: string; text: string } | null>(null);
+  const [path, setPath] = useState('');
   const [name, setName] = useState('');
   const [orderer, setOrderer] = useState(rememberedOrderer);
   const [target, setTarget] = useState<'group' | 'devices'>('group');
@@ -39,11 +44,23 @@ export function NewDeployment() {
   const all = useMemo(() => devices.data?.devices ?? [], [devices.data]);
   const chosenGroup = group || groups[0] || '';
 
-  const open = async (file: File) => {
+  const opened = (file: string, text: string) => {
+    setManifest({ file, text });
+    if (!name) setName(file.replace(/\.json$/i, ''));
+  };
+  const upload = async (file: File) => {
     setError(null);
-    const text = await file.text();
-    setManifest({ file: file.name, text });
-    if (!name) setName(file.name.replace(/\.json$/i, ''));
+    opened(file.name, await file.text());
+  };
+  // A typed path, or the desktop app's native picker: main reads and checks the file either way.
+  const read = async (how: () => Promise<ManifestFile | null>) => {
+    setError(null);
+    try {
+      const m = await how();
+      if (m) opened(m.name, m.text);
+    } catch (err) {
+      setError(errorMessage(err));
+    }
   };
 
   const submit = async () => {
@@ -74,13 +91,39 @@ export function NewDeployment() {
         <Form onSubmit={submit} submit={busy ? 'Creating…' : 'Create deployment'} disabled={!ready || busy} hint="The plan and the bundles to build show on the next page.">
           <span id="manifest-label">Deployment manifest</span>
           <span className="inline-action">
-            <label className="button">
-              Open manifest…
-              <input type="file" accept=".json,application/json" className="sr-only" aria-labelledby="manifest-label" onChange={(e) => e.target.files?.[0] && void open(e.target.files[0])} />
-            </label>
+            {desktop ? (
+              <button type="button" className="button" onClick={() => void read(() => api().deployments.pickManifest({}))}>
+                Open manifest…
+              </button>
+            ) : (
+              <label className="button">
+                Open manifest…
+                <input type="file" accept=".json,application/json" className="sr-only" aria-labelledby="manifest-label" onChange={(e) => e.target.files?.[0] && void upload(e.target.files[0])} />
+              </label>
+            )}
             <span className={manifest ? 'mono' : 'muted'} data-testid="manifest-file">
               {manifest ? `${manifest.file} (${manifest.text.length.toLocaleString()} characters)` : 'no file chosen'}
             </span>
+          </span>
+          <label htmlFor="manifest-path">or its path</label>
+          <span className="inline-action">
+            <input
+              id="manifest-path"
+              className="mono grow"
+              value={path}
+              onChange={(e) => setPath(e.target.value)}
+              // Enter opens the file here instead of submitting the whole form
+              onKeyDown={(e) => {
+                if (e.key === 'Enter') {
+                  e.preventDefault();
+                  if (path.trim()) void read(() => api().deployments.openManifest({ path: path.trim() }));
+                }
+              }}
+              placeholder="/home/ana/deployments/telemetry.json"
+            />
+            <button type="button" className="button" disabled={!path.trim()} onClick={() => void read(() => api().deployments.openManifest({ path: path.trim() }))}>
+              Open path
+            </button>
           </span>
           <TextField id="dep-name" label="Name" value={name} onChange={setName} placeholder="telemetry-1.5-north-sea" />
           <TextField id="dep-by" label="Ordered by" value={orderer.name} onChange={(v) => setOrderer({ ...orderer, name: v })} placeholder="your name" />
