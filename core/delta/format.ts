@@ -5,9 +5,12 @@
 import { z } from 'zod';
 
 export const MAGIC = 'LGTPATCH';
-/** Version 3 added the x86-predicted delta kinds; a version 2 patch is a valid version 3 patch without them, so both are read. */
-export const FORMAT_VERSION = 3;
-const READABLE_VERSIONS = [2, 3];
+/**
+ * Version 3 added the x86-predicted delta kinds, version 4 the context-mixing section coding
+ * (`coding: 'cm'`); each older version is a valid newer patch without what came later, so all are read.
+ */
+export const FORMAT_VERSION = 4;
+const READABLE_VERSIONS = [2, 3, 4];
 export const PREFIX_BYTES = 16;
 export const HEADER_DIGEST_BYTES = 32;
 /** Bound on the compressed and on the decompressed header. */
@@ -26,6 +29,8 @@ const section = z.object({
   length: size,
   /** Decompressed length (the decompressor stops with an error beyond it). */
   rawLength: size,
+  /** 'cm': coded by core/delta/cm (version 4 on); absent: brotli. */
+  coding: z.literal('cm').optional(),
 });
 export type SectionSize = z.infer<typeof section>;
 
@@ -87,7 +92,7 @@ export function decodePrefix(prefix: Uint8Array): number {
   if (prefix.length < PREFIX_BYTES || new TextDecoder().decode(prefix.subarray(0, 8)) !== MAGIC) throw new PatchFormatError('not a Lighter patch (bad magic)');
   const dv = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   const version = dv.getUint32(8);
-  if (!READABLE_VERSIONS.includes(version)) throw new PatchFormatError(`unsupported patch format version ${version} (this build reads ${READABLE_VERSIONS.join(' and ')})`);
+  if (!READABLE_VERSIONS.includes(version)) throw new PatchFormatError(`unsupported patch format version ${version} (this build reads ${READABLE_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_VERSIONS.at(-1)})`);
   const len = dv.getUint32(12);
   if (len === 0 || len > MAX_HEADER_BYTES) throw new PatchFormatError(`patch header length ${len} out of bounds`);
   return len;
