@@ -32,8 +32,8 @@ const compressOnce = promisify(brotliCompress);
  * quality 11 took 64 s to save nothing, quality 4 0.4 s.
  */
 export const SMALL_SECTION = 4 << 20;
-/** How sections over SMALL_SECTION stream, by what the patch carries. */
-export const STREAM = { delta: { quality: 10, lgwin: 22 }, firstImage: { quality: 11, lgwin: 24 } } as const;
+/** How sections over SMALL_SECTION stream, by what the patch carries, and whether whole ones may be cm-coded (not in a first image, whose build time is held to a general compressor's). */
+export const STREAM = { delta: { quality: 10, lgwin: 22, cm: true }, firstImage: { quality: 11, lgwin: 24, cm: false } } as const;
 export type Stream = (typeof STREAM)[keyof typeof STREAM];
 const SMALL_LGWIN = 24;
 const SMALL_QUALITY = 11;
@@ -162,7 +162,7 @@ function sectionWriter(path: string, how: Stream): SectionWriter {
       const all = Buffer.concat(pending);
       const quality = await qualityFor(all, SMALL_QUALITY);
       const brotli = await compressOnce(all, params(quality, pendingBytes, SMALL_LGWIN));
-      const cm = all.length >= CM_MIN && quality !== INCOMPRESSIBLE_QUALITY ? cmEncode(all) : undefined;
+      const cm = how.cm && all.length >= CM_MIN && quality !== INCOMPRESSIBLE_QUALITY ? cmEncode(all) : undefined;
       const out = cm && cm.length < brotli.length ? cm : brotli;
       await fs.writeFile(path, out, { flag: 'wx' });
       return out === cm ? { length: out.length, rawLength: raw, coding: 'cm' } : { length: out.length, rawLength: raw };
