@@ -1,0 +1,74 @@
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CorruptPatchError } from '../../core/delta/bytes.js';
+import { SECTION_NAMES, type CarriedLayer, type SectionName, type SectionSize } from '../../core/delta/format.js';
+import { layerReaders, SectionStore, STREAM, type Stream } from './sections.js';
+
+const dirs: string[] = [];
+afterAll(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))));
+
+/** JavaScript-like text: words drawn at random from a small vocabulary (a fixed seed). */
+const text = (n: number) => {
+  const words = ['function', 'return', 'const', ' ', '\n  ', '(', ')', '{', '}', 'value', 'key', ';', '=', 'lodash', '.', ',', 'if', 'null'];
+  let seed = 1;
+  let s = '';
+  while (s.length < n) s += words[(seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % words.length];
+  return new TextEncoder().encode(s.slice(0, n));
+};
+
+/** Writes one layer whose lit section is `lit` (the others one byte each) into a patch-like file. */
+async function oneLayer(lit: Uint8Array, how: Stream) {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'lighter-sections-'));
+  dirs.push(dir);
+  const store = new SectionStore(dir, how);
+  const layer = store.openLayer();
+  const sections = {} as Record<SectionName, SectionSize>;
+  for (const name of SECTION_NAMES) {
+    const w = layer.section(name);
+    await w.write(name === 'lit' ? lit : Uint8Array.of(1));
+    sections[name] = await w.finish();
+  }
+  const at = await layer.finish();
+  const file = join(dir, 'patch');
+  await fs.writeFile(file, Buffer.concat(await Promise.all(store.files.map((f) => fs.readFile(f)))));
+  const l: CarriedLayer = { from: 'patch', diffID: `sha256:${'0'.repeat(64)}`, size: 0, ...at, sections };
+  return { file, l };
+}
+
+async function readAll(file: string, l: CarriedLayer): Promise<Uint8Array> {
+  const r = layerReaders(file, 0, l, 'layer').lit;
+  const parts: Uint8Array[] = [];
+  while (!(await r.atEnd())) parts.push(await r.some(1 << 20));
+  return Buffer.concat(parts);
+}
+
+describe('section coding', () => {
+  it('codes a text section with cm where it beats brotli, and reads it back exactly', async () => {
+    const lit = text(60_000);
+    const { file, l } = await oneLayer(lit, STREAM.delta);
+    expect(l.sections.lit.coding).toBe('cm');
+    expect(l.sections.ops.coding).toBeUndefined();
+    expect(Buffer.from(await readAll(file, l)).equals(Buffer.from(lit))).toBe(true);
+  });
+
+  it('keeps brotli in a first image', async () => {
+    const lit = text(60_000);
+    const { file, l } = await oneLayer(lit, STREAM.firstImage);
+    expect(l.sections.lit.coding).toBeUndefined();
+    expect(Buffer.from(await readAll(file, l)).equals(Buffer.from(lit))).toBe(true);
+  });
+
+  it('fails a corrupt cm section as a corrupt patch, and refuses one declared larger than a patch writes', async () => {
+    const { file, l } = await oneLayer(text(60_000), STREAM.delta);
+    const bytes = await fs.readFile(file);
+    const litStart = SECTION_NAMES.slice(0, -1).reduce((n, s) => n + l.sections[s].length, 0);
+    bytes[litStart + 40] = bytes[litStart + 40]! ^ 0x55;
+    await fs.writeFile(file, bytes);
+    await expect(readAll(file, l)).rejects.toThrow(CorruptPatchError);
+    await expect(readAll(file, l)).rejects.toThrow(/section lit does not decode/);
+    const huge = { ...l, sections: { ...l.sections, lit: { ...l.sections.lit, rawLength: 64 << 20 } } };
+    await expect(readAll(file, huge)).rejects.toThrow(/beyond what a patch writes/);
+  });
+});
