@@ -206,3 +206,24 @@ describe('opening a manifest by its path', () => {
     await screenshot(page, 'deployment-manifest-path');
   }, 60_000);
 });
+
+describe('fleet by keyboard', () => {
+  it('filters, opens a device drawer with Enter and closes it with Escape', async () => {
+    await page.getByRole('link', { name: 'Fleet', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
+    await page.getByLabel('Search devices').focus();
+    await page.keyboard.type('ship-2');
+    await expect.poll(() => page.locator('tr[data-device]').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-device')))).toEqual(['e2e-up-ship-2']);
+    // Tab from the search box reaches the device's link
+    await page.keyboard.press('Tab');
+    expect(await page.locator(':focus').innerText()).toBe('e2e-up-ship-2');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.url()).toMatch(/#\/fleet\/e2e-up-ship-2$/);
+    await expect.poll(() => page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(1);
+    expect(await seriousViolations(page), 'axe on the device drawer').toEqual([]);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
+    expect(await page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(0);
+  }, 60_000);
+});

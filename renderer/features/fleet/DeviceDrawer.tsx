@@ -1,10 +1,19 @@
 // The selected device: identity, tags, the images Lighter knows it has (and how they got there),
 // its deployments and transfers.
+import { useEffect } from 'react';
 import { bytes, orDash, relativeTime, shortDigest, timestamp } from '../../ui/format.js';
 import { Badge, Empty, ErrorBanner } from '../../ui/parts.js';
 import { useDevice } from './store.js';
 
 export function DeviceDrawer({ onClose }: { onClose(): void }) {
+  // Escape closes the drawer from anywhere in the page, as a keyboard user expects of a side panel.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') onClose();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [onClose]);
   const { data: d, error, loading } = useDevice();
   return (
     <aside className="drawer" aria-label="Device detail">
