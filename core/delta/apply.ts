@@ -4,6 +4,7 @@
 // from the patch is checked; violations are CorruptPatchError. The caller verifies the result's
 // sha256 against the diffID before use.
 import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from './bytes.js';
+import { readTriple } from './bsdiff.js';
 import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
 import { applyX86Delta } from './elf/delta.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
@@ -158,12 +159,9 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
   let oldPos = 0;
   let done = 0;
   while (done < newLen) {
-    oldPos += ctrl.svarNow() ?? (await ctrl.svar());
-    let add = ctrl.uvarNow();
-    if (add < 0) add = await ctrl.uvar();
-    let extra = ctrl.uvarNow();
-    if (extra < 0) extra = await ctrl.uvar();
-    if (oldPos < 0 || oldPos + add > oldLen || done + add + extra > newLen) throw new CorruptPatchError('patch delta control is out of bounds');
+    let add: number;
+    let extra: number;
+    [oldPos, add, extra] = await readTriple(ctrl, oldPos, done, oldLen, newLen);
     // add region: old bytes + zero-run coded differences
     let left = add;
     while (left > 0) {

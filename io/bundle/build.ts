@@ -32,6 +32,8 @@ export interface BuildOptions {
   /** the tag the device gets; default: the target's first repo tag */
   repoTag?: string;
   tmpDir?: string;
+  /** also try the context-mixing coder on the patch's sections (io/delta/patch.ts) */
+  dense?: boolean;
   onProgress?: (done: number, total: number) => void;
   log?: (line: string) => void;
 }
@@ -80,6 +82,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       onProgress: opts.onProgress,
       knownDiffIDs: baseSig && best.key && 'file' in best.key ? baseSig.layers.map((l) => l.diffID) : [],
       tmpDir: tmp,
+      dense: opts.dense === true,
     });
     const patch = await PatchFile.open(patchPath);
     const patchBytes = (await fs.stat(patchPath)).size;

@@ -64,6 +64,8 @@ export interface DiffOptions {
   /** diffIDs the device has in other images: such layers are not carried */
   knownDiffIDs?: string[];
   tmpDir?: string;
+  /** also try the context-mixing coder on each whole section of a delta (io/delta/sections.ts, STREAM) */
+  dense?: boolean;
 }
 
 /** Builds a patch from `base` (none: a first image) to `target`, written atomically to `outPath`. */
@@ -87,7 +89,7 @@ export async function diffImages(base: ImageSource | undefined, target: ImageSou
         diffIDs: ti.layers.map((l) => l.diffID),
         layers: await Promise.all(ti.layers.map(async (l, i) => targetFiles.get(i) ?? { size: await tarSize(target, i, l), read: notSpooled.read })),
       };
-      const store = new SectionStore(dir, base ? STREAM.delta : STREAM.firstImage);
+      const store = new SectionStore(dir, base ? (opts.dense ? STREAM.dense : STREAM.delta) : STREAM.firstImage);
       const header = await buildPatch(baseImage, targetImage, { openLayer: () => store.openLayer(), hash: () => incremental(), differ: pool, onProgress: opts.onProgress }, known);
       await writePatchFile(outPath, header, store.files);
       return header;

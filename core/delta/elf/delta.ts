@@ -2,7 +2,7 @@
 // triples and literal bytes as a plain delta, but the differences are taken against the old bytes
 // with their references moved, so a recompile's shifted calls and pointers cost nothing where the
 // prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
-import { newDiffOutput, writeDiff } from '../bsdiff.js';
+import { newDiffOutput, readTriple, writeDiff } from '../bsdiff.js';
 import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from '../bytes.js';
 import { elfLayout, HEAD_BYTES } from './layout.js';
 import { AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync } from './references.js';
@@ -114,12 +114,9 @@ export async function* applyX86Delta(s: DeltaStreams, src: ByteSource, offset: n
   let r: PackedRegions = grown({ newStart: new Int32Array(0), oldStart: new Int32Array(0), add: new Int32Array(0), extra: new Int32Array(0) }, 1 << 12);
   let count = 0;
   for (let done = 0, oldPos = 0; done < newLen; ) {
-    oldPos += ctrl.svarNow() ?? (await ctrl.svar());
-    let add = ctrl.uvarNow();
-    if (add < 0) add = await ctrl.uvar();
-    let extra = ctrl.uvarNow();
-    if (extra < 0) extra = await ctrl.uvar();
-    if (oldPos < 0 || oldPos + add > oldLen || done + add + extra > newLen) throw new CorruptPatchError('patch delta control is out of bounds');
+    let add: number;
+    let extra: number;
+    [oldPos, add, extra] = await readTriple(ctrl, oldPos, done, oldLen, newLen);
     if (count === r.add.length) r = grown(r, count * 2);
     r.newStart[count] = done;
     r.oldStart[count] = oldPos;

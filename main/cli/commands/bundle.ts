@@ -136,6 +136,7 @@ const bundleBuild = defineCommand({
     expires: { type: 'string', value: 'TIME', help: 'when devices stop accepting the bundle' },
     tag: { type: 'string', value: 'REPO:TAG', help: "the repo:tag the device gets (default: the target's first tag)" },
     creator: { type: 'string', value: 'NAME', help: 'who built it (default: user@lighter)' },
+    dense: { type: 'boolean', help: 'also code sections with the context-mixing coder: ~20% smaller on new text, far slower to apply' },
   },
   json: true,
   async run({ opts, result, log }) {
@@ -151,6 +152,7 @@ const bundleBuild = defineCommand({
         out: opts.output,
         version,
         creator: opts.creator ?? `${userInfo().username}@lighter`,
+        dense: opts.dense === true,
         ...(opts.expires ? { expires: parseTime(opts.expires, '--expires') } : {}),
         ...(opts.tag ? { repoTag: opts.tag } : {}),
         onProgress: (d, t) => ctx.progress(d, t, 'diffing'),

@@ -17,6 +17,7 @@ const diff = defineCommand({
     to: { type: 'string', value: 'TARGET_REF', required: true, help: 'the image to rebuild' },
     output: { type: 'string', short: 'o', value: 'PATCH_FILE', required: true, help: 'where to write the patch' },
     known: { type: 'string', value: 'DIFFID', multiple: true, help: 'a layer the device already has (repeatable)' },
+    dense: { type: 'boolean', help: 'also code sections with the context-mixing coder: ~20% smaller on new text, far slower to apply' },
   },
   json: true,
   async run({ opts, result }) {
@@ -25,7 +26,7 @@ const diff = defineCommand({
       const target = await openSource(opts.to);
       try {
         const header = await runJob(standaloneJobs(), { kind: 'delta-diff', title: `diff ${opts.to}`, label: 'diff' }, (ctx) =>
-          diffImages(base, target, opts.output, { onProgress: (d, t) => ctx.progress(d, t), knownDiffIDs: opts.known }),
+          diffImages(base, target, opts.output, { onProgress: (d, t) => ctx.progress(d, t), knownDiffIDs: opts.known, dense: opts.dense === true }),
         );
         const carried = header.layers.filter((l) => l.from === 'patch').length;
         result({ patch: opts.output, layers: header.layers.length, carried }, (r) => `wrote ${r.patch}: ${r.layers} layers, ${r.carried} carried as deltas`);
