@@ -193,12 +193,9 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       left -= zeros + nonzero;
     }
     for (let k = extra; k > 0; ) {
-      const want = Math.min(k, OUT_BLOCK - n);
-      let b = lit.someNow(want);
-      if (b.length === 0) b = await lit.some(want);
-      out.set(b, n);
-      n += b.length;
-      k -= b.length;
+      const got = await lit.copyInto(out, n, Math.min(k, OUT_BLOCK - n));
+      n += got;
+      k -= got;
       if (n === OUT_BLOCK) yield full();
     }
     done += add + extra;

@@ -171,6 +171,14 @@ export class ChunkReader {
     return out;
   }
 
+  /** Copies up to `max` bytes (at least 1) into `into` at `at`, waiting only when none is buffered; returns how many. */
+  async copyInto(into: Uint8Array, at: number, max: number): Promise<number> {
+    let b = this.someNow(max);
+    if (b.length === 0) b = await this.some(max);
+    into.set(b, at);
+    return b.length;
+  }
+
   /** Exactly n bytes, copied. */
   async exact(n: number): Promise<Uint8Array> {
     const out = new Uint8Array(n);

@@ -190,12 +190,9 @@ export async function* applyX86Delta(s: DeltaStreams, src: ByteSource, offset: n
       a = b;
     }
     for (let k = r.extra[i]!; k > 0; ) {
-      const want = Math.min(k, OUT_BLOCK - n);
-      let b = lit.someNow(want);
-      if (b.length === 0) b = await lit.some(want);
-      out.set(b, n);
-      n += b.length;
-      k -= b.length;
+      const got = await lit.copyInto(out, n, Math.min(k, OUT_BLOCK - n));
+      n += got;
+      k -= got;
       if (n === OUT_BLOCK) {
         yield out;
         out = new Uint8Array(OUT_BLOCK);
