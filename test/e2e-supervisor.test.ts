@@ -11,7 +11,7 @@ import { parseDeviceList } from '../main/inventory/import-devices.js';
 import { openInventory } from '../main/inventory/open.js';
 import { Inventory } from '../main/inventory/store.js';
 import { edgeManifest } from './support/fleet.js';
-import { ARTIFACTS, chooseRole, screenshot, useApp, type AppSession } from './support/app.js';
+import { ARTIFACTS, blur, chooseRole, focused, screenshot, tabTo, useApp, type AppSession } from './support/app.js';
 
 const DEVICES = 2000;
 const IMAGES = 10;
@@ -137,6 +137,30 @@ describe('supervisor dashboards', () => {
     const csv = parseCsv(readFileSync(file, 'utf8'));
     expect(csv[0]).toEqual(['Device', 'Name', 'Group', 'On board', 'In transit', 'Failed']);
     expect(csv.slice(1)).toEqual(shown.map((r) => r.map((c) => (c === '—' ? '' : c))));
+  });
+
+  it('filters a table and exports its CSV by keyboard only', async () => {
+    const { page, problems } = app;
+    await blur(page);
+    // from the top of the page, Tab alone reaches the table's filter
+    await tabTo(page, 'input:Filter images per device', { max: 200 });
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('sv-020');
+    await expect.poll(() => tableRows('images-per-device').then((r) => r.length)).toBe(10);
+    const shown = await tableRows('images-per-device');
+    expect(shown.map((r) => r[0])).toEqual(Array.from({ length: 10 }, (_, j) => dev(200 + j)));
+    // focus stayed in the filter while it narrowed the table, and the next Tab is the export
+    expect(await focused(page)).toBe('input:Filter images per device');
+    await page.keyboard.press('Tab');
+    expect(await focused(page)).toBe('button:Export CSV');
+    const download = page.waitForEvent('download');
+    await page.keyboard.press('Space');
+    const csv = parseCsv(readFileSync(await (await download).path(), 'utf8'));
+    expect(csv[0]).toEqual(['Device', 'Name', 'Group', 'On board', 'In transit', 'Failed']);
+    expect(csv.slice(1)).toEqual(shown.map((r) => r.map((c) => (c === '—' ? '' : c))));
+    // exporting leaves focus where it was
+    expect(await focused(page)).toBe('button:Export CSV');
+    expect(problems).toEqual([]);
   });
 });
 
