@@ -208,7 +208,7 @@ describe('opening a manifest by its path', () => {
 });
 
 describe('fleet by keyboard', () => {
-  it('filters, opens a device drawer with Enter and closes it with Escape', async () => {
+  it('filters, opens a device drawer with Enter (focus on its close button) and closes it with Escape or the close button (focus back on the link)', async () => {
     await page.getByRole('link', { name: 'Fleet', exact: true }).focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
@@ -221,9 +221,21 @@ describe('fleet by keyboard', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.url()).toMatch(/#\/fleet\/e2e-up-ship-2$/);
     await expect.poll(() => page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(1);
+    // focus moved into the drawer, onto its close button
+    await expect.poll(() => page.locator(':focus').getAttribute('aria-label')).toBe('Close');
+    expect(await page.locator('aside[aria-label="Device detail"] :focus').count()).toBe(1);
     expect(await seriousViolations(page), 'axe on the device drawer').toEqual([]);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
     expect(await page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(0);
+    // and back to the link that opened it
+    await expect.poll(() => page.locator(':focus').innerText()).toBe('e2e-up-ship-2');
+    // the same by the close button: Enter opens, Enter on the focused close button closes
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator(':focus').getAttribute('aria-label')).toBe('Close');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
+    expect(await page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(0);
+    await expect.poll(() => page.locator(':focus').innerText()).toBe('e2e-up-ship-2');
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 // The selected device: identity, tags, the images Lighter knows it has (and how they got there),
 // its deployments and transfers.
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import { bytes, orDash, relativeTime, shortDigest, timestamp } from '../../ui/format.js';
 import { Badge, Empty, ErrorBanner } from '../../ui/parts.js';
 import { useDevice } from './store.js';
@@ -14,6 +14,16 @@ export function DeviceDrawer({ onClose }: { onClose(): void }) {
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
   }, [onClose]);
+  // Focus moves into the drawer when it opens, so a keyboard user lands on what appeared, and back
+  // to what opened it (the device's link) when it closes, so they keep their place in the list.
+  const closeButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    closeButton.current?.focus();
+    return () => {
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
   const { data: d, error, loading } = useDevice();
   return (
     <aside className="drawer" aria-label="Device detail">
@@ -22,7 +32,7 @@ export function DeviceDrawer({ onClose }: { onClose(): void }) {
           <h2>{d?.displayName ?? d?.id ?? 'Device'}</h2>
           {d && <div className="mono muted">{d.id}</div>}
         </div>
-        <button className="icon-button" onClick={onClose} aria-label="Close">
+        <button ref={closeButton} className="icon-button" onClick={onClose} aria-label="Close">
           ×
         </button>
       </header>
