@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blobRetryDecision, describeBlobError } from './storage.js';
+import { blobRetryDecision, describeBlobError, parseStorageCredential } from './storage.js';
 
 const restError = (statusCode: number | undefined, headers: Record<string, string> = {}) =>
   Object.assign(new Error('boom'), { name: 'RestError', statusCode, response: { headers: { get: (n: string) => headers[n] } } });
@@ -21,5 +21,11 @@ describe('blob errors', () => {
     expect(text).not.toMatch(/SECRETSIG|acct\.blob/);
     expect(text).toBe('Server failed to authenticate <storage URL> request (HTTP 403, AuthenticationFailed)');
     expect(describeBlobError(new Error('x sig=abc&se=1'))).toBe('x sig=<hidden>&se=1');
+  });
+
+  it('asks for a connection string’s container where each front end takes it (the Uploads view’s field, the CLI’s flag)', () => {
+    const cs = 'AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net';
+    expect(() => parseStorageCredential(cs, '')).toThrow("a connection string needs the container name as well (the Uploads view's Container field, or --container NAME)");
+    expect(parseStorageCredential(cs, 'lighter')).toEqual({ connectionString: cs, container: 'lighter' });
   });
 });

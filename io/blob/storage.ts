@@ -19,7 +19,8 @@ export function parseStorageCredential(secret: string, container?: string): Stor
     return { sasUrl: s };
   }
   if (/(^|;)\s*(AccountName|BlobEndpoint|SharedAccessSignature)=/i.test(s)) {
-    if (!container) throw new Error('a connection string needs the container name as well (--container NAME)');
+    // Said where each front end takes it: this parser is shared by the app's Uploads view and the CLI.
+    if (!container) throw new Error("a connection string needs the container name as well (the Uploads view's Container field, or --container NAME)");
     return { connectionString: s, container };
   }
   // Never echo the value: it is a secret even when it is malformed.

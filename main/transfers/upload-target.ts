@@ -53,7 +53,7 @@ export class UploadTarget {
       const kept = JSON.parse(stored) as { credential: string; container: string | null };
       return parseStorageCredential(kept.credential, container ?? kept.container ?? DEFAULT_CONTAINER);
     }
-    throw new Error(`no storage account to upload to: set it once with \`lighter upload target\` (kept in the secret store), or set ${STORAGE_ENV.join(' or ')} for a pipeline`);
+    throw new Error(`no storage account to upload to: set it once in the Uploads view's Storage account or with \`lighter upload target\` (kept in the secret store), or set ${STORAGE_ENV.join(' or ')} for a pipeline`);
   }
 
   /** The container, created first when the credential may create it (a container SAS may not). */
