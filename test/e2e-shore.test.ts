@@ -177,7 +177,21 @@ describe('shore engineer in the app', () => {
     expect(distinct.length, `progress readings ${readings.join(',')}`).toBeGreaterThanOrEqual(3);
     expect(distinct).toEqual([...distinct].sort((a, b) => a - b));
     await screenshot(app.page, 'shore-build-running');
-    await app.page.getByRole('button', { name: 'Cancel' }).click();
+    // cancelled by keyboard in the Jobs view: Tab reaches the header's running-jobs link, Enter opens
+    // the view, Tab reaches the running job's Cancel, Enter cancels it
+    await blur(app.page);
+    await tabTo(app.page, 'a:1 running job');
+    await app.page.keyboard.press('Enter');
+    await expect.poll(() => app.page.url()).toMatch(/#\/jobs$/);
+    await tabTo(app.page, 'button:Cancel');
+    expect(await app.page.locator('.job:has(:focus) .job-title').innerText()).toBe('Build bundles for big-north');
+    await app.page.keyboard.press('Enter');
+    // the list, by keyboard: its filter narrows All jobs to the cancelled build
+    await expect.poll(() => app.page.locator('[data-table="jobs"] tbody').innerText(), { timeout: 60_000 }).toMatch(/bundle-build\s+Build bundles for big-north\s+cancelled/);
+    await tabTo(app.page, 'input:Filter jobs');
+    await app.page.keyboard.type('big-north');
+    await expect.poll(() => app.page.locator('[data-table="jobs"] tbody tr').count()).toBe(1);
+    await app.page.goBack();
     const job = app.page.locator('.job[data-state]').first();
     await expect.poll(() => job.getAttribute('data-state'), { timeout: 60_000 }).toBe('cancelled');
     expect(await job.innerText()).toContain('cancelled by ana');
