@@ -131,11 +131,13 @@ describe('crew in the app', () => {
     // main's reason, shown per device: the registry is plain HTTP off loopback
     expect(await results().locator(`tr[data-result-device="${fleet.devices[2]}"]`).innerText()).toMatch(/HTTPS.*insecure/s);
     expect(await results().locator(`tr[data-result-device="${fleet.devices[1]}"]`).count()).toBe(0);
-    // the page showed the job moving: verifying the stick, then applying to each device, never going back
+    // the page showed the job moving, applying to each device, never going back (the verify stage
+    // before it can be over before the page draws on an idle machine: test/usb-roundtrip checks the
+    // stages at the service)
     const seen = (await progressSeen()).filter((p) => p.title.startsWith('Apply from'));
-    expect(seen.some((p) => p.meta.includes('verifying the stick')), JSON.stringify(seen)).toBe(true);
     expect(seen.some((p) => p.meta.includes(`applying to ${fleet.devices[0]}`)), JSON.stringify(seen)).toBe(true);
     const values = seen.map((p) => p.value);
+    expect(new Set(values).size, JSON.stringify(seen)).toBeGreaterThan(1);
     expect(values).toEqual([...values].sort((a, b) => a - b));
     await app.expectAccessible('crew apply with a failure');
     await screenshot(app.page, 'crew-apply-failed');

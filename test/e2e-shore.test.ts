@@ -315,8 +315,9 @@ describe('shore engineer in the app', () => {
 
     // the app shows it pushed: the deployment, each target device, the list, the notifications
     const panel = page.locator('.section', { hasText: 'Deployment app-v2-north' });
-    await expect.poll(() => panel.locator('[data-state]').first().innerText()).toBe('pushed');
-    await expect.poll(() => panel.getByRole('table').nth(1).locator('[data-state="pushed"]').count()).toBe(3);
+    // (the view re-reads the deployment when the push job ends: give a loaded machine time for it)
+    await expect.poll(() => panel.locator('[data-state]').first().innerText(), { timeout: 15_000 }).toBe('pushed');
+    await expect.poll(() => panel.getByRole('table').nth(1).locator('[data-state="pushed"]').count(), { timeout: 15_000 }).toBe(3);
     expect(await page.locator('table.grid').first().innerText()).toMatch(/app-v2-north\s+pushed\s+Ana Lima <ana@fleet\.example>\s+3 \/ 3 pushed/);
     await app.expectAccessible('pushed');
     await page.locator('[data-gate]').scrollIntoViewIfNeeded();

@@ -227,7 +227,7 @@ describe('fleet by keyboard', () => {
     expect(await seriousViolations(page), 'axe on the device drawer').toEqual([]);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
-    expect(await page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(0);
+    await expect.poll(() => page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(0);
     // and back to the link that opened it
     await expect.poll(() => page.locator(':focus').innerText()).toBe('e2e-up-ship-2');
     // the same by the close button: Enter opens, Enter on the focused close button closes
@@ -235,7 +235,7 @@ describe('fleet by keyboard', () => {
     await expect.poll(() => page.locator(':focus').getAttribute('aria-label')).toBe('Close');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.url()).toMatch(/#\/fleet$/);
-    expect(await page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(0);
+    await expect.poll(() => page.getByRole('complementary', { name: 'Device detail' }).count()).toBe(0);
     await expect.poll(() => page.locator(':focus').innerText()).toBe('e2e-up-ship-2');
   }, 60_000);
 });

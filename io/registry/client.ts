@@ -81,6 +81,21 @@ interface Token {
 }
 
 /** The WWW-Authenticate challenge of an answer. */
+/**
+ * Whether scope `sc` ("type:name:actions") is within those in `have`: the same resource with every
+ * action it names. Registries list a scope's actions in any order (docker-registry builds them from
+ * a Go map: "push,pull" one time, "pull,push" the next), so scopes are never compared as text.
+ */
+export function scopeCovered(sc: string, have: string[]): boolean {
+  const split = (x: string) => {
+    const at = x.lastIndexOf(':');
+    return { resource: x.slice(0, at), actions: x.slice(at + 1).split(',') };
+  };
+  const want = split(sc);
+  const granted = new Set(have.map(split).filter((h) => h.resource === want.resource).flatMap((h) => h.actions));
+  return want.actions.every((a) => granted.has(a));
+}
+
 function challengeOf(res: Response): { scheme: string; params: Record<string, string> } {
   const header = res.headers['www-authenticate'];
   return parseChallenge(Array.isArray(header) ? header[0]! : (header ?? ''));
@@ -223,8 +238,8 @@ export class RegistryClient {
     const { scheme, params } = challengeOf(res);
     if (scheme !== 'bearer') return undefined;
     if (params.error !== 'insufficient_scope') return 'renew';
-    const have = new Set([...key.split(' '), ...(this.widened.get(key) ?? [])]);
-    const more = (params.scope ?? '').split(' ').filter((sc) => sc && !have.has(sc));
+    const have = [...key.split(' '), ...(this.widened.get(key) ?? [])];
+    const more = (params.scope ?? '').split(' ').filter((sc) => sc && !scopeCovered(sc, have));
     if (!more.length) return undefined;
     this.widened.set(key, [...(this.widened.get(key) ?? []), ...more]);
     return 'widen';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseChallenge } from './client.js';
+import { parseChallenge, scopeCovered } from './client.js';
 import { isLoopback } from './http.js';
 
 describe('registry HTTP helpers', () => {
@@ -14,5 +14,14 @@ describe('registry HTTP helpers', () => {
       params: { realm: 'https://myacr.azurecr.io/oauth2/token', service: 'myacr.azurecr.io', scope: 'repository:app:pull' },
     });
     expect(parseChallenge('Basic realm="lighter-test"')).toEqual({ scheme: 'basic', params: { realm: 'lighter-test' } });
+  });
+
+  it('compares token scopes by resource and actions, whatever order the registry lists them in', () => {
+    const have = ['repository:app:pull,push', 'repository:base:pull'];
+    expect(scopeCovered('repository:app:push,pull', have)).toBe(true); // failed when compared as text
+    expect(scopeCovered('repository:app:pull', have)).toBe(true);
+    expect(scopeCovered('repository:base:pull,push', have)).toBe(false);
+    expect(scopeCovered('registry:catalog:*', have)).toBe(false);
+    expect(scopeCovered('repository:app:pull,push', ['repository:app:pull', 'repository:app:push'])).toBe(true);
   });
 });
