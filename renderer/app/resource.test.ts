@@ -44,17 +44,20 @@ describe('resourceStore', () => {
     expect(store.getState()).toMatchObject({ data: 7, loading: false, error: 'inventory.status: database is locked' });
   });
 
-  it('asks once for the same load while it is unanswered, again once it is answered', async () => {
+  it("joins a prefetch once with the view's first identical load; any other load asks again", async () => {
     let calls = 0;
     const d = deferred<number>();
-    const store = resourceStore<number, { group: string }>({ group: '' }, () => (++calls === 1 ? d.promise : Promise.resolve(2)));
-    const first = store.getState().load();
+    const store = resourceStore<number, { group: string }>({ group: '' }, () => (++calls === 1 ? d.promise : Promise.resolve(calls)));
+    const first = store.getState().prefetch();
     const again = store.getState().load({ group: '' });
     expect(again).toBe(first);
+    // a reload while that is unanswered (data changed since it began) is a new request
+    const reload = store.getState().load();
+    expect(reload).not.toBe(first);
     d.resolve(1);
-    await first;
-    expect(store.getState().data).toBe(1);
-    await store.getState().load();
+    await Promise.all([first, reload]);
     expect([calls, store.getState().data]).toEqual([2, 2]);
+    await store.getState().load();
+    expect([calls, store.getState().data]).toEqual([3, 3]);
   });
 });

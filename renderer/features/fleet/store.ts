@@ -25,7 +25,7 @@ export const useDevice = resourceStore<DeviceDetail | null, { id: string | null 
 
 /** A route loader: starts the fleet's loads; the view's own loads then wait for these. */
 export function prefetchFleet(): null {
-  void useStatus.getState().load();
-  void useDevices.getState().load();
+  void useStatus.getState().prefetch();
+  void useDevices.getState().prefetch();
   return null;
 }
