@@ -44,8 +44,17 @@ function indexBases(bases: ImageSignature[]): BaseIndex {
   return index;
 }
 
-const sketchOf = (f: FileFingerprint): ContentSketch | null =>
-  f.sketch !== undefined && f.sketchBits !== undefined ? { rateBits: f.sketchBits, samples: decodeSamples(f.sketch) } : null;
+/** Decoded sketches by fingerprint: the planner prices the same signatures for every device and candidate. */
+const decoded = new WeakMap<FileFingerprint, ContentSketch | null>();
+
+function sketchOf(f: FileFingerprint): ContentSketch | null {
+  let sketch = decoded.get(f);
+  if (sketch === undefined) {
+    sketch = f.sketch !== undefined && f.sketchBits !== undefined ? { rateBits: f.sketchBits, samples: decodeSamples(f.sketch) } : null;
+    decoded.set(f, sketch);
+  }
+  return sketch;
+}
 
 /**
  * What the patch's literal coder (brotli 10–11 with a 16 MiB window) reaches on content the gauge
