@@ -80,22 +80,33 @@ interface Token {
   renewAt: number | undefined;
 }
 
-/** The WWW-Authenticate challenge of an answer. */
 /**
  * Whether scope `sc` ("type:name:actions") is within those in `have`: the same resource with every
  * action it names. Registries list a scope's actions in any order (docker-registry builds them from
  * a Go map: "push,pull" one time, "pull,push" the next), so scopes are never compared as text.
  */
 export function scopeCovered(sc: string, have: string[]): boolean {
-  const split = (x: string) => {
-    const at = x.lastIndexOf(':');
-    return { resource: x.slice(0, at), actions: x.slice(at + 1).split(',') };
-  };
-  const want = split(sc);
-  const granted = new Set(have.map(split).filter((h) => h.resource === want.resource).flatMap((h) => h.actions));
+  const want = splitScope(sc);
+  const granted = new Set(have.map(splitScope).filter((h) => h.resource === want.resource).flatMap((h) => h.actions));
   return want.actions.every((a) => granted.has(a));
 }
 
+function splitScope(sc: string): { resource: string; actions: string[] } {
+  const at = sc.lastIndexOf(':');
+  return { resource: sc.slice(0, at), actions: sc.slice(at + 1).split(',') };
+}
+
+/** Scopes as users read them: actions sorted ("pull,push"), whatever order the registry listed. */
+export function scopesText(scopes: string): string {
+  return scopes
+    .split(' ')
+    .filter(Boolean)
+    .map(splitScope)
+    .map((sc) => `${sc.resource}:${sc.actions.sort().join(',')}`)
+    .join(' ');
+}
+
+/** The WWW-Authenticate challenge of an answer. */
 function challengeOf(res: Response): { scheme: string; params: Record<string, string> } {
   const header = res.headers['www-authenticate'];
   return parseChallenge(Array.isArray(header) ? header[0]! : (header ?? ''));
@@ -146,7 +157,7 @@ export class RegistryClient {
     const { params } = challengeOf(res);
     const hint =
       res.status === 401 && params.error === 'insufficient_scope'
-        ? ` (insufficient_scope: the token endpoint did not grant ${params.scope ?? 'the access this needs'}; the credentials may lack that permission)`
+        ? ` (insufficient_scope: the token endpoint did not grant ${params.scope ? scopesText(params.scope) : 'the access this needs'}; the credentials may lack that permission)`
         : res.status === 401
           ? ' (authentication required or credentials rejected)'
           : res.status === 403
