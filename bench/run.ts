@@ -3,10 +3,13 @@
 // (the docker-save archives): bytes, build seconds and peak RSS, apply seconds and peak RSS, and
 // whether the rebuilt image is exactly the target. Writes docs/bench.md.
 // Every tool runs as a child under /usr/bin/time -f so peak RSS is measured the same way for all.
+// BENCH_ROWS=FILE keeps every row measured (with when, at what load, at which commit) in FILE and
+// writes the report from all of them: a later run with BENCH_TOOLS=lighter re-measures Lighter's
+// rows and keeps the peers', which do not change between commits and take hours to re-run.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
-import { tmpdir, totalmem } from 'node:os';
+import { appendFileSync, createReadStream, existsSync, promises as fs, readFileSync } from 'node:fs';
+import { loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalisePath } from '../core/tar/path.js';
@@ -23,6 +26,17 @@ const HDIFF_MAX_BASE = (totalmem() * 0.6) / 10;
 /** The floor coders run on at most this much new content (zpaq -m5 codes ~0.1–0.2 MB/s here). */
 const FLOOR_MAX_BYTES = 64 << 20;
 
+/** The commit whose Lighter is measured (dist/ is built from the work tree; "+" when it has changes). */
+const COMMIT = (() => {
+  try {
+    const head = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
+    return dirty ? `${head}+` : head;
+  } catch {
+    return 'unknown';
+  }
+})();
+
 /** Whether a peer's command is installed (peers that are not are left out of the run, and the table says so). */
 function onPath(cmd: string): boolean {
   try {
@@ -35,18 +49,20 @@ function onPath(cmd: string): boolean {
 
 interface Run {
   seconds: number;
+  /** user + system CPU seconds: what load stretches least (wall time on a shared machine is noise) */
+  cpu: number;
   rssMB: number;
 }
 
 function timed(cmd: string, args: string[], opts: { stdout?: string } = {}): Promise<Run> {
-  const fmt = '%e %M';
+  const fmt = '%e %U %S %M';
   const shell = opts.stdout ? ['sh', '-c', `exec "$0" "$@" > '${opts.stdout.replace(/'/g, "'\\''")}'`, cmd, ...args] : [cmd, ...args];
   return new Promise((res, rej) => {
     execFile('/usr/bin/time', ['-f', fmt, ...shell], { maxBuffer: 64 << 20 }, (err, _out, stderr) => {
       const last = stderr.trim().split('\n').pop() ?? '';
-      const m = /^(\d+(?:\.\d+)?) (\d+)$/.exec(last);
+      const m = /^(\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?) (\d+)$/.exec(last);
       if (err || !m) return rej(new Error(`${cmd} ${args.join(' ')} failed: ${stderr.trim().slice(-500)}`));
-      res({ seconds: Number(m[1]), rssMB: Number(m[2]) / 1024 });
+      res({ seconds: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMB: Number(m[4]) / 1024 });
     });
   });
 }
@@ -68,6 +84,10 @@ interface Row {
   ok: string;
   /** A floor row: the bytes of new content it compressed. */
   input?: number;
+  /** When it was measured (ISO time), the 1-minute load average then, and Lighter's commit. */
+  at?: string;
+  load?: number;
+  commit?: string;
 }
 
 /** The rebuilt image must have the target's config digest and diffIDs. */
@@ -251,7 +271,7 @@ async function benchFirstImagePeers(p: Pair): Promise<void> {
   if (TOOLS.has('gzip')) {
     const src = await openSource(`docker-archive:${p.target}`);
     let gz = 0;
-    let gzRun: Run = { seconds: 0, rssMB: 0 };
+    let gzRun: Run = { seconds: 0, cpu: 0, rssMB: 0 };
     try {
       const info = await src.info();
       for (let i = 0; i < info.layers.length; i++) {
@@ -260,7 +280,7 @@ async function benchFirstImagePeers(p: Pair): Promise<void> {
         for await (const c of await src.openLayerTar(i)) await file.write(c as Buffer);
         await file.close();
         const r = await timed('gzip', ['-6', '-c', tar], { stdout: `${tar}.gz` });
-        gzRun = { seconds: gzRun.seconds + r.seconds, rssMB: Math.max(gzRun.rssMB, r.rssMB) };
+        gzRun = { seconds: gzRun.seconds + r.seconds, cpu: gzRun.cpu + r.cpu, rssMB: Math.max(gzRun.rssMB, r.rssMB) };
         gz += await size(`${tar}.gz`);
         await fs.rm(tar);
         await fs.rm(`${tar}.gz`);
@@ -299,7 +319,11 @@ async function benchPair(scenario: string, base: string | undefined, target: str
     targetSha: await fileSha(target),
     out: (name) => join(work, `${scenario}.${name}`),
     log: (r) => {
+      r.at = new Date().toISOString().slice(0, 16);
+      r.load = Number(loadavg()[0]!.toFixed(1));
+      r.commit = COMMIT;
       rows.push(r);
+      if (process.env.BENCH_ROWS) appendFileSync(process.env.BENCH_ROWS, `${JSON.stringify(r)}\n`);
       process.stderr.write(`${scenario} ${r.tool}: ${r.bytes} bytes, build ${r.build?.seconds ?? '-'} s / ${r.build?.rssMB.toFixed(0) ?? '-'} MB, apply ${r.apply?.seconds ?? '-'} s / ${r.apply?.rssMB.toFixed(0) ?? '-'} MB, ${r.ok}\n`);
     },
   };
@@ -310,7 +334,7 @@ async function benchPair(scenario: string, base: string | undefined, target: str
 }
 
 const fmtBytes = (n: number) => (Number.isNaN(n) ? '-' : n.toLocaleString('en-US'));
-const fmtRun = (r?: Run) => (r ? `${r.seconds.toFixed(1)} s / ${r.rssMB.toFixed(0)} MB` : '-');
+const fmtRun = (r?: Run) => (r ? `${r.seconds.toFixed(1)} s (cpu ${r.cpu.toFixed(1)}) / ${r.rssMB.toFixed(0)} MB` : '-');
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !(b > 0) || Number.isNaN(a) ? '-' : (a / b).toFixed(2));
 const isFloor = (r: Row) => r.tool.startsWith('floor');
 /** large-file's new random bytes as the corpus script makes them (BIG_MB=1024): a 16 MiB insert and 103 rewrites of 100 KiB. */
@@ -332,7 +356,7 @@ function targets(rows: Row[], scenario: string, first: boolean): string | undefi
   if (first) {
     const zs = get('zstd');
     const gate = [get('xz'), zs].filter((x): x is Row => !!x).reduce((a, b) => (b.bytes < a.bytes ? b : a), best);
-    sizeTarget = `≤ 0.95 × ${gate.tool} (${ratio(mine.bytes, gate.bytes)}); build ≤ zstd -T0's (${ratio(mine.build?.seconds, zs?.build?.seconds)})`;
+    sizeTarget = `≤ 0.95 × ${gate.tool} (${ratio(mine.bytes, gate.bytes)}); build ≤ zstd -T0's (${ratio(mine.build?.seconds, zs?.build?.seconds)}, cpu ${ratio(mine.build?.cpu, zs?.build?.cpu)})`;
     met = mine.bytes <= 0.95 * gate.bytes && !!zs?.build && mine.build!.seconds <= zs.build.seconds;
   } else if (scenario === 'large-file') {
     sizeTarget = `≤ 1.05 × its random-bytes floor (${ratio(mine.bytes, LARGE_FILE_RANDOM)})`;
@@ -344,7 +368,9 @@ function targets(rows: Row[], scenario: string, first: boolean): string | undefi
     met = floorRules ? mine.bytes <= floorBytes! : mine.bytes <= 0.7 * best.bytes;
   }
   const timesMet = first || ((!xd?.build || mine.build!.seconds <= 1.5 * xd.build.seconds) && (!hd?.apply || mine.apply!.seconds <= 4 * hd.apply.seconds) && mine.apply!.rssMB <= 100);
-  return `| ${scenario} | ${ratio(mine.bytes, best.bytes)} (${best.tool}) | ${ratio(mine.bytes, zpaq?.bytes)} | ${sizeTarget} | ${first ? '-' : ratio(mine.build?.seconds, xd?.build?.seconds)} | ${first ? '-' : ratio(mine.apply?.seconds, hd?.apply?.seconds)} | ${mine.apply?.rssMB.toFixed(0) ?? '-'} MB | ${met && timesMet ? 'met' : 'missed'} |`;
+  // wall-time ratio (the target) and, in brackets, the CPU-time ratio, which load distorts less
+  const times = (a?: Run, b?: Run) => `${ratio(a?.seconds, b?.seconds)} (cpu ${ratio(a?.cpu, b?.cpu)})`;
+  return `| ${scenario} | ${ratio(mine.bytes, best.bytes)} (${best.tool}) | ${ratio(mine.bytes, zpaq?.bytes)} | ${sizeTarget} | ${first ? '-' : times(mine.build, xd?.build)} | ${first ? '-' : times(mine.apply, hd?.apply)} | ${mine.apply?.rssMB.toFixed(0) ?? '-'} MB | ${met && timesMet ? 'met' : 'missed'} |`;
 }
 
 function report(rows: Row[], command: string, firstImages: Set<string>): string {
@@ -352,17 +378,19 @@ function report(rows: Row[], command: string, firstImages: Set<string>): string 
     '# Delta engine benchmark',
     '',
     `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, Node ${process.version}).`,
-    'Every tool works on the same input: the docker-save archives of pairs.tsv. Times are wall-clock on a',
-    'shared 2-core machine (noise); the ratios between tools in the same run are what count. Floor rows',
-    'compress the new content (see "The floor") and have no apply side.',
+    'Every tool works on the same input: the docker-save archives of pairs.tsv. Times are wall-clock and',
+    'user + system CPU seconds (`/usr/bin/time`) on a shared 2-core machine: wall time is noise under load,',
+    'CPU time less so; the last column says when each row was measured, at what 1-minute load average,',
+    'with Lighter at which commit. Floor rows compress the new content (see "The floor") and have no apply side.',
     '',
-    '| scenario | tool | bytes | build (time / peak RSS) | apply (time / peak RSS) | rebuilt | Lighter ÷ this |',
-    '|---|---|---:|---|---|---|---|',
+    '| scenario | tool | bytes | build (wall, cpu / peak RSS) | apply (wall, cpu / peak RSS) | rebuilt | Lighter ÷ this | measured (UTC, load, commit) |',
+    '|---|---|---:|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const lighter = rows.find((x) => x.scenario === r.scenario && x.tool === 'lighter');
     const tool = r.input !== undefined ? `${r.tool} (of ${fmtBytes(r.input)} B new)` : r.tool;
-    lines.push(`| ${r.scenario} | ${tool} | ${fmtBytes(r.bytes)} | ${fmtRun(r.build)} | ${fmtRun(r.apply)} | ${r.ok} | ${r.tool === 'lighter' ? '' : ratio(lighter?.bytes, r.bytes)} |`);
+    const measured = r.at ? `${r.at.replace('T', ' ')}, ${r.load}, ${r.commit}` : '-';
+    lines.push(`| ${r.scenario} | ${tool} | ${fmtBytes(r.bytes)} | ${fmtRun(r.build)} | ${fmtRun(r.apply)} | ${r.ok} | ${r.tool === 'lighter' ? '' : ratio(lighter?.bytes, r.bytes)} | ${measured} |`);
   }
   lines.push(
     '',
@@ -395,15 +423,17 @@ function report(rows: Row[], command: string, firstImages: Set<string>): string 
 async function main(): Promise<void> {
   const dir = process.argv[2];
   if (!dir) throw new Error('usage: npm run bench -- CORPUS_DIR   (a directory with pairs.tsv)');
-  const pairs = (await fs.readFile(join(dir, 'pairs.tsv'), 'utf8'))
+  const listed = (await fs.readFile(join(dir, 'pairs.tsv'), 'utf8'))
     .trim()
     .split('\n')
     .slice(1)
-    .map((l) => l.split('\t'))
-    .filter((cols) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(cols[0]!));
+    .map((l) => l.split('\t'));
+  const pairs = listed.filter((cols) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(cols[0]!));
   const work = await fs.mkdtemp(join(process.env.BENCH_TMP ?? tmpdir(), 'lighter-bench-'));
+  const rowsFile = process.env.BENCH_ROWS;
+  const kept: Row[] = rowsFile && existsSync(rowsFile) ? readFileSync(rowsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row) : [];
   const rows: Row[] = [];
-  const firstImages = new Set(pairs.filter((cols) => cols[1] === '-').map((cols) => cols[0]!));
+  const firstImages = new Set(listed.filter((cols) => cols[1] === '-').map((cols) => cols[0]!));
   try {
     for (const [scenario, base, target] of pairs) {
       if (!scenario || !base || !target) throw new Error(`${dir}/pairs.tsv: malformed line`);
@@ -413,7 +443,13 @@ async function main(): Promise<void> {
     await fs.rm(work, { recursive: true, force: true });
   }
   const out = process.env.BENCH_OUT ?? join(ROOT, 'docs', 'bench.md');
-  await fs.writeFile(out, report(rows, `npm run bench -- ${dir}${process.env.BENCH_ONLY ? ` (BENCH_ONLY=${process.env.BENCH_ONLY})` : ''}`, firstImages));
+  // The newest row of each scenario and tool, in pairs.tsv's order, Lighter first.
+  const newest = new Map<string, Row>();
+  for (const r of [...kept, ...rows]) newest.set(`${r.scenario}\t${r.tool}`, r);
+  const order = listed.map((cols) => cols[0]!);
+  const all = [...newest.values()].sort((a, b) => order.indexOf(a.scenario) - order.indexOf(b.scenario) || Number(b.tool === 'lighter') - Number(a.tool === 'lighter'));
+  const command = `npm run bench -- ${dir}${process.env.BENCH_ONLY ? ` (BENCH_ONLY=${process.env.BENCH_ONLY})` : ''}${rowsFile ? ` with BENCH_ROWS (rows of earlier runs kept where not re-measured)` : ''}`;
+  await fs.writeFile(out, report(all, command, firstImages));
   process.stderr.write(`wrote ${out} (${basename(dir)})\n`);
 }
 
