@@ -33,7 +33,7 @@ describe('lighter usage', () => {
       [['inspect', 'a', 'b'], /^lighter inspect: too many arguments/, 'Usage: lighter inspect'],
       [['bundle', 'verify', 'f.bundle'], /^lighter bundle verify: required option '--pubkey <KEY>' not specified/, 'Usage: lighter bundle verify'],
       [['copy', 'a', 'b', '--archive-layout', 'zip'], /^lighter copy: option '--archive-layout <LAYOUT>' argument 'zip' is invalid/, 'Usage: lighter copy'],
-      [['bundle', 'build', '--to', 'x', '--key', 'k', '-o', 'o', '--version', 'soon'], /^lighter bundle build: --version must be a positive integer, not soon/, 'Usage: lighter bundle build'],
+      [['bundle', 'build', '--to', 'x', '--key', 'k', '-o', 'o', '--version', 'soon'], /^lighter bundle build: --version must be a positive whole number, not "soon"/, 'Usage: lighter bundle build'],
     ];
     for (const [args, culprit, usage] of cases) {
       const r = lighter(...args);

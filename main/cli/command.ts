@@ -31,6 +31,13 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A number given as text (an option's value or an argument) that must be a whole number ≥ 1. */
+export function positiveInteger(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${what} must be a positive whole number, not ${JSON.stringify(text)}`);
+  return n;
+}
+
 interface OptionBase {
   help: string;
   short?: string;

@@ -13,7 +13,7 @@ import { defaultStateDir } from '../../../io/bundle/state.js';
 import { openSource } from '../../../io/image/transport.js';
 import { generateKeys, loadSigner, loadVerifier } from '../../../io/keys.js';
 import { standaloneJobs } from '../../services.js';
-import { defineCommand, UsageError } from '../command.js';
+import { defineCommand, positiveInteger, UsageError } from '../command.js';
 import { runJob } from '../progress.js';
 
 function describe(m: Manifest): string {
@@ -140,8 +140,7 @@ const bundleBuild = defineCommand({
   },
   json: true,
   async run({ opts, result, log }) {
-    const version = opts.version === undefined ? Math.floor(Date.now() / 1000) : Number(opts.version);
-    if (!Number.isSafeInteger(version) || version < 1) throw new UsageError(`--version must be a positive integer, not ${opts.version}`);
+    const version = opts.version === undefined ? Math.floor(Date.now() / 1000) : positiveInteger(opts.version, '--version');
     const signer = await loadSigner(opts.key);
     const built = await runJob(standaloneJobs(), { kind: 'bundle-build', title: `build ${opts.to}`, label: 'build' }, (ctx) =>
       buildBundle({

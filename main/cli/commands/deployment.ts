@@ -1,15 +1,11 @@
 // `lighter deployment ...`: create a deployment from a manifest, build its bundles once, show it
 // (docs/deployments.md).
 import { basename } from 'node:path';
-import { defineCommand, UsageError } from '../command.js';
+import { defineCommand, positiveInteger, UsageError } from '../command.js';
 import { MANIFEST_FOR_DEVICES, manifestForDevices } from '../manifest-options.js';
 import { runJob } from '../progress.js';
 
-function deploymentId(text: string): number {
-  const id = Number(text);
-  if (!Number.isSafeInteger(id) || id < 1) throw new UsageError(`deployment id must be a positive whole number, not ${JSON.stringify(text)}`);
-  return id;
-}
+const deploymentId = (text: string) => positiveInteger(text, 'deployment id');
 
 const bytes = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 

@@ -5,7 +5,7 @@ import type { HubSummary, NotificationItem } from '../../../contract/index.js';
 import { HUB_ENV } from '../../hub/connections.js';
 import type { PushResult } from '../../hub/push.js';
 import type { SyncResult } from '../../hub/sync.js';
-import { defineCommand, UsageError } from '../command.js';
+import { defineCommand, positiveInteger, UsageError } from '../command.js';
 import { readStdin } from '../stdin.js';
 
 const showHub = (h: HubSummary) =>
@@ -114,8 +114,7 @@ const push = defineCommand({
   json: true,
   inventory: true,
   async run({ opts, result, services }) {
-    const id = Number(opts.deployment);
-    if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError(`--deployment wants a deployment number, not ${JSON.stringify(opts.deployment)}`);
+    const id = positiveInteger(opts.deployment, '--deployment');
     const devices = opts.devices?.split(',').map((d) => d.trim()).filter(Boolean);
     const h = (await services()).hub;
     const r = await h.push.push(id, devices?.length ? { devices } : {});

@@ -5,7 +5,7 @@ import { parseOrder } from '../../../core/transfers/queue-order.js';
 import { formatBytes, formatDuration, parseRate } from '../../../core/units.js';
 import type { CoreServices } from '../../services.js';
 import type { UploadItem } from '../../transfers/upload-store.js';
-import { defineCommand, UsageError, type InventoryContext } from '../command.js';
+import { defineCommand, positiveInteger, UsageError, type InventoryContext } from '../command.js';
 import { readStdin } from '../stdin.js';
 
 /** The upload services, in the --order and with the --container a command has (if it has them). */
@@ -19,11 +19,7 @@ async function uploads(services: InventoryContext['services'], opts: { container
   return (await services({ container: opts.container, order })).uploads;
 }
 
-function transferId(text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`transfer id must be a positive whole number, not ${JSON.stringify(text)}`);
-  return n;
-}
+const transferId = (text: string) => positiveInteger(text, 'transfer id');
 
 function line(t: UploadItem): string {
   const state = t.pausedAt && t.state === 'queued' ? 'paused' : t.state;
@@ -42,8 +38,7 @@ const queue = defineCommand({
   json: true,
   inventory: true,
   async run({ opts, result, services }) {
-    const id = Number(opts.deployment);
-    if (!Number.isSafeInteger(id) || id <= 0) throw new UsageError(`--deployment must be a deployment id, not ${JSON.stringify(opts.deployment)}`);
+    const id = positiveInteger(opts.deployment, '--deployment');
     const u = await uploads(services, opts);
     const created = u.store.queueDeployment(id);
     result({ deployment: id, queued: created }, (r) => (r.queued.length ? `queued ${r.queued.length} upload${r.queued.length === 1 ? '' : 's'}: ${r.queued.map((x) => `#${x}`).join(' ')}` : 'nothing new to queue: every bundle of this deployment has an upload already'));

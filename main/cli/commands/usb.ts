@@ -2,7 +2,7 @@
 // (docs/usb.md).
 import { parseSize } from '../../../core/units.js';
 import { crewImporter, standaloneJobs } from '../../services.js';
-import { defineCommand, UsageError } from '../command.js';
+import { defineCommand, positiveInteger, UsageError } from '../command.js';
 import { runJob } from '../progress.js';
 
 /** ID=VALUE pairs (repeatable flags) as a map; one value per id. */
@@ -38,10 +38,8 @@ const usbExport = defineCommand({
   inventory: true,
   async run({ opts, result, services }) {
     if (opts.to.length === 0) throw new UsageError('--to is required');
-    const deployment = Number(opts.deployment);
-    if (!Number.isSafeInteger(deployment) || deployment < 1) throw new UsageError(`--deployment must be a deployment id, not ${opts.deployment}`);
-    const stick = opts.stick === undefined ? undefined : Number(opts.stick);
-    if (stick !== undefined && (!Number.isSafeInteger(stick) || stick < 1)) throw new UsageError(`--stick must be a stick number, not ${opts.stick}`);
+    const deployment = positiveInteger(opts.deployment, '--deployment');
+    const stick = opts.stick === undefined ? undefined : positiveInteger(opts.stick, '--stick');
     let mediaSize: number | undefined;
     try {
       mediaSize = opts['media-size'] === undefined ? undefined : parseSize(opts['media-size'], '--media-size');
