@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CmDecoder, cmDecode, cmEncode, CorruptCodeError } from './coder.js';
 import { STATES, squash, STRETCH } from './tables.js';
@@ -40,6 +41,17 @@ describe('context-mixing coder', () => {
     const text = textLike(40_000, rng(3));
     expect(roundTrip(text).length).toBeLessThan(text.length / 4);
     expect(roundTrip(new Uint8Array(100_000).fill(0x41)).length).toBeLessThan(200);
+  });
+
+  it('codes exactly as format version 4 did (patches already written must still decode)', () => {
+    // Text then random bytes: every model, the match model and the table's eviction take part.
+    const r = rng(13);
+    const b = new Uint8Array(60_000);
+    b.set(textLike(40_000, r));
+    for (let i = 40_000; i < b.length; i++) b[i] = Math.floor(r() * 256);
+    const code = cmEncode(b);
+    expect(code.length).toBe(28_047);
+    expect(createHash('sha256').update(code).digest('hex')).toBe('69c05b49e8b03b11bf214959ff73b2ce4526cf121841bbf54ca9b44311ebaef4');
   });
 
   it('is deterministic', () => {

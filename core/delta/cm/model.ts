@@ -61,12 +61,6 @@ class StateMap {
     this.n = new Uint16Array(size);
     for (let i = 0; i < size; i++) this.p[i] = init(i);
   }
-  update(i: number, bit: number): void {
-    const n = this.n[i]!;
-    const p = this.p[i]!;
-    this.p[i] = p + Math.trunc((((bit << 22) - p) * RECIPROCAL[n]!) / 65536);
-    if (n < SM_LIMIT) this.n[i] = n + 1;
-  }
 }
 
 /** A state's probability before any adaptation: (n1 + ½) / (n0 + n1 + 1). */
@@ -77,30 +71,39 @@ function stateInit(i: number): number {
   return Math.floor(((2 * n1 + 1) * (1 << 22)) / (2 * (n0 + n1) + 2));
 }
 
-/** Adaptive probability map: refines a probability in a context by interpolating 33 learned bins. */
-class Apm {
-  private readonly t: Uint16Array;
-  private index = 0;
-  constructor(contexts: number) {
-    this.t = new Uint16Array(contexts * 33);
-    for (let c = 0; c < contexts; c++) for (let j = 0; j < 33; j++) this.t[c * 33 + j] = squash((j - 16) * 128) * 16;
-  }
-  refine(p: number, cx: number): number {
-    const s = STRETCH[p]! + 2048;
-    const lo = s >> 7;
-    const w = s & 127;
-    const base = cx * 33 + lo;
-    this.index = base + (w >> 6);
-    return (this.t[base]! * (128 - w) + this.t[base + 1]! * w) >> 11;
-  }
-  update(bit: number): void {
-    const v = this.t[this.index]!;
-    this.t[this.index] = v + (((bit << 16) - bit - v) >> APM_RATE);
-  }
+/** Adaptive probability maps: per context, 33 learned bins over stretch(p) that refine a probability by interpolation. */
+function apmTable(contexts: number): Uint16Array {
+  const t = new Uint16Array(contexts * 33);
+  for (let c = 0; c < contexts; c++) for (let j = 0; j < 33; j++) t[c * 33 + j] = squash((j - 16) * 128) * 16;
+  return t;
 }
 
+/** squash over its whole domain (−2047..2047), as a table: the mixer and chain call it per input per bit. */
+const SQUASH = (() => {
+  const t = new Int16Array(4095);
+  for (let x = -2047; x <= 2047; x++) t[x + 2047] = squash(x);
+  return t;
+})();
+const LEN_BUCKET = (() => {
+  const t = new Uint8Array(65536);
+  for (let len = 1; len < 65536; len++) t[len] = lenBucket(len);
+  return t;
+})();
+const STATE_USED = (() => {
+  const t = new Uint16Array(256);
+  for (let s = 0; s < 256; s++) t[s] = STATES.n0[s]! + STATES.n1[s]!;
+  return t;
+})();
+const NEXT = STATES.next;
+
+/**
+ * The hot loops keep everything in typed arrays and locals: per bit, 8 map lookups and updates, two
+ * 17-input dot products, the 7-step chain and two APMs, no calls but to inlined table lookups.
+ */
 export class Predictor {
   private readonly table: Uint8Array;
+  /** The same table by 32-bit words, to empty a bucket in four stores. */
+  private readonly table32: Int32Array;
   private readonly mask: number;
   private readonly shift: number;
   /** Byte offset of each hashed context's current bucket, and its context hash at the byte start. */
@@ -109,18 +112,22 @@ export class Predictor {
   /** Table offset of each hashed context's bit history for the next bit. */
   private readonly slot = new Int32Array(HASHED);
   /** One map per hashed context and order 0: entry i × 256 + state; `seen` holds the entries the current bit uses. */
-  private readonly maps = new StateMap((HASHED + 1) * 256, stateInit);
+  private readonly mapP: Int32Array;
+  private readonly mapN: Uint16Array;
   private readonly seen = new Int32Array(HASHED + 1);
   private readonly order0 = new Uint8Array(256);
-  private readonly matchMap = new StateMap(2 * LEN_BUCKETS, (i) => (i & 1 ? 3 << 20 : 1 << 20));
+  private readonly matchP: Int32Array;
+  private readonly matchN: Uint16Array;
   private readonly weights: Int32Array;
   private readonly weights2: Int32Array;
   private readonly chainWeights = new Int32Array(HASHED * 256 * 2);
   private readonly chainIndex = new Int32Array(HASHED);
   private readonly chainBelow = new Int32Array(HASHED);
   private readonly inputs = new Int32Array(INPUTS);
-  private readonly apm0 = new Apm(256);
-  private readonly apm1 = new Apm(1 << 16);
+  private readonly apm0: Uint16Array;
+  private readonly apm1: Uint16Array;
+  private apmIndex0 = 0;
+  private apmIndex1 = 0;
   private readonly ring: Uint8Array;
   private readonly ringMask: number;
   private readonly recent: Int32Array;
@@ -139,8 +146,8 @@ export class Predictor {
   private matchPtr = 0;
   private matchLen = 0;
   private matchBit = 0;
+  private matchIndex = 0;
   private mixBase = 0;
-  private pMix = 2048;
   private p1 = 2048;
   private p2 = 2048;
   private mixBase2 = 0;
@@ -157,8 +164,17 @@ export class Predictor {
     this.recent = new Int32Array(1 << matchBits);
     this.matchShift = 32 - matchBits;
     this.table = new Uint8Array(BUCKET << tableBits);
+    this.table32 = new Int32Array(this.table.buffer);
     this.mask = (1 << tableBits) - 1;
     this.shift = 32 - tableBits;
+    const maps = new StateMap((HASHED + 1) * 256, stateInit);
+    this.mapP = maps.p;
+    this.mapN = maps.n;
+    const matchMap = new StateMap(2 * LEN_BUCKETS, (i) => (i & 1 ? 3 << 20 : 1 << 20));
+    this.matchP = matchMap.p;
+    this.matchN = matchMap.n;
+    this.apm0 = apmTable(256);
+    this.apm1 = apmTable(1 << 16);
     for (let i = 0; i < HASHED * 256; i++) {
       this.chainWeights[i * 2] = 1 << 15;
       this.chainWeights[i * 2 + 1] = STRETCH[stateInit(i) >> 10]! * 128;
@@ -171,27 +187,35 @@ export class Predictor {
   /** P(next bit = 1), 12 bits, never 0 or 4096. */
   p(): number {
     const x = this.inputs;
-    const maps = this.maps.p;
+    const maps = this.mapP;
     const seen = this.seen;
+    const table = this.table;
+    const slot = this.slot;
     for (let i = 0; i < HASHED; i++) {
-      const j = i * 256 + this.table[this.slot[i]!]!;
+      const j = i * 256 + table[slot[i]!]!;
       seen[i] = j;
       x[i] = STRETCH[maps[j]! >> 10]!;
     }
-    seen[HASHED] = HASHED * 256 + this.order0[this.c0]!;
-    x[HASHED] = STRETCH[maps[seen[HASHED]!]! >> 10]!;
-    if (this.matchLen > 0) {
+    const j0 = HASHED * 256 + this.order0[this.c0]!;
+    seen[HASHED] = j0;
+    let below = STRETCH[maps[j0]! >> 10]!;
+    x[HASHED] = below;
+    const len = this.matchLen;
+    if (len > 0) {
       const expected = (this.ring[this.matchPtr & this.ringMask]! >> (7 - this.bits)) & 1;
       this.matchBit = expected;
-      x[HASHED + 1] = STRETCH[this.matchMap.p[lenBucket(this.matchLen) * 2 + expected]! >> 10]!;
+      const mi = LEN_BUCKET[len]! * 2 + expected;
+      this.matchIndex = mi;
+      x[HASHED + 1] = STRETCH[this.matchP[mi]! >> 10]!;
     } else x[HASHED + 1] = 0;
     x[HASHED + 2] = 256;
-    let below = x[HASHED]!;
     const cw = this.chainWeights;
+    const chainIndex = this.chainIndex;
+    const chainBelow = this.chainBelow;
     for (let i = 0; i < HASHED; i++) {
       const j = seen[i]! * 2;
-      this.chainIndex[i] = j;
-      this.chainBelow[i] = below;
+      chainIndex[i] = j;
+      chainBelow[i] = below;
       let s = Math.trunc((cw[j]! * below + cw[j + 1]! * 256) / 65536);
       if (s > 2047) s = 2047;
       if (s < -2047) s = -2047;
@@ -199,23 +223,41 @@ export class Predictor {
       below = s;
     }
     const w = this.weights;
-    this.mixBase = this.c0 * INPUTS;
-    const len = this.matchLen;
-    this.mixBase2 = ((this.found * 4 + (len === 0 ? 0 : len < 16 ? 1 : len < 32 ? 2 : 3)) * 8 + this.bits) * INPUTS;
+    const w2 = this.weights2;
+    const base = this.c0 * INPUTS;
+    this.mixBase = base;
+    const base2 = ((this.found * 4 + (len === 0 ? 0 : len < 16 ? 1 : len < 32 ? 2 : 3)) * 8 + this.bits) * INPUTS;
+    this.mixBase2 = base2;
     let dot = 0;
     let dot2 = 0;
     for (let i = 0; i < INPUTS; i++) {
-      dot += x[i]! * w[this.mixBase + i]!;
-      dot2 += x[i]! * this.weights2[this.mixBase2 + i]!;
+      const xi = x[i]!;
+      dot += xi * w[base + i]!;
+      dot2 += xi * w2[base2 + i]!;
     }
-    const s1 = Math.max(-2047, Math.min(2047, Math.trunc(dot / (1 << MIX_SHIFT))));
-    const s2 = Math.max(-2047, Math.min(2047, Math.trunc(dot2 / (1 << MIX_SHIFT))));
-    this.p1 = squash(s1);
-    this.p2 = squash(s2);
-    this.pMix = squash((s1 + s2) >> 1);
-    const a0 = this.apm0.refine(this.pMix, this.c0);
-    const a1 = this.apm1.refine(this.pMix, (this.c0 | ((this.c4 & 0xff) << 8)) & 0xffff);
-    let p = (this.pMix + a0 + 2 * a1 + 2) >> 2;
+    let s1 = Math.trunc(dot / (1 << MIX_SHIFT));
+    if (s1 > 2047) s1 = 2047;
+    if (s1 < -2047) s1 = -2047;
+    let s2 = Math.trunc(dot2 / (1 << MIX_SHIFT));
+    if (s2 > 2047) s2 = 2047;
+    if (s2 < -2047) s2 = -2047;
+    this.p1 = SQUASH[s1 + 2047]!;
+    this.p2 = SQUASH[s2 + 2047]!;
+    const pMix = SQUASH[((s1 + s2) >> 1) + 2047]!;
+    // The two APMs: interpolate between the bins either side of stretch(pMix), train the nearer.
+    const st = STRETCH[pMix]! + 2048;
+    const lo = st >> 7;
+    const wt = st & 127;
+    const near = wt >> 6;
+    const t0 = this.apm0;
+    const b0 = this.c0 * 33 + lo;
+    this.apmIndex0 = b0 + near;
+    const a0 = (t0[b0]! * (128 - wt) + t0[b0 + 1]! * wt) >> 11;
+    const t1 = this.apm1;
+    const b1 = ((this.c0 | ((this.c4 & 0xff) << 8)) & 0xffff) * 33 + lo;
+    this.apmIndex1 = b1 + near;
+    const a1 = (t1[b1]! * (128 - wt) + t1[b1 + 1]! * wt) >> 11;
+    let p = (pMix + a0 + 2 * a1 + 2) >> 2;
     if (p < 1) p = 1;
     if (p > 4095) p = 4095;
     return p;
@@ -224,14 +266,25 @@ export class Predictor {
   update(bit: number): void {
     const t = this.table;
     const seen = this.seen;
-    for (let i = 0; i <= HASHED; i++) this.maps.update(seen[i]!, bit);
-    for (let i = 0; i < HASHED; i++) {
-      const at = this.slot[i]!;
-      t[at] = STATES.next[(seen[i]! & 255) * 2 + bit]!;
+    const mapP = this.mapP;
+    const mapN = this.mapN;
+    const slot = this.slot;
+    const target = bit << 22;
+    for (let i = 0; i <= HASHED; i++) {
+      const k = seen[i]!;
+      const n = mapN[k]!;
+      const p = mapP[k]!;
+      mapP[k] = p + Math.trunc(((target - p) * RECIPROCAL[n]!) / 65536);
+      if (n < SM_LIMIT) mapN[k] = n + 1;
     }
-    this.order0[this.c0] = STATES.next[(seen[HASHED]! & 255) * 2 + bit]!;
+    for (let i = 0; i < HASHED; i++) t[slot[i]!] = NEXT[(seen[i]! & 255) * 2 + bit]!;
+    this.order0[this.c0] = NEXT[(seen[HASHED]! & 255) * 2 + bit]!;
     if (this.matchLen > 0) {
-      this.matchMap.update(lenBucket(this.matchLen) * 2 + this.matchBit, bit);
+      const k = this.matchIndex;
+      const n = this.matchN[k]!;
+      const p = this.matchP[k]!;
+      this.matchP[k] = p + Math.trunc(((target - p) * RECIPROCAL[n]!) / 65536);
+      if (n < SM_LIMIT) this.matchN[k] = n + 1;
       if (this.matchBit !== bit) this.matchLen = 0;
     }
     const err = ((bit << 12) - this.p1) * MIX_RATE;
@@ -239,29 +292,50 @@ export class Predictor {
     const w = this.weights;
     const w2 = this.weights2;
     const x = this.inputs;
+    const base = this.mixBase;
+    const base2 = this.mixBase2;
     for (let i = 0; i < INPUTS; i++) {
-      w[this.mixBase + i] = w[this.mixBase + i]! + ((x[i]! * err) >> 14);
-      w2[this.mixBase2 + i] = w2[this.mixBase2 + i]! + ((x[i]! * err2) >> 14);
+      const xi = x[i]!;
+      w[base + i] = w[base + i]! + ((xi * err) >> 14);
+      w2[base2 + i] = w2[base2 + i]! + ((xi * err2) >> 14);
     }
     const cw = this.chainWeights;
+    const chainIndex = this.chainIndex;
+    const chainBelow = this.chainBelow;
+    const bit12 = bit << 12;
     for (let i = 0; i < HASHED; i++) {
-      const j = this.chainIndex[i]!;
-      const e = ((bit << 12) - squash(x[CHAIN + i]!)) * CHAIN_RATE;
-      cw[j] = cw[j]! + ((this.chainBelow[i]! * e) >> 10);
+      const j = chainIndex[i]!;
+      const e = (bit12 - SQUASH[x[CHAIN + i]! + 2047]!) * CHAIN_RATE;
+      cw[j] = cw[j]! + ((chainBelow[i]! * e) >> 10);
       cw[j + 1] = cw[j + 1]! + ((256 * e) >> 10);
     }
-    this.apm0.update(bit);
-    this.apm1.update(bit);
+    const a16 = (bit << 16) - bit;
+    const t0 = this.apm0;
+    const i0 = this.apmIndex0;
+    const v0 = t0[i0]!;
+    t0[i0] = v0 + ((a16 - v0) >> APM_RATE);
+    const t1 = this.apm1;
+    const i1 = this.apmIndex1;
+    const v1 = t1[i1]!;
+    t1[i1] = v1 + ((a16 - v1) >> APM_RATE);
 
     this.c0 = (this.c0 << 1) | bit;
-    this.nibble = (this.nibble << 1) | bit;
-    this.bits++;
-    if (this.bits === 8) this.endByte(this.c0 & 255);
-    else if (this.bits === 4) {
-      this.nibble = 1;
-      for (let i = 0; i < HASHED; i++) this.bucket[i] = this.find(mix32(this.hash[i]! + Math.imul(this.c0, 0x2f0b3c5)));
+    const bits = this.bits + 1;
+    this.bits = bits;
+    const bucket = this.bucket;
+    if (bits === 8) {
+      this.endByte(this.c0 & 255);
+      return;
     }
-    for (let i = 0; i < HASHED; i++) this.slot[i] = this.bucket[i]! + this.nibble;
+    let nibble: number;
+    if (bits === 4) {
+      nibble = 1;
+      const h = this.hash;
+      const m = Math.imul(this.c0, 0x2f0b3c5);
+      for (let i = 0; i < HASHED; i++) bucket[i] = this.find(mix32(h[i]! + m));
+    } else nibble = (this.nibble << 1) | bit;
+    this.nibble = nibble;
+    for (let i = 0; i < HASHED; i++) slot[i] = bucket[i]! + nibble;
   }
 
   private endByte(c: number): void {
@@ -323,19 +397,24 @@ export class Predictor {
     const t = this.table;
     const check = h & 255;
     const home = h >>> this.shift;
+    const mask = this.mask;
     let victim = -1;
     let least = 1 << 30;
     for (let k = 0; k < PROBES; k++) {
-      const b = ((home + k) & this.mask) * BUCKET;
+      const b = ((home + k) & mask) * BUCKET;
       if (t[b] === check) return b;
-      const s = t[b + 1]!;
-      const used = STATES.n0[s]! + STATES.n1[s]!;
+      const used = STATE_USED[t[b + 1]!]!;
       if (used < least) {
         least = used;
         victim = b;
       }
     }
-    t.fill(0, victim, victim + BUCKET);
+    const w = victim >> 2;
+    const t32 = this.table32;
+    t32[w] = 0;
+    t32[w + 1] = 0;
+    t32[w + 2] = 0;
+    t32[w + 3] = 0;
     t[victim] = check;
     return victim;
   }
