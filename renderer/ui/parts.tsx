@@ -1,5 +1,5 @@
 // Small presentational pieces every screen uses: state badges, empty and error states, stat tiles,
-// and a shell command shown as something to copy.
+// a shell command shown as something to copy, and the grid table with its column heads.
 import type { ReactNode } from 'react';
 import { stateLabel, type AnyState } from '../../core/states.js';
 
@@ -82,5 +82,22 @@ export function Section({ title, actions, children }: { title: string; actions?:
       </header>
       {children}
     </section>
+  );
+}
+
+/** A column head of a Grid: its label, right-aligned when the column holds numbers. */
+export type Column = string | { label: string; num: true };
+
+/** A table in the app's grid style: the column heads, then the body the caller renders. */
+export function Grid({ columns, label, compact, children }: { columns: Column[]; label?: string; compact?: boolean; children: ReactNode }) {
+  return (
+    <table className={compact ? 'grid compact' : 'grid'} aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((c) => (typeof c === 'string' ? <th key={c}>{c}</th> : <th key={c.label} className="num">{c.label}</th>))}
+        </tr>
+      </thead>
+      {children}
+    </table>
   );
 }

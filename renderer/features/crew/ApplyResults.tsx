@@ -3,7 +3,7 @@
 // laptop's public key beside them for shore to enroll.
 import type { UsbImportReport } from '../../../contract/index.js';
 import { shortDigest } from '../../ui/format.js';
-import { Badge } from '../../ui/parts.js';
+import { Badge, Grid } from '../../ui/parts.js';
 
 /** "1 applied, 1 already there, 1 failed": the apply job's result line, counted over every bundle. */
 export function applySummary(report: UsbImportReport): string {
@@ -18,16 +18,7 @@ export function ApplyResults({ report, stickDir }: { report: UsbImportReport; st
   const receipts = devices.flatMap((d) => d.bundles.flatMap((b) => (b.receipt ? [b.receipt] : [])));
   return (
     <>
-      <table className="grid compact" aria-label="Apply results">
-        <thead>
-          <tr>
-            <th>Device</th>
-            <th>Into</th>
-            <th>Image</th>
-            <th>Outcome</th>
-            <th>Receipt</th>
-          </tr>
-        </thead>
+      <Grid label="Apply results" columns={['Device', 'Into', 'Image', 'Outcome', 'Receipt']} compact>
         <tbody>
           {devices.flatMap((d) =>
             d.bundles.map((b) => (
@@ -43,7 +34,7 @@ export function ApplyResults({ report, stickDir }: { report: UsbImportReport; st
             )),
           )}
         </tbody>
-      </table>
+      </Grid>
       <p className="pad-x" role="status" data-testid="receipts-written">
         {receipts.length > 0
           ? `${receipts.length} receipt${receipts.length === 1 ? '' : 's'} written to ${stickDir.replace(/\/$/, '')}/receipts, signed by this laptop's key ${report.receiptKey ? shortDigest(report.receiptKey) : ''} (its public key is beside them).`

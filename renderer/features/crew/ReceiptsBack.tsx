@@ -4,7 +4,7 @@ import { useState } from 'react';
 import type { ReceiptsResult } from '../../../contract/index.js';
 import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
-import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
+import { Badge, ErrorBanner, Grid, Section } from '../../ui/parts.js';
 
 export function ReceiptsBack({ stickDir }: { stickDir: string }) {
   const [report, setReport] = useState<ReceiptsResult | null>(null);
@@ -36,14 +36,7 @@ export function ReceiptsBack({ stickDir }: { stickDir: string }) {
           <p className="pad-x" role="status" data-testid="receipts-taken">
             {report.taken.length} taken ({report.taken.filter((t) => t.result === 'applied').length} applied), {report.refused.length} refused
           </p>
-          <table className="grid compact" aria-label="Receipts">
-            <thead>
-              <tr>
-                <th>Receipt</th>
-                <th>Device</th>
-                <th>Outcome</th>
-              </tr>
-            </thead>
+          <Grid label="Receipts" columns={['Receipt', 'Device', 'Outcome']} compact>
             <tbody>
               {report.taken.map((t) => (
                 <tr key={t.file} data-receipt={t.file}>
@@ -64,7 +57,7 @@ export function ReceiptsBack({ stickDir }: { stickDir: string }) {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </Grid>
         </>
       )}
     </Section>

@@ -2,7 +2,7 @@
 // ship LAN and an explicit plain-HTTP choice, and the one button that applies to every device given
 // an address. Which bundles go where, and what "insecure" allows, is decided in main (usb.import).
 import type { UsbImportReport as StickReport } from '../../../contract/index.js';
-import { Badge, Section } from '../../ui/parts.js';
+import { Badge, Grid, Section } from '../../ui/parts.js';
 
 /** What the crew chose for one device: its registry and whether it speaks plain HTTP. */
 export interface DeviceTarget {
@@ -33,15 +33,7 @@ export function StickApply({
           onApply();
         }}
       >
-        <table className="grid" aria-label="Devices on this stick">
-          <thead>
-            <tr>
-              <th>Device</th>
-              <th>Needs</th>
-              <th>Registry on the ship LAN</th>
-              <th>Connection</th>
-            </tr>
-          </thead>
+        <Grid label="Devices on this stick" columns={['Device', 'Needs', 'Registry on the ship LAN', 'Connection']}>
           <tbody>
             {stick.devices.map((d) => {
               const t = target(d.deviceId);
@@ -83,7 +75,7 @@ export function StickApply({
               );
             })}
           </tbody>
-        </table>
+        </Grid>
         <p id="insecure-help" className="muted pad-x">
           Plain HTTP sends images unencrypted and unchecked: choose it only for a device registry on the ship LAN that has no TLS. Every other registry is reached over verified
           HTTPS (a registry on this machine&apos;s loopback needs neither).

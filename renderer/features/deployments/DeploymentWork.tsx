@@ -11,8 +11,9 @@ import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
 import { bytes, shortDigest } from '../../ui/format.js';
 import { Form, TextField } from '../../ui/form.js';
-import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
+import { Badge, ErrorBanner, Grid, Section } from '../../ui/parts.js';
 import { SyncNow, syncSummary, useHubSync } from '../hub/SyncNow.js';
+import { JobButton } from '../jobs/JobButton.js';
 import { JobProgress } from '../jobs/JobProgress.js';
 import { sortedJobs, useJobs } from '../jobs/store.js';
 
@@ -31,16 +32,7 @@ export function useDeploymentJob(kind: string, id: number): JobInfo | undefined 
 
 function PlanTable({ plan }: { plan: Plan }) {
   return (
-    <table className="grid compact" aria-label="Plan per device">
-      <thead>
-        <tr>
-          <th>Device</th>
-          <th>Image</th>
-          <th>Status</th>
-          <th>Base</th>
-          <th className="num">Estimated</th>
-        </tr>
-      </thead>
+    <Grid label="Plan per device" columns={['Device', 'Image', 'Status', 'Base', { label: 'Estimated', num: true }]} compact>
       <tbody>
         {plan.devices.flatMap((d) =>
           d.images.map((i, n) => (
@@ -56,22 +48,14 @@ function PlanTable({ plan }: { plan: Plan }) {
           )),
         )}
       </tbody>
-    </table>
+    </Grid>
   );
 }
 
 function BundlesTable({ plan }: { plan: Plan }) {
   if (plan.bundles.length === 0) return <div className="empty-inline muted">Every image is on board or on its way: nothing to build.</div>;
   return (
-    <table className="grid compact" aria-label="Distinct bundles">
-      <thead>
-        <tr>
-          <th>Target</th>
-          <th>Base</th>
-          <th className="num">Devices</th>
-          <th className="num">Estimated</th>
-        </tr>
-      </thead>
+    <Grid label="Distinct bundles" columns={['Target', 'Base', { label: 'Devices', num: true }, { label: 'Estimated', num: true }]} compact>
       <tbody>
         {plan.bundles.map((b) => (
           <tr key={b.key} data-bundle-key={b.key}>
@@ -82,24 +66,14 @@ function BundlesTable({ plan }: { plan: Plan }) {
           </tr>
         ))}
       </tbody>
-    </table>
+    </Grid>
   );
 }
 
 function BuiltBundles({ view }: { view: DeploymentView }) {
   if (view.bundles.length === 0) return null;
   return (
-    <table className="grid compact" aria-label="Built bundles per device">
-      <thead>
-        <tr>
-          <th>Device</th>
-          <th>Bundle</th>
-          <th>Target</th>
-          <th>Base</th>
-          <th className="num">Size</th>
-          <th>Image state</th>
-        </tr>
-      </thead>
+    <Grid label="Built bundles per device" columns={['Device', 'Bundle', 'Target', 'Base', { label: 'Size', num: true }, 'Image state']} compact>
       <tbody>
         {view.bundles.map((b) => (
           <tr key={`${b.deviceId}:${b.bundleId}`} data-built-device={b.deviceId}>
@@ -114,7 +88,7 @@ function BuiltBundles({ view }: { view: DeploymentView }) {
           </tr>
         ))}
       </tbody>
-    </table>
+    </Grid>
   );
 }
 
@@ -287,29 +261,9 @@ function exportSummary(job: JobInfo): string | null {
 }
 
 function PushButton({ id, ready }: { id: number; ready: boolean }) {
-  const put = useJobs((s) => s.put);
-  const [error, setError] = useState<string | null>(null);
   return (
-    <span className="inline-action">
-      {error && (
-        <span className="error-text" role="alert">
-          {error}
-        </span>
-      )}
-      <button
-        className="button button-primary"
-        disabled={!ready}
-        title={ready ? 'Push the manifest to every device' : 'Every device needs every image first'}
-        onClick={() => {
-          setError(null);
-          api()
-            .hub.push({ deploymentId: id })
-            .then(put)
-            .catch((err: unknown) => setError(errorMessage(err)));
-        }}
-      >
-        Push manifest
-      </button>
-    </span>
+    <JobButton start={() => api().hub.push({ deploymentId: id })} disabled={!ready} title={ready ? 'Push the manifest to every device' : 'Every device needs every image first'}>
+      Push manifest
+    </JobButton>
   );
 }

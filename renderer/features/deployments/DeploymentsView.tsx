@@ -6,7 +6,7 @@ import type { DeploymentState } from '../../../contract/index.js';
 import { DEPLOYMENT_STATES } from '../../../core/states.js';
 import { useSession } from '../../app/session.js';
 import { relativeTime, timestamp } from '../../ui/format.js';
-import { Badge, Cmd, Empty, ErrorBanner, Section } from '../../ui/parts.js';
+import { Badge, Cmd, Empty, ErrorBanner, Grid, Section } from '../../ui/parts.js';
 import { DeploymentWork } from './DeploymentWork.js';
 import { useDeployment, useDeployments } from './store.js';
 
@@ -21,13 +21,7 @@ function DeploymentDetailPanel() {
       <div className="split">
         <div>
           <h3>Images</h3>
-          <table className="grid compact">
-            <thead>
-              <tr>
-                <th>Module</th>
-                <th>Image</th>
-              </tr>
-            </thead>
+          <Grid columns={['Module', 'Image']} compact>
             <tbody>
               {d.images.map((i) => (
                 <tr key={i.module}>
@@ -36,18 +30,11 @@ function DeploymentDetailPanel() {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </Grid>
         </div>
         <div>
           <h3>Target devices</h3>
-          <table className="grid compact">
-            <thead>
-              <tr>
-                <th>Device</th>
-                <th>Images on board</th>
-                <th>Manifest</th>
-              </tr>
-            </thead>
+          <Grid columns={['Device', 'Images on board', 'Manifest']} compact>
             <tbody>
               {d.targets.map((t) => {
                 const ready = t.imagesPresent === t.imagesNeeded;
@@ -70,7 +57,7 @@ function DeploymentDetailPanel() {
                 );
               })}
             </tbody>
-          </table>
+          </Grid>
         </div>
       </div>
     </Section>
@@ -131,17 +118,7 @@ export function DeploymentsView() {
           )
         ) : (
           list.data && (
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>State</th>
-                  <th>Ordered by</th>
-                  <th className="num">Devices</th>
-                  <th>Created</th>
-                  <th>Updated</th>
-                </tr>
-              </thead>
+            <Grid columns={['Name', 'State', 'Ordered by', { label: 'Devices', num: true }, 'Created', 'Updated']}>
               <tbody>
                 {list.data.map((d) => (
                   <tr key={d.id} className={selected === d.id ? 'selected' : undefined} data-deployment={d.id}>
@@ -164,7 +141,7 @@ export function DeploymentsView() {
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </Grid>
           )
         )}
       </Section>

@@ -2,7 +2,7 @@
 // its deployments and transfers.
 import { useEffect, useRef } from 'react';
 import { bytes, orDash, relativeTime, shortDigest, timestamp } from '../../ui/format.js';
-import { Badge, Empty, ErrorBanner } from '../../ui/parts.js';
+import { Badge, Empty, ErrorBanner, Grid } from '../../ui/parts.js';
 import { useDevice } from './store.js';
 
 export function DeviceDrawer({ onClose }: { onClose(): void }) {
@@ -69,17 +69,7 @@ export function DeviceDrawer({ onClose }: { onClose(): void }) {
               Record one with <code className="cmd">lighter db record-image --device {d.id} REF</code>, or sync the device twins.
             </Empty>
           ) : (
-            <table className="grid compact">
-              <thead>
-                <tr>
-                  <th>Image</th>
-                  <th>ID</th>
-                  <th>Size</th>
-                  <th>State</th>
-                  <th>Via</th>
-                  <th>Updated</th>
-                </tr>
-              </thead>
+            <Grid columns={['Image', 'ID', 'Size', 'State', 'Via', 'Updated']} compact>
               <tbody>
                 {d.imageList.map((i) => (
                   <tr key={`${i.repository}:${i.tag}@${i.configDigest}`}>
@@ -99,7 +89,7 @@ export function DeviceDrawer({ onClose }: { onClose(): void }) {
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </Grid>
           )}
           <h3>Deployments</h3>
           {d.deployments.length === 0 ? (

@@ -9,7 +9,7 @@ import { api } from '../../api/index.js';
 import { errorMessage } from '../../app/resource.js';
 import { useSession } from '../../app/session.js';
 import { count, relativeTime } from '../../ui/format.js';
-import { Badge, Cmd, Empty, ErrorBanner, Section, Stat } from '../../ui/parts.js';
+import { Badge, Cmd, Empty, ErrorBanner, Grid, Section, Stat } from '../../ui/parts.js';
 import { DeviceDrawer } from './DeviceDrawer.js';
 import { useDevice, useDevices, useStatus, type DeviceFilters } from './store.js';
 
@@ -97,17 +97,7 @@ const DeviceTable = memo(function DeviceTable({ devices, selected }: { devices: 
   const bottom = virtual.getTotalSize() - (rows.at(-1)?.end ?? 0);
   return (
     <div className="table-scroll" ref={scroller} data-rows={items.length}>
-      <table className="grid">
-        <thead>
-          <tr>
-            <th>Device</th>
-            <th>Site</th>
-            <th>Group</th>
-            <th>Connection</th>
-            <th>Last seen</th>
-            <th>Images</th>
-          </tr>
-        </thead>
+      <Grid columns={['Device', 'Site', 'Group', 'Connection', 'Last seen', 'Images']}>
         <tbody>
           {top > 0 && <tr aria-hidden="true" style={{ height: top }} />}
           {rows.map((v) => {
@@ -145,7 +135,7 @@ const DeviceTable = memo(function DeviceTable({ devices, selected }: { devices: 
           })}
           {bottom > 0 && <tr aria-hidden="true" style={{ height: bottom }} />}
         </tbody>
-      </table>
+      </Grid>
     </div>
   );
 });

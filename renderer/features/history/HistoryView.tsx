@@ -3,7 +3,7 @@
 import { useEffect } from 'react';
 import { useSession } from '../../app/session.js';
 import { timestamp } from '../../ui/format.js';
-import { Badge, Cmd, Empty, ErrorBanner, Section } from '../../ui/parts.js';
+import { Badge, Cmd, Empty, ErrorBanner, Grid, Section } from '../../ui/parts.js';
 import { useAuditLog, useSyncHistory } from './store.js';
 
 function details(d: Record<string, unknown>): string {
@@ -33,16 +33,7 @@ export function HistoryView() {
           </Empty>
         ) : (
           sync.data && (
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th>When (UTC)</th>
-                  <th>Source</th>
-                  <th>Summary</th>
-                  <th className="num">Changes</th>
-                  <th className="num">Conflicts</th>
-                </tr>
-              </thead>
+            <Grid columns={['When (UTC)', 'Source', 'Summary', { label: 'Changes', num: true }, { label: 'Conflicts', num: true }]}>
               <tbody>
                 {sync.data.map((s) => (
                   <tr key={s.id}>
@@ -54,7 +45,7 @@ export function HistoryView() {
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </Grid>
           )
         )}
       </Section>
@@ -68,16 +59,7 @@ export function HistoryView() {
           <Empty title={audit.params.actor ? `No actions by ${audit.params.actor}` : 'No actions recorded yet'} />
         ) : (
           audit.data && (
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th>When (UTC)</th>
-                  <th>User</th>
-                  <th>Action</th>
-                  <th>Target</th>
-                  <th>Details</th>
-                </tr>
-              </thead>
+            <Grid columns={['When (UTC)', 'User', 'Action', 'Target', 'Details']}>
               <tbody>
                 {audit.data.map((a) => (
                   <tr key={a.id}>
@@ -89,7 +71,7 @@ export function HistoryView() {
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </Grid>
           )
         )}
       </Section>

@@ -7,7 +7,7 @@ import { errorMessage } from '../../app/resource.js';
 import { useSession } from '../../app/session.js';
 import { relativeTime, timestamp } from '../../ui/format.js';
 import { Form, TextField } from '../../ui/form.js';
-import { Badge, ErrorBanner, Section } from '../../ui/parts.js';
+import { Badge, ErrorBanner, Grid, Section } from '../../ui/parts.js';
 import { JobProgress } from '../jobs/JobProgress.js';
 import { SyncNow, syncSummary, useHubSync } from './SyncNow.js';
 
@@ -63,16 +63,7 @@ export function HubView() {
       >
         {hubs && hubs.length === 0 && <div className="empty-inline muted">No hub connected yet: add one below.</div>}
         {hubs && hubs.length > 0 && (
-          <table className="grid" aria-label="Connected hubs">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Host</th>
-                <th>Policy</th>
-                <th>Secret</th>
-                <th>Last sync</th>
-              </tr>
-            </thead>
+          <Grid label="Connected hubs" columns={['Name', 'Host', 'Policy', 'Secret', 'Last sync']}>
             <tbody>
               {hubs.map((h) => (
                 <tr key={h.name} data-hub={h.name}>
@@ -86,7 +77,7 @@ export function HubView() {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </Grid>
         )}
         {sync && <JobProgress job={sync} summary={syncSummary} />}
         <Form onSubmit={add} submit="Connect hub" disabled={!name.trim() || !conn.trim()} hint="The connection string is kept in the secret store and never shown again.">

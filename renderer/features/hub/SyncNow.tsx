@@ -1,11 +1,9 @@
 // "Sync now": syncs every connected hub as one job, from the hub view and from a deployment's
-// gate (whose missing list only changes when the devices' reports come in). While the sync runs
-// the button says so and ignores presses instead of turning disabled, so keyboard focus stays on
-// it rather than falling back to the page.
-import { useState, type Ref } from 'react';
+// gate (whose missing list only changes when the devices' reports come in).
+import type { Ref } from 'react';
 import type { JobInfo } from '../../../contract/index.js';
 import { api } from '../../api/index.js';
-import { errorMessage } from '../../app/resource.js';
+import { JobButton } from '../jobs/JobButton.js';
 import { sortedJobs, useJobs } from '../jobs/store.js';
 
 /** The newest hub-sync job (running ones first), whichever view started it. */
@@ -22,33 +20,10 @@ export function syncSummary(job: JobInfo): string | null {
 }
 
 export function SyncNow({ hubs, ref }: { /** hubs connected; none: the button is off */ hubs: number; ref?: Ref<HTMLButtonElement> }) {
-  const put = useJobs((s) => s.put);
   const running = useHubSync()?.state === 'running';
-  const [error, setError] = useState<string | null>(null);
   return (
-    <span className="inline-action">
-      {error && (
-        <span className="error-text" role="alert">
-          {error}
-        </span>
-      )}
-      <button
-        ref={ref}
-        className="button button-primary"
-        disabled={hubs === 0}
-        aria-disabled={running || undefined}
-        title={hubs === 0 ? 'Connect a hub first (Hub & notifications)' : 'Read every device twin of every connected hub'}
-        onClick={() => {
-          if (running) return;
-          setError(null);
-          api()
-            .hub.sync({})
-            .then(put)
-            .catch((err: unknown) => setError(errorMessage(err)));
-        }}
-      >
-        {running ? 'Syncing…' : 'Sync now'}
-      </button>
-    </span>
+    <JobButton ref={ref} start={() => api().hub.sync({})} disabled={hubs === 0} busy={running} title={hubs === 0 ? 'Connect a hub first (Hub & notifications)' : 'Read every device twin of every connected hub'}>
+      {running ? 'Syncing…' : 'Sync now'}
+    </JobButton>
   );
 }

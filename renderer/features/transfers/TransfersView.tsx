@@ -5,7 +5,7 @@ import type { TransferDay, TransferState } from '../../../contract/index.js';
 import { TRANSFER_STATES } from '../../../core/states.js';
 import { useSession } from '../../app/session.js';
 import { bytes, relativeTime, shortDigest } from '../../ui/format.js';
-import { Badge, Empty, ErrorBanner, Section } from '../../ui/parts.js';
+import { Badge, Empty, ErrorBanner, Grid, Section } from '../../ui/parts.js';
 import { usePerDay, useTransfers } from './store.js';
 
 const STATES = TRANSFER_STATES;
@@ -79,20 +79,7 @@ export function TransfersView() {
           <Empty title="No transfers yet">Bundles exported to USB or uploaded for a device show up here with their progress.</Empty>
         ) : (
           list.data && (
-            <table className="grid">
-              <thead>
-                <tr>
-                  <th>#</th>
-                  <th>Device</th>
-                  <th>Bundle</th>
-                  <th>Channel</th>
-                  <th>State</th>
-                  <th>Progress</th>
-                  <th className="num">Attempts</th>
-                  <th>Updated</th>
-                  <th>Last error</th>
-                </tr>
-              </thead>
+            <Grid columns={['#', 'Device', 'Bundle', 'Channel', 'State', 'Progress', { label: 'Attempts', num: true }, 'Updated', 'Last error']}>
               <tbody>
                 {list.data.map((t) => (
                   <tr key={t.id}>
@@ -125,7 +112,7 @@ export function TransfersView() {
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </Grid>
           )
         )}
       </Section>

@@ -10,7 +10,7 @@ import { errorMessage } from '../../app/resource.js';
 import { useSession } from '../../app/session.js';
 import { Form, TextField } from '../../ui/form.js';
 import { bytes, duration, shortDigest } from '../../ui/format.js';
-import { Badge, Empty, ErrorBanner, Section } from '../../ui/parts.js';
+import { Badge, Empty, ErrorBanner, Grid, Section } from '../../ui/parts.js';
 import { JobProgress } from '../jobs/JobProgress.js';
 import { sortedJobs, useJobs } from '../jobs/store.js';
 
@@ -204,21 +204,7 @@ function QueueTable({ rows, status, act }: { rows: UploadRow[]; status: UploadSt
   const live = useMemo(() => new Map((status?.running ?? []).map((p) => [p.id, p])), [status]);
   let place = 0;
   return (
-    <table className="grid compact" aria-label="Upload queue">
-      <thead>
-        <tr>
-          <th className="num">Order</th>
-          <th className="num">Transfer</th>
-          <th>Device</th>
-          <th>Deployment</th>
-          <th className="num">Priority</th>
-          <th>Bundle</th>
-          <th>State</th>
-          <th>Progress</th>
-          <th className="num">Attempts</th>
-          <th>Actions</th>
-        </tr>
-      </thead>
+    <Grid label="Upload queue" columns={[{ label: 'Order', num: true }, { label: 'Transfer', num: true }, 'Device', 'Deployment', { label: 'Priority', num: true }, 'Bundle', 'State', 'Progress', { label: 'Attempts', num: true }, 'Actions']} compact>
       <tbody>
         {rows.map((r) => {
           const p = live.get(r.id);
@@ -256,7 +242,7 @@ function QueueTable({ rows, status, act }: { rows: UploadRow[]; status: UploadSt
           );
         })}
       </tbody>
-    </table>
+    </Grid>
   );
 }
 
