@@ -3,9 +3,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { diffJob } from '../core/delta/differ.js';
+import { diffJob, inThreadDiffer, joinWindows } from '../core/delta/differ.js';
+import { allocChainIndex } from '../core/delta/matcher.js';
 import { DiffPool } from '../io/delta/pool.js';
 import { pseudoRandom } from './support/images.js';
 
@@ -17,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const crashing = join(dir, 'crashing-worker.mjs');
 const realWorker = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'io', 'delta', 'diff-worker.js')).href;
 // imports run in order, so the guard sees each job before the real worker does
-writeFileSync(join(dir, 'guard.mjs'), "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (m) => { if (m.nw.length === 13) process.exit(7); });\n");
+writeFileSync(join(dir, 'guard.mjs'), "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (m) => { if (m.nw?.length === 13) process.exit(7); });\n");
 writeFileSync(crashing, `import './guard.mjs';\nimport ${JSON.stringify(realWorker)};\n`);
 
 describe('diff pool', () => {
@@ -41,6 +42,32 @@ describe('diff pool', () => {
       expect(await run(pairs[4]!)).toEqual(expected[4]);
       await expect(pool.diff(new Uint8Array(8), new Uint8Array(13))).rejects.toThrow(/crashed/);
       expect(await run(pairs[5]!)).toEqual(expected[5]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  // Large files: the old bytes and the chain index in SharedArrayBuffers, filled by both workers at
+  // once, then windows diffed on whichever worker is free: the same bytes as in one thread.
+  it('fills a shared index on every worker and diffs windows as one thread does', async () => {
+    const pool = DiffPool.create(2, fileURLToPath(realWorker));
+    try {
+      const base = pseudoRandom(7, 300_000);
+      const old = new Uint8Array(new SharedArrayBuffer(base.length));
+      old.set(base);
+      const nw = Buffer.concat([base.subarray(150_000), pseudoRandom(8, 5000), base.subarray(0, 140_000)]);
+      for (let i = 0; i < nw.length; i += 997) nw[i]! ^= 1;
+      const shared = allocChainIndex(old, true);
+      await pool.index(shared);
+      const local = allocChainIndex(new Uint8Array(base));
+      await inThreadDiffer.index(local);
+      expect(shared.head).toEqual(local.head);
+      expect(shared.prev).toEqual(local.prev);
+      const W = 64 << 10;
+      const starts = Array.from({ length: Math.ceil(nw.length / W) }, (_, k) => k * W);
+      const viaPool = await Promise.all(starts.map((w) => pool.window(shared, new Uint8Array(nw.subarray(w, w + W)), w)));
+      const inThread = await Promise.all(starts.map((w) => inThreadDiffer.window(local, new Uint8Array(nw.subarray(w, w + W)), w)));
+      expect(joinWindows(viaPool)).toEqual(joinWindows(inThread));
     } finally {
       await pool.close();
     }

@@ -4,10 +4,9 @@
 // a similar name gets a bsdiff delta, the rest is literal. Headers are encoded against the
 // matched base header (tar/header-codec.ts). Deterministic: the same inputs give the same bytes,
 // whatever the worker timing.
-import { HashChainMatcher } from './matcher.js';
-import { diffRange, newDiffOutput } from './bsdiff.js';
+import { allocChainIndex, type ChainIndex } from './matcher.js';
 import { ByteWriter, type ByteSource } from './bytes.js';
-import { takeResult, withX86Prediction, type Differ, type DiffResult } from './differ.js';
+import { joinWindows, rebaseWindow, withX86Prediction, type Differ, type DiffResult, type WindowResult } from './differ.js';
 import { HEAD_BYTES } from './elf/layout.js';
 import { predictable } from './elf/delta.js';
 import { encodeConfig, SECTION_NAMES, type PatchHeader, type PatchLayer, type SectionName, type SectionSize } from './format.js';
@@ -54,9 +53,11 @@ export interface TargetImage extends ImageLayers {
 
 /** Files up to this size are diffed whole with a suffix array (on a worker); larger ones in windows. */
 export const WHOLE_DIFF_LIMIT = 32 << 20;
-/** New-file window for large diffs: bounds memory to the old file + one window, and lets each window's
- * streams compress (on the thread pool) while the next one is diffed. */
+/** New-file window for large diffs: bounds memory to the old file + a few windows; windows are diffed
+ * on every thread at once, and each one's streams compress while later ones are diffed. */
 const WINDOW = 16 << 20;
+/** Windows of a large (non-ELF) file in flight beyond one per thread. */
+const WINDOWS_AHEAD = 1;
 /** Old files beyond this are not loaded for diffing (build memory bound); their content goes literal. */
 const MAX_DELTA_OLD = 1280 << 20;
 const CHUNK = 1 << 20;
@@ -155,6 +156,7 @@ class LayerEncoder {
     readonly s: Sections,
     readonly base: BaseIndex,
     readonly src: ByteSource,
+    readonly differ: Differ,
   ) {}
 
   async flushOps(): Promise<void> {
@@ -194,17 +196,44 @@ class LayerEncoder {
     await this.s.lit.write(r.extra);
   }
 
-  /** A delta too large to diff whole: the old file in memory, the new one window by window. */
-  async largeDelta(ref: BaseFile, e: TarEntry): Promise<void> {
-    const old = await this.base.layers[ref.layer]!.read(ref.entry.dataOffset, ref.entry.size);
-    const matcher = new HashChainMatcher(old);
-    let state = { oldCursor: 0, lastOffset: 0 };
-    for (let w = 0; w < e.size; w += WINDOW) {
-      const nw = await this.src.read(e.dataOffset + w, Math.min(WINDOW, e.size - w));
-      const out = newDiffOutput();
-      state = diffRange(old, matcher, nw, out, state, w);
-      await this.writeDiff(takeResult(out));
+  /** Bytes [offset, offset+size) of src in a buffer of their own, shared with the workers when the differ has them. */
+  async load(src: ByteSource, offset: number, size: number): Promise<Uint8Array> {
+    const out = this.differ.shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size);
+    for (let o = 0; o < size; o += CHUNK) {
+      const piece = out.subarray(o, Math.min(size, o + CHUNK));
+      if (src.readInto) await src.readInto(piece, offset + o);
+      else piece.set(await src.read(offset + o, piece.length));
     }
+    return out;
+  }
+
+  /** The old file loaded and indexed once for all windows (the index filled on every thread). */
+  async oldIndex(ref: BaseFile): Promise<ChainIndex> {
+    const ix = allocChainIndex(await this.load(this.base.layers[ref.layer]!, ref.entry.dataOffset, ref.entry.size), this.differ.shared);
+    await this.differ.index(ix);
+    return ix;
+  }
+
+  /** A delta too large to diff whole: the old file in memory, the new one window by window, several windows at once. */
+  async largeDelta(ref: BaseFile, e: TarEntry): Promise<void> {
+    const ix = await this.oldIndex(ref);
+    const ahead = this.differ.threads + WINDOWS_AHEAD;
+    const pending: Array<Promise<WindowResult>> = [];
+    let cursor = 0;
+    const writeOldest = async () => {
+      const r = await pending.shift()!;
+      await this.writeDiff(rebaseWindow(r, cursor));
+      cursor = r.oldEnd;
+    };
+    for (let w = 0; w < e.size; w += WINDOW) {
+      // a copy of its own: the job may move it to a worker
+      const nw = new Uint8Array(await this.src.read(e.dataOffset + w, Math.min(WINDOW, e.size - w)));
+      const job = this.differ.window(ix, nw, w);
+      job.catch(() => undefined); // awaited in order below
+      pending.push(job);
+      while (pending.length >= ahead) await writeOldest();
+    }
+    while (pending.length) await writeOldest();
   }
 
   /**
@@ -214,12 +243,10 @@ class LayerEncoder {
   async largeX86Delta(ref: BaseFile, e: TarEntry): Promise<DiffResult | undefined> {
     const src = this.base.layers[ref.layer]!;
     if (!predictable(await src.read(ref.entry.dataOffset, Math.min(HEAD_BYTES, ref.entry.size)), ref.entry.size, e.size)) return undefined;
-    const [old, nw] = await Promise.all([src.read(ref.entry.dataOffset, ref.entry.size), this.src.read(e.dataOffset, e.size)]);
-    const matcher = new HashChainMatcher(old);
-    const out = newDiffOutput();
-    let state = { oldCursor: 0, lastOffset: 0 };
-    for (let w = 0; w < e.size; w += WINDOW) state = diffRange(old, matcher, nw.subarray(w, Math.min(e.size, w + WINDOW)), out, state, w);
-    return withX86Prediction(old, nw, takeResult(out));
+    const [ix, nw] = await Promise.all([this.oldIndex(ref), this.load(this.src, e.dataOffset, e.size)]);
+    const windows: Array<Promise<WindowResult>> = [];
+    for (let w = 0; w < e.size; w += WINDOW) windows.push(this.differ.window(ix, nw.subarray(w, Math.min(e.size, w + WINDOW)), w));
+    return withX86Prediction(ix.old, nw, joinWindows(await Promise.all(windows)));
   }
 
   /** Writes one entry: op code and fields, header bytes, content, padding. */
@@ -331,7 +358,7 @@ async function planEntry(enc: LayerEncoder, env: BuildEnv, e: TarEntry): Promise
 async function encodeLayer(target: ByteSource, base: BaseIndex, env: BuildEnv, progress: (n: number) => void) {
   const w = env.openLayer();
   const s = Object.fromEntries(SECTION_NAMES.map((name) => [name, w.section(name)])) as Sections;
-  const enc = new LayerEncoder(s, base, target);
+  const enc = new LayerEncoder(s, base, target, env.differ);
   const layout = await readTarLayout(target);
   const queue: Array<{ entry: TarEntry; plan: ReturnType<typeof planEntry> }> = [];
   const writeOne = async () => {

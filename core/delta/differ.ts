@@ -1,7 +1,8 @@
-// The differ as a job: old and new bytes in, the bsdiff streams out. Runs in-thread here;
-// io/delta/pool.ts runs the same function on worker threads.
-import { diffBytes, newDiffOutput, type DiffOutput } from './bsdiff.js';
-import { SuffixMatcher } from './matcher.js';
+// The differ as jobs: old and new bytes in, the bsdiff streams out. Runs in-thread here;
+// io/delta/pool.ts runs the same functions on worker threads.
+import { diffBytes, diffRange, newDiffOutput, type DiffOutput } from './bsdiff.js';
+import { ByteWriter } from './bytes.js';
+import { fillChainIndex, HashChainMatcher, SuffixMatcher, type ChainIndex } from './matcher.js';
 import { x86Differences } from './elf/delta.js';
 
 export interface DiffResult {
@@ -13,8 +14,24 @@ export interface DiffResult {
   x86: boolean;
 }
 
+/**
+ * One window of a large file diffed on its own: its first control seek is from old position 0
+ * (joinWindows makes it relative to where the previous window left off); `oldEnd` is where it left off.
+ */
+export interface WindowResult extends DiffResult {
+  oldEnd: number;
+}
+
 export interface Differ {
   diff(old: Uint8Array, nw: Uint8Array): Promise<DiffResult>;
+  /** Fills a chain index (allocChainIndex), in parts on every thread when `shared`. */
+  index(ix: ChainIndex): Promise<void>;
+  /** Diffs nw, the window at `newBase` of a large new file, against the indexed old file. */
+  window(ix: ChainIndex, nw: Uint8Array, newBase: number): Promise<WindowResult>;
+  /** Jobs run on other threads: large files' old bytes and index go in SharedArrayBuffers. */
+  readonly shared: boolean;
+  /** Threads the jobs run on. */
+  readonly threads: number;
 }
 
 export function takeResult(out: DiffOutput): DiffResult {
@@ -35,4 +52,57 @@ export function diffJob(old: Uint8Array, nw: Uint8Array): DiffResult {
   return withX86Prediction(old, nw, takeResult(out));
 }
 
-export const inThreadDiffer: Differ = { diff: async (old, nw) => diffJob(old, nw) };
+/**
+ * Diffs one window on its own (from old position 0, on the diagonal old = new), so windows can run
+ * at once on several threads and give the same bytes whatever the timing.
+ */
+export function windowJob(ix: ChainIndex, nw: Uint8Array, newBase: number): WindowResult {
+  const out = newDiffOutput();
+  const { oldCursor } = diffRange(ix.old, new HashChainMatcher(ix), nw, out, { oldCursor: 0, lastOffset: 0 }, newBase);
+  return { ...takeResult(out), oldEnd: oldCursor };
+}
+
+/** Rewrites a window's first control seek to start from `oldCursor` (its varint may change length). */
+export function rebaseWindow(r: WindowResult, oldCursor: number): DiffResult {
+  const { ctrl } = r;
+  let z = 0;
+  let i = 0;
+  for (let shift = 1; ; shift *= 128) {
+    const b = ctrl[i++]!;
+    z += (b & 0x7f) * shift;
+    if (b < 0x80) break;
+  }
+  const seek = z % 2 ? -(z + 1) / 2 : z / 2;
+  const w = new ByteWriter(ctrl.length + 8);
+  w.svar(seek - oldCursor);
+  w.bytes(ctrl.subarray(i));
+  return { ctrl: w.take(), runs: r.runs, diff: r.diff, extra: r.extra, x86: false };
+}
+
+/** Windows' results in order as one whole-file result (the streams a single diffRange would write). */
+export function joinWindows(windows: WindowResult[]): DiffResult {
+  let cursor = 0;
+  const parts = windows.map((r) => {
+    const p = rebaseWindow(r, cursor);
+    cursor = r.oldEnd;
+    return p;
+  });
+  const cat = (k: 'ctrl' | 'runs' | 'diff' | 'extra') => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p[k].length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p[k], o);
+      o += p[k].length;
+    }
+    return out;
+  };
+  return { ctrl: cat('ctrl'), runs: cat('runs'), diff: cat('diff'), extra: cat('extra'), x86: false };
+}
+
+export const inThreadDiffer: Differ = {
+  diff: async (old, nw) => diffJob(old, nw),
+  index: async (ix) => fillChainIndex(ix),
+  window: async (ix, nw, newBase) => windowJob(ix, nw, newBase),
+  shared: false,
+  threads: 1,
+};

@@ -71,6 +71,58 @@ function keyAt(buf: Uint8Array, p: number): number {
 }
 
 /**
+ * A hash-chain index over old bytes, in plain arrays that may live in SharedArrayBuffers: built
+ * once (its parts on several threads), then read by every thread diffing a window of the new file.
+ */
+export interface ChainIndex {
+  old: Uint8Array;
+  head: Int32Array;
+  prev: Int32Array;
+  step: number;
+}
+
+/** Key step for an old file of this size (see HashChainMatcher). */
+function stepFor(size: number): number {
+  return size <= DENSE_INDEX_LIMIT ? 2 : Math.ceil(size / SPARSE_KEYS);
+}
+
+/**
+ * An empty index for `old`, its tables in SharedArrayBuffers when `shared` (then `old` should be
+ * shared too, so workers see it without a copy); fill it with fillChainIndex, every part once.
+ */
+export function allocChainIndex(old: Uint8Array, shared = false): ChainIndex {
+  const step = stepFor(old.length);
+  const keys = old.length >= KEY ? Math.floor((old.length - KEY) / step) + 1 : 0;
+  let size = 1 << 10;
+  while (size < keys) size <<= 1;
+  const ints = (n: number) => (shared ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n));
+  return { old, head: ints(size).fill(-1), prev: ints(keys), step };
+}
+
+const slotOf = (h: number, mask: number) => (Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 3) & mask;
+
+/**
+ * Fills part `part` of `parts` of the index: the keys whose head slot ≡ part (mod parts). Parts
+ * write disjoint slots and keys, so they can run at once on threads sharing the tables, and the
+ * filled index is the same whatever the split.
+ */
+export function fillChainIndex(ix: ChainIndex, part = 0, parts = 1): void {
+  const { old, head, prev, step } = ix;
+  const mask = head.length - 1;
+  for (let k = 0; k < prev.length; k++) {
+    const slot = slotOf(keyAt(old, k * step), mask);
+    if (slot % parts !== part) continue;
+    const last = head[slot]!;
+    // Inside a repeat (zero padding, tables) the same key recurs every few bytes; keeping only the
+    // first position lets a lookup find the long match from the repeat's start instead of a chain
+    // full of short ones near its end.
+    if (last >= 0 && (k - last) * step <= REPEAT_SPAN && matchLen(old, last * step, old, k * step, k * step + KEY) === KEY) continue;
+    prev[k] = last;
+    head[slot] = k;
+  }
+}
+
+/**
  * Hash-chain index over the old bytes, for files too large to suffix-sort in time: every
  * `step`-th position is keyed by its next KEY bytes, and a lookup tries the CHAIN_DEPTH most
  * recent positions with the same key, returning the longest match. Finds any match of at least
@@ -81,36 +133,25 @@ function keyAt(buf: Uint8Array, p: number): number {
  */
 export class HashChainMatcher implements Matcher {
   pos = 0;
+  private readonly old: Uint8Array;
   private readonly step: number;
   private readonly head: Int32Array;
   private readonly prev: Int32Array;
   private readonly mask: number;
-  constructor(private readonly old: Uint8Array) {
-    this.step = old.length <= DENSE_INDEX_LIMIT ? 2 : Math.ceil(old.length / SPARSE_KEYS);
-    const keys = old.length >= KEY ? Math.floor((old.length - KEY) / this.step) + 1 : 0;
-    let size = 1 << 10;
-    while (size < keys) size <<= 1;
-    this.mask = size - 1;
-    this.head = new Int32Array(size).fill(-1);
-    this.prev = new Int32Array(keys);
-    for (let k = 0; k < keys; k++) {
-      const slot = this.slot(keyAt(old, k * this.step));
-      const last = this.head[slot]!;
-      // Inside a repeat (zero padding, tables) the same key recurs every few bytes; keeping only the
-      // first position lets a lookup find the long match from the repeat's start instead of a chain
-      // full of short ones near its end.
-      if (last >= 0 && (k - last) * this.step <= REPEAT_SPAN && matchLen(old, last * this.step, old, k * this.step, k * this.step + KEY) === KEY) continue;
-      this.prev[k] = last;
-      this.head[slot] = k;
-    }
-  }
-  private slot(h: number): number {
-    return (Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 3) & this.mask;
+  /** Builds the index over `old` in this thread, or wraps one already filled. */
+  constructor(old: Uint8Array | ChainIndex) {
+    let ix: ChainIndex;
+    if (old instanceof Uint8Array) {
+      ix = allocChainIndex(old);
+      fillChainIndex(ix);
+    } else ix = old;
+    ({ old: this.old, head: this.head, prev: this.prev, step: this.step } = ix);
+    this.mask = this.head.length - 1;
   }
   find(nw: Uint8Array, scan: number, end: number): number {
     if (end - scan < KEY) return 0;
     let best = 0;
-    let k = this.head[this.slot(keyAt(nw, scan))]!;
+    let k = this.head[slotOf(keyAt(nw, scan), this.mask)]!;
     for (let d = 0; k >= 0 && d < CHAIN_DEPTH; d++, k = this.prev[k]!) {
       const len = matchLen(this.old, k * this.step, nw, scan, end);
       if (len > best) {

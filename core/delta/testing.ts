@@ -27,21 +27,27 @@ export async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array
   return out;
 }
 
+/** Rebuilds new bytes from old + diff streams via applyDelta; throws if a stream has bytes left over. */
+export async function rebuild(old: Uint8Array, d: { ctrl: Uint8Array; runs: Uint8Array; diff: Uint8Array; extra: Uint8Array }, newLength: number): Promise<Uint8Array> {
+  const streams = {
+    ops: chunked(new Uint8Array(0), 'ops'),
+    hdr: chunked(new Uint8Array(0), 'hdr'),
+    ctrl: chunked(d.ctrl, 'ctrl'),
+    runs: chunked(d.runs, 'runs'),
+    diff: chunked(d.diff, 'diff'),
+    lit: chunked(d.extra, 'lit'),
+  };
+  const rebuilt = await collect(applyDelta(streams, bufferSource(old), 0, old.length, newLength));
+  for (const r of [streams.ctrl, streams.runs, streams.diff, streams.lit]) if (!(await r.atEnd())) throw new Error('diff streams have unused bytes');
+  return rebuilt;
+}
+
 /** Diffs old→new (optionally in windows) and rebuilds new from old + the diff via applyDelta. */
 export async function roundTrip(old: Uint8Array, nw: Uint8Array, matcher: Matcher, window = nw.length || 1): Promise<{ rebuilt: Uint8Array; out: DiffOutput }> {
   const out = newDiffOutput();
   let state = { oldCursor: 0, lastOffset: 0 };
   for (let w = 0; w < nw.length; w += window) state = diffRange(old, matcher, nw.subarray(w, w + window), out, state, w);
-  const streams = {
-    ops: chunked(new Uint8Array(0), 'ops'),
-    hdr: chunked(new Uint8Array(0), 'hdr'),
-    ctrl: chunked(out.ctrl.view(), 'ctrl'),
-    runs: chunked(out.runs.view(), 'runs'),
-    diff: chunked(out.diff.view(), 'diff'),
-    lit: chunked(out.extra.view(), 'lit'),
-  };
-  const rebuilt = await collect(applyDelta(streams, bufferSource(old), 0, old.length, nw.length));
-  for (const r of [streams.ctrl, streams.runs, streams.diff, streams.lit]) if (!(await r.atEnd())) throw new Error('diff streams have unused bytes');
+  const rebuilt = await rebuild(old, { ctrl: out.ctrl.view(), runs: out.runs.view(), diff: out.diff.view(), extra: out.extra.view() }, nw.length);
   return { rebuilt, out };
 }
 

@@ -6,15 +6,26 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { inThreadDiffer, type Differ, type DiffResult } from '../../core/delta/differ.js';
+import { inThreadDiffer, type Differ, type DiffResult, type WindowResult } from '../../core/delta/differ.js';
+import type { ChainIndex } from '../../core/delta/matcher.js';
+
+/** What a worker is asked (diff-worker.ts): a whole diff, a part of a shared index, or one window. */
+export type JobMessage =
+  | { kind: 'diff'; old: Uint8Array; nw: Uint8Array }
+  | { kind: 'index'; ix: ChainIndex; part: number; parts: number }
+  | { kind: 'window'; ix: ChainIndex; nw: Uint8Array; newBase: number };
 
 interface Job {
   id: number;
-  old: Uint8Array;
-  nw: Uint8Array;
-  resolve(r: DiffResult): void;
+  msg: JobMessage;
+  /** Buffers moved to the worker (not shared ones). */
+  transfer: ArrayBuffer[];
+  resolve(r: unknown): void;
   reject(e: Error): void;
 }
+
+/** Buffers of these arrays that can be moved (SharedArrayBuffers are shared instead). */
+const movable = (...a: Uint8Array[]) => a.map((b) => b.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 
 /** Workers in a row that died before finishing a job: then the script itself is broken. */
 const MAX_CRASHES_IN_A_ROW = 3;
@@ -38,11 +49,11 @@ export class DiffPool implements Differ {
   private spawn(): void {
     const w = new Worker(this.script);
     this.workers.add(w);
-    w.on('message', (m: { id: number; result?: DiffResult; error?: string }) => {
+    w.on('message', (m: { id: number; result?: unknown; error?: string }) => {
       const job = this.busy.get(w)!;
       this.busy.delete(w);
       this.crashesInARow = 0;
-      if (m.result) job.resolve(m.result);
+      if (m.error === undefined) job.resolve(m.result);
       else job.reject(new Error(`diff worker: ${m.error}`));
       this.idle.push(w);
       this.pump();
@@ -78,12 +89,31 @@ export class DiffPool implements Differ {
     return new DiffPool(script, Math.max(1, size));
   }
 
-  diff(old: Uint8Array, nw: Uint8Array): Promise<DiffResult> {
+  readonly shared = true;
+  get threads(): number {
+    return Math.max(1, this.workers.size);
+  }
+
+  private run<T>(msg: JobMessage, transfer: ArrayBuffer[]): Promise<T> {
     if (this.workers.size === 0) return Promise.reject(new Error('diff workers kept crashing; the pool has none left'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, old, nw, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, msg, transfer, resolve: resolve as (r: unknown) => void, reject });
       this.pump();
     });
+  }
+
+  diff(old: Uint8Array, nw: Uint8Array): Promise<DiffResult> {
+    return this.run({ kind: 'diff', old, nw }, movable(old, nw));
+  }
+
+  /** One part per worker, each filling its own slots of the shared tables. */
+  async index(ix: ChainIndex): Promise<void> {
+    const parts = this.threads;
+    await Promise.all(Array.from({ length: parts }, (_, part) => this.run({ kind: 'index', ix, part, parts }, [])));
+  }
+
+  window(ix: ChainIndex, nw: Uint8Array, newBase: number): Promise<WindowResult> {
+    return this.run({ kind: 'window', ix, nw, newBase }, movable(nw));
   }
 
   private pump(): void {
@@ -91,7 +121,7 @@ export class DiffPool implements Differ {
       const w = this.idle.pop()!;
       const job = this.queue.shift()!;
       this.busy.set(w, job);
-      w.postMessage({ id: job.id, old: job.old, nw: job.nw }, [job.old.buffer as ArrayBuffer, job.nw.buffer as ArrayBuffer]);
+      w.postMessage({ id: job.id, ...job.msg }, job.transfer);
     }
   }
 

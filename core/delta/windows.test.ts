@@ -1,0 +1,106 @@
+// Large files are diffed window by window on several threads against one shared chain index
+// (build.ts largeDelta/largeX86Delta): the index filled in parts, windows diffed on their own and
+// joined in order must rebuild the file exactly, and give the same bytes however they are split.
+import { describe, expect, it } from 'vitest';
+import { allocChainIndex, fillChainIndex, HashChainMatcher, SuffixMatcher } from './matcher.js';
+import { inThreadDiffer, joinWindows, rebaseWindow, windowJob } from './differ.js';
+import { rebuild } from './testing.js';
+
+function rng(seed: number) {
+  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+}
+function randomBytes(n: number, r: () => number, alphabet = 256): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * alphabet);
+  return b;
+}
+/** New bytes made of old pieces (moved, some edited) and fresh bytes, as a new build of a binary is. */
+function derive(old: Uint8Array, r: () => number, n: number): Uint8Array {
+  const out: number[] = [];
+  while (out.length < n) {
+    const kind = r();
+    const len = 1 + Math.floor(r() * 3000);
+    if (kind < 0.7) {
+      const at = Math.floor(r() * Math.max(1, old.length - len));
+      const piece = Array.from(old.subarray(at, at + len));
+      for (let k = 0; k < piece.length; k += 50 + Math.floor(r() * 400)) piece[k] = Math.floor(r() * 256);
+      out.push(...piece);
+    } else out.push(...randomBytes(Math.floor(len / 10), r));
+  }
+  return Uint8Array.from(out.slice(0, n));
+}
+
+const diffInWindows = (ixOld: Uint8Array, nw: Uint8Array, window: number) => {
+  const ix = allocChainIndex(ixOld);
+  fillChainIndex(ix);
+  const windows = [];
+  for (let w = 0; w < nw.length; w += window) windows.push(windowJob(ix, nw.subarray(w, Math.min(nw.length, w + window)), w));
+  return windows;
+};
+
+describe('windowed diff on a shared chain index', () => {
+  it('an index filled in parts (any number) is the index filled in one go', () => {
+    const r = rng(3);
+    // repeats (small alphabet, copied blocks) exercise the repeat rule, which reads other parts' keys' bytes only
+    const old = Uint8Array.from([...randomBytes(20_000, r, 4), ...new Uint8Array(5000), ...randomBytes(30_000, r)]);
+    const whole = allocChainIndex(old);
+    fillChainIndex(whole);
+    for (const parts of [2, 3, 7]) {
+      const split = allocChainIndex(old);
+      for (let p = parts - 1; p >= 0; p--) fillChainIndex(split, p, parts);
+      expect(split.head).toEqual(whole.head);
+      expect(split.prev).toEqual(whole.prev);
+    }
+  });
+
+  it('windows diffed on their own and joined in order rebuild random files exactly', async () => {
+    const r = rng(11);
+    for (let trial = 0; trial < 12; trial++) {
+      const old = randomBytes(1000 + Math.floor(r() * 60_000), r, trial % 3 === 0 ? 3 : 256);
+      const nw = trial % 4 === 3 ? randomBytes(Math.floor(r() * 5000), r) : derive(old, r, Math.floor(r() * 80_000));
+      const window = 1 + Math.floor(r() * 20_000);
+      const windows = diffInWindows(old, nw, window);
+      const joined = joinWindows(windows);
+      expect(Buffer.from(await rebuild(old, joined, nw.length)).equals(Buffer.from(nw))).toBe(true);
+      // written one by one (largeDelta) the streams are the same as joined (largeX86Delta)
+      let cursor = 0;
+      const ctrl = windows.flatMap((w) => {
+        const b = rebaseWindow(w, cursor).ctrl;
+        cursor = w.oldEnd;
+        return Array.from(b);
+      });
+      expect(Uint8Array.from(ctrl)).toEqual(joined.ctrl);
+    }
+  });
+
+  it('gives the same bytes whichever thread fills which part or diffs which window', async () => {
+    const r = rng(5);
+    const old = randomBytes(50_000, r);
+    const nw = derive(old, r, 60_000);
+    const shared = new Uint8Array(new SharedArrayBuffer(old.length));
+    shared.set(old);
+    const ix = allocChainIndex(shared, true);
+    await inThreadDiffer.index(ix);
+    const a = joinWindows(await Promise.all([0, 20_000, 40_000].map((w) => inThreadDiffer.window(ix, nw.subarray(w, w + 20_000), w))));
+    expect(a).toEqual(joinWindows(diffInWindows(old, nw, 20_000)));
+  });
+
+  // The chain keys every 2nd old position (8-byte keys), so a match the suffix array finds at one
+  // position is found, a byte shorter at most, from that position or the next.
+  it('finds the matches a suffix array finds (from the same or the next position)', () => {
+    const r = rng(21);
+    const old = randomBytes(200_000, r);
+    const nw = derive(old, r, 100_000);
+    const sa = new SuffixMatcher(old);
+    const chain = new HashChainMatcher(old);
+    let checked = 0;
+    for (let p = 0; p + 1 < nw.length; p += 1 + Math.floor(r() * 40)) {
+      const want = sa.find(nw, p, nw.length);
+      if (want < 10) continue;
+      checked++;
+      const got = Math.max(chain.find(nw, p, nw.length), chain.find(nw, p + 1, nw.length) + 1);
+      expect(got).toBeGreaterThanOrEqual(want);
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+});
