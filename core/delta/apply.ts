@@ -7,6 +7,7 @@ import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from
 import { readTriple } from './bsdiff.js';
 import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
 import { applyX86Delta } from './elf/delta.js';
+import { FORMAT_VERSION } from './format.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
 import { BLOCK, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
 
@@ -49,7 +50,7 @@ async function* pipeLit(r: ChunkReader, len: number): AsyncGenerator<Uint8Array>
 }
 
 /** Rebuilds one layer; `expectedSize` bounds the output. */
-export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expectedSize: number): AsyncGenerator<Uint8Array> {
+export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expectedSize: number, version = FORMAT_VERSION): AsyncGenerator<Uint8Array> {
   const base = new BaseLayers(sources);
   const lastIndex = new Map<number, number>();
   let previousHeader: Uint8Array | undefined;
@@ -124,7 +125,7 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
       } else if (contentKind === CONTENT.LIT) {
         yield* pipeLit(s.lit, contentLen);
       } else if (from && x86) {
-        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen);
+        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5);
       } else if (from) {
         yield* applyDelta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen);
       }

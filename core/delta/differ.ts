@@ -40,7 +40,8 @@ export function takeResult(out: DiffOutput): DiffResult {
 
 /**
  * Takes the x86-64 prediction's differences when the old file is an ELF executable and they are
- * smaller (raw bytes: runs plus nonzero differences, what brotli mostly pays for).
+ * smaller (raw bytes: runs plus nonzero differences, what brotli mostly pays for); their literal
+ * bytes too where the .eh_frame_hdr table is carried as differences (elf/ehtable.ts).
  */
 export function withX86Prediction(old: Uint8Array, nw: Uint8Array, r: DiffResult): DiffResult {
   const p = x86Differences(old, nw, r.ctrl);

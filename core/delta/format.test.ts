@@ -19,14 +19,15 @@ describe('format version', () => {
     new DataView(p.buffer).setUint32(8, version);
     return p;
   };
-  it('writes version 4 and reads versions 2 and 3 too (they lack only the x86-predicted delta kinds and cm sections)', () => {
-    expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(4);
+  it('writes version 5 and reads versions 2 to 4 too (they lack only the x86-predicted delta kinds, cm sections and the predicted .eh_frame_hdr table)', () => {
+    expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(5);
     expect(decodePrefix(prefix(2))).toBe(100);
     expect(decodePrefix(prefix(3))).toBe(100);
     expect(decodePrefix(prefix(4))).toBe(100);
+    expect(decodePrefix(prefix(5))).toBe(100);
   });
   it('refuses other versions, naming the ones it reads', () => {
-    expect(() => decodePrefix(prefix(5))).toThrow('unsupported patch format version 5 (this build reads 2, 3 and 4)');
+    expect(() => decodePrefix(prefix(6))).toThrow('unsupported patch format version 6 (this build reads 2, 3, 4 and 5)');
     expect(() => decodePrefix(prefix(1))).toThrow('unsupported patch format version 1');
   });
 });

@@ -7,10 +7,12 @@ import { z } from 'zod';
 export const MAGIC = 'LGTPATCH';
 /**
  * Version 3 added the x86-predicted delta kinds, version 4 the context-mixing section coding
- * (`coding: 'cm'`); each older version is a valid newer patch without what came later, so all are read.
+ * (`coding: 'cm'`), version 5 the .eh_frame_hdr table of x86-predicted deltas carried as differences
+ * from its prediction (elf/ehtable.ts); each older version is a valid newer patch without what came
+ * later, so all are read (the applier is told the version: applyLayer).
  */
-export const FORMAT_VERSION = 4;
-const READABLE_VERSIONS = [2, 3, 4];
+export const FORMAT_VERSION = 5;
+const READABLE_VERSIONS = [2, 3, 4, 5];
 export const PREFIX_BYTES = 16;
 export const HEADER_DIGEST_BYTES = 32;
 /** Bound on the compressed and on the decompressed header. */
@@ -85,6 +87,11 @@ export function encodePrefix(headerBytes: number): Uint8Array {
   dv.setUint32(8, FORMAT_VERSION);
   dv.setUint32(12, headerBytes);
   return out;
+}
+
+/** The format version a (validated) prefix names. */
+export function prefixVersion(prefix: Uint8Array): number {
+  return new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getUint32(8);
 }
 
 /** Validates the fixed prefix; returns the (compressed) header length. */

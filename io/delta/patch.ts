@@ -10,7 +10,7 @@ import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { applyLayer } from '../../core/delta/apply.js';
 import { buildPatch, type ImageLayers, type TargetImage } from '../../core/delta/build.js';
 import type { ByteSource } from '../../core/delta/bytes.js';
-import { decodeConfig, decodePrefix, encodePrefix, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
+import { decodeConfig, decodePrefix, encodePrefix, prefixVersion, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { withScratchDir } from '../scratch.js';
 import { sha256, VerifyingStream } from '../digest.js';
@@ -126,6 +126,8 @@ export class PatchFile {
     readonly header: PatchHeader,
     /** file offset of the first section byte */
     private readonly dataStart: number,
+    /** The patch's format version (what the applier rebuilds differs with it: core/delta/format.ts). */
+    readonly version: number,
   ) {}
 
   static async open(path: string): Promise<PatchFile> {
@@ -148,7 +150,7 @@ export class PatchFile {
         throw new PatchFormatError(`${path}: patch header does not decompress`);
       }
       const dataStart = PREFIX_BYTES + len + HEADER_DIGEST_BYTES;
-      return new PatchFile(path, parseHeader(json, size - dataStart), dataStart);
+      return new PatchFile(path, parseHeader(json, size - dataStart), dataStart, prefixVersion(prefix));
     } catch (e) {
       if (e instanceof PatchFormatError) e.message = e.message.startsWith(path) ? e.message : `${path}: ${e.message}`;
       throw e;
@@ -172,7 +174,7 @@ export class PatchFile {
     const layer = this.header.layers[index];
     if (!layer || layer.from !== 'patch') throw new Error(`layer ${index} is not carried by this patch`);
     await verifyLayer(this.path, this.dataStart, layer, `patch layer ${index}`);
-    const chunks = applyLayer(layerReaders(this.path, this.dataStart, layer, `patch layer ${index}`), base, layer.size);
+    const chunks = applyLayer(layerReaders(this.path, this.dataStart, layer, `patch layer ${index}`), base, layer.size, this.version);
     const verified = new VerifyingStream(`rebuilt layer ${index}`, { digest: layer.diffID, size: layer.size });
     // pipe() does not forward errors: a corrupt patch must fail the stream, not hang it.
     return Readable.from(chunks, { objectMode: false }).on('error', (err) => verified.destroy(err)).pipe(verified);

@@ -4,6 +4,7 @@ import { buildPatch } from '../build.js';
 import { archive, member } from '../../tar/testing.js';
 import { memoryEnv } from '../testing.js';
 import { applyX86Delta, x86Differences } from './delta.js';
+import { ehTable, restoreTable, withTableDifferences } from './ehtable.js';
 import { elfLayout } from './layout.js';
 import { scanSites, scanSitesSync } from './references.js';
 import { diffJob, takeResult } from '../differ.js';
@@ -44,7 +45,7 @@ const BIAS = 0x400000;
  * 64-bit pointer per function) and data items. `grow[k]` filler bytes are inserted at the end of
  * function k, which moves everything after it, as a recompile does.
  */
-function render(spec: Spec, grow: number[]): Uint8Array {
+function render(spec: Spec, grow: number[], opts: { table?: boolean } = {}): Uint8Array {
   const size = (it: Spec['functions'][number][number]) => (it.kind === 'fill' ? it.bytes.length : it.kind === 'call' ? 5 : it.kind === 'lea' ? 7 : 5);
   const starts: number[] = [];
   let off = CODE_OFF;
@@ -53,9 +54,11 @@ function render(spec: Spec, grow: number[]): Uint8Array {
     off += (grow[k] ?? 0) + f.reduce((n, it) => n + size(it), 0);
   });
   const codeEnd = off;
-  const dataOff = Math.ceil((codeEnd + 16) / 0x1000) * 0x1000;
-  // .eh_frame_hdr (12 bytes), .eh_frame (a CIE, one FDE per function, a terminator), pointers, items
-  const ehOff = dataOff + 16;
+  // with a table, the data lies past the applier's first 64 KiB (ehtable.ts predicts nothing before)
+  const dataOff = Math.max(opts.table ? 0x10000 : 0, Math.ceil((codeEnd + 16) / 0x1000) * 0x1000);
+  // .eh_frame_hdr (12 bytes, and its search table), .eh_frame (a CIE, one FDE per function, a terminator), pointers, items
+  const hdrSize = opts.table ? 12 + 8 * spec.functions.length : 12;
+  const ehOff = dataOff + Math.ceil((hdrSize + 4) / 8) * 8;
   const tableOff = ehOff + 20 + 24 * spec.functions.length + 4;
   const itemsOff = tableOff + 8 * spec.functions.length;
   const total = itemsOff + 16 * spec.data;
@@ -78,7 +81,7 @@ function render(spec: Spec, grow: number[]): Uint8Array {
   };
   phdr(0, 5, CODE_OFF, codeEnd - CODE_OFF);
   phdr(1, 6, dataOff, total - dataOff);
-  phdr(2, 4, dataOff, 12);
+  phdr(2, 4, dataOff, hdrSize);
   dv.setUint32(64 + 112, 0x6474e550, true); // PT_GNU_EH_FRAME
   b.set([1, 0x1b, 0x03, 0x3b], dataOff);
   dv.setInt32(dataOff + 4, ehOff - (dataOff + 4), true);
@@ -90,6 +93,14 @@ function render(spec: Spec, grow: number[]): Uint8Array {
     dv.setInt32(fde + 8, st - (fde + 8), true); // pc_begin, pcrel
     dv.setUint32(fde + 12, 40, true);
   });
+  if (opts.table) {
+    // fde_count, then (pc_begin, FDE) relative to the header, sorted by pc_begin
+    dv.setUint32(dataOff + 8, spec.functions.length, true);
+    starts.forEach((st, k) => {
+      dv.setInt32(dataOff + 12 + 8 * k, st - dataOff, true);
+      dv.setInt32(dataOff + 16 + 8 * k, ehOff + 20 + 24 * k - dataOff, true);
+    });
+  }
   spec.functions.forEach((f, k) => {
     let p = starts[k]!;
     for (const it of f) {
@@ -112,15 +123,18 @@ function render(spec: Spec, grow: number[]): Uint8Array {
   return b;
 }
 
+/** Every byte literal (for the table's own tests). */
+const all = (start: number, end: number): Array<[number, number]> => [[start, end]];
+
 /** Applies runs/diff of a predicted delta with the control and literal streams of `plain`. */
-async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Uint8Array; extra: Uint8Array }, p: { runs: Uint8Array; diff: Uint8Array }) {
+async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Uint8Array; extra: Uint8Array }, p: { runs: Uint8Array; diff: Uint8Array; extra?: Uint8Array }) {
   const s = {
     ops: chunked(new Uint8Array(0), 'ops'),
     hdr: chunked(new Uint8Array(0), 'hdr'),
     ctrl: chunked(plain.ctrl, 'ctrl', 333),
     runs: chunked(p.runs, 'runs', 777),
     diff: chunked(p.diff, 'diff', 1001),
-    lit: chunked(plain.extra, 'lit', 555),
+    lit: chunked(p.extra ?? plain.extra, 'lit', 555),
   };
   const rebuilt = await collect(applyX86Delta(s, bufferSource(old), 0, old.length, nw.length));
   for (const r of [s.ctrl, s.runs, s.diff, s.lit]) expect(await r.atEnd()).toBe(true);
@@ -225,6 +239,83 @@ describe('x86-64 reference prediction', () => {
     }
   });
 
+  it('predicts the .eh_frame_hdr table exactly from the new .eh_frame, and round-trips with it', async () => {
+    const r = rng(18);
+    for (let trial = 0; trial < 8; trial++) {
+      const spec = randomSpec(r, 100 + Math.floor(r() * 300));
+      const old = render(spec, [], { table: true });
+      const nw = render(
+        spec,
+        spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0)),
+        { table: true },
+      );
+      const t = ehTable(elfLayout(nw.subarray(0, 1 << 16), nw.length)!, nw.subarray(0x10000, 0x10000 + 12), nw.length)!;
+      expect(t.end - t.start).toBe(8 * spec.functions.length);
+      const d = withTableDifferences(nw, all);
+      expect(d.subarray(t.start, t.end).every((x) => x === 0)).toBe(true);
+      expect(Buffer.from(d.subarray(0, t.start)).equals(Buffer.from(nw.subarray(0, t.start)))).toBe(true);
+      const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
+      const p = x86Differences(old, nw, plain.ctrl)!;
+      expect(p.extra).toBeDefined();
+      expect(Buffer.from(await applyPredicted(old, nw, plain, p)).equals(Buffer.from(nw))).toBe(true);
+    }
+  });
+
+  it('restores the table from any split of the bytes, and round-trips spoiled tables and headers', async () => {
+    const r = rng(19);
+    const good = render(randomSpec(r, 200), [], { table: true });
+    const spoilers: Array<(b: Uint8Array) => void> = [
+      () => undefined,
+      (b) => (b[0x10000 + 3] = 0x1b), // another table encoding
+      (b) => (b[0x10000 + 8] = 0xff), // fde_count past the header's segment
+      (b) => new DataView(b.buffer).setInt32(0x10000 + 4, -0x10000, true), // .eh_frame before the table
+      (b) => new DataView(b.buffer).setInt32(0x10000 + 4, 1 << 30, true), // .eh_frame outside every segment
+      (b) => {
+        for (let k = 0; k < 40; k++) b[0x10000 + Math.floor(r() * (b.length - 0x10000))] = Math.floor(r() * 256);
+      },
+      (b) => {
+        for (let k = 0; k < 40; k++) b[64 + Math.floor(r() * 200)] = Math.floor(r() * 256);
+      },
+    ];
+    for (const spoil of spoilers) {
+      for (let trial = 0; trial < 4; trial++) {
+        const nw = good.slice();
+        spoil(nw);
+        // literal everywhere, or in random runs (the rest as if in add regions)
+        const mask = Uint8Array.from({ length: nw.length }, () => 0);
+        for (let o = 0, lit = r() < 0.5; o < nw.length; lit = !lit) {
+          const n = 1 + Math.floor(r() * 300);
+          if (lit || trial % 2 === 0) mask.fill(1, o, o + n);
+          o += n;
+        }
+        const some = (start: number, end: number) => {
+          const spans: Array<[number, number]> = [];
+          for (let i = start; i < end; i++) {
+            if (!mask[i]) continue;
+            const last = spans[spans.length - 1];
+            if (last && last[1] === i) last[1] = i + 1;
+            else spans.push([i, i + 1]);
+          }
+          return spans;
+        };
+        const d = withTableDifferences(nw, some);
+        const blocks: Uint8Array[] = [];
+        for (let o = 0; o < d.length; ) {
+          const n = 1 + Math.floor(r() * (r() < 0.5 ? 50 : 20000));
+          blocks.push(d.slice(o, o + n));
+          o += n;
+        }
+        const gen = async function* () {
+          yield* blocks;
+        };
+        expect(Buffer.from(await collect(restoreTable(gen(), nw.length, some))).equals(Buffer.from(nw))).toBe(true);
+      }
+    }
+    // files without the table pass through unchanged
+    const plainFile = render(randomSpec(r, 50), []);
+    expect(withTableDifferences(plainFile, all)).toBe(plainFile);
+  });
+
   it('is chosen by the differ when it is smaller', () => {
     const r = rng(14);
     const spec = randomSpec(r, 300);
@@ -247,10 +338,11 @@ describe('x86-64 prediction in a patch', () => {
   it('rebuilds a layer whose executable changed, with the predicted differences', async () => {
     const r = rng(15);
     const spec = randomSpec(r, 400);
-    const oldElf = render(spec, []);
+    const oldElf = render(spec, [], { table: true });
     const newElf = render(
       spec,
       spec.functions.map(() => (r() < 0.1 ? 1 + Math.floor(r() * 30) : 0)),
+      { table: true },
     );
     const base = archive(member({ name: 'usr/bin/prog' }, oldElf), member({ name: 'etc/conf' }, 'a=1\n'));
     const target = archive(member({ name: 'usr/bin/prog' }, newElf), member({ name: 'etc/conf' }, 'a=2\n'));

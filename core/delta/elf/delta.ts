@@ -4,6 +4,7 @@
 // prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
 import { newDiffOutput, readTriple, writeDiff } from '../bsdiff.js';
 import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from '../bytes.js';
+import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES } from './layout.js';
 import { AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync } from './references.js';
 
@@ -47,6 +48,26 @@ function grown(r: PackedRegions, size: number): PackedRegions {
   return { newStart: f(r.newStart), oldStart: f(r.oldStart), add: f(r.add), extra: f(r.extra) };
 }
 
+/** The literal parts of new offsets [start, end) under regions `r` (in new-file order). */
+function literalSpans(r: { newStart: ArrayLike<number>; add: ArrayLike<number>; extra: ArrayLike<number> }, count: number): LiteralSpans {
+  return (start, end) => {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      if (r.newStart[m]! + r.add[m]! + r.extra[m]! <= start) lo = m + 1;
+      else hi = m;
+    }
+    const spans: Array<[number, number]> = [];
+    for (let i = lo; i < count && r.newStart[i]! < end; i++) {
+      const s = Math.max(start, r.newStart[i]! + r.add[i]!);
+      const e = Math.min(end, r.newStart[i]! + r.add[i]! + r.extra[i]!);
+      if (s < e) spans.push([s, e]);
+    }
+    return spans;
+  };
+}
+
 /** The control triples of one delta (bsdiff.ts) as add regions. */
 function regionsOf(ctrl: Uint8Array): Regions {
   const r: Regions = { newStart: [], oldStart: [], add: [], extra: [] };
@@ -79,14 +100,17 @@ function regionsOf(ctrl: Uint8Array): Regions {
 }
 
 /**
- * The difference streams (runs, diff) of a delta whose control triples are `ctrl`, taken against
- * the predicted old bytes; undefined when `old` is not an x86-64 ELF file this predicts.
+ * The difference and literal streams (runs, diff, extra) of a delta whose control triples are
+ * `ctrl`, taken against the predicted old bytes, for the new file with its .eh_frame_hdr table
+ * replaced by its difference from the predicted one (ehtable.ts); undefined when `old` is not an
+ * x86-64 ELF file this predicts.
  */
-export function x86Differences(old: Uint8Array, nw: Uint8Array, ctrl: Uint8Array): { runs: Uint8Array; diff: Uint8Array } | undefined {
+export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8Array): { runs: Uint8Array; diff: Uint8Array; extra?: Uint8Array } | undefined {
   if (old.length > X86_MAX_OLD) return undefined;
   const layout = elfLayout(old.subarray(0, HEAD_BYTES), old.length);
   if (!layout) return undefined;
   const r = regionsOf(ctrl);
+  const nw = withTableDifferences(newFile, literalSpans(r, r.add.length));
   const predictor = new Predictor(layout, scanSitesSync(layout, old), new AddressMap(r.newStart, r.oldStart, r.add));
   const out = newDiffOutput();
   let piece = new Uint8Array(0);
@@ -97,16 +121,27 @@ export function x86Differences(old: Uint8Array, nw: Uint8Array, ctrl: Uint8Array
     predictor.predict(old, 0, o, o + len, o, o + len, r.newStart[i]! - o, piece);
     writeDiff(out, piece, 0, nw, r.newStart[i]!, len);
   }
-  return { runs: out.runs.take(), diff: out.diff.take() };
+  if (nw === newFile) return { runs: out.runs.take(), diff: out.diff.take() };
+  for (let i = 0; i < r.add.length; i++) out.extra.bytes(nw.subarray(r.newStart[i]! + r.add[i]!, r.newStart[i]! + r.add[i]! + r.extra[i]!));
+  return { runs: out.runs.take(), diff: out.diff.take(), extra: out.extra.take() };
 }
 
 /**
  * Applies a predicted delta over old = src[offset, offset+oldLen). The delta's control triples are
  * read first (the address map needs all of them: 16 bytes each, 250k for the node binary), then
  * the old file's code is scanned once for reference sites (5 bytes each, 1.4M for the node
- * binary), then the triples are applied as in applyDelta with predicted old bytes.
+ * binary), then the triples are applied as in applyDelta with predicted old bytes. `ehTable`: the
+ * new file's .eh_frame_hdr table is carried as differences from its prediction (format 5 on, ehtable.ts).
  */
-export async function* applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number): AsyncGenerator<Uint8Array> {
+export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true): AsyncGenerator<Uint8Array> {
+  const triples: { r?: PackedRegions } = {};
+  const bytes = predictedDelta(s, src, offset, oldLen, newLen, triples);
+  // predictedDelta has read every triple before its first bytes
+  return ehTable ? restoreTable(bytes, newLen, (start, end) => literalSpans(triples.r!, triples.r!.add.length)(start, end)) : bytes;
+}
+
+/** applyX86Delta's bytes before the .eh_frame_hdr table is restored (the whole of it before format 5). */
+async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, triples: { r?: PackedRegions }): AsyncGenerator<Uint8Array> {
   const { ctrl, runs, diff, lit } = s;
   if (oldLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
   if (newLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
@@ -126,6 +161,7 @@ export async function* applyX86Delta(s: DeltaStreams, src: ByteSource, offset: n
     done += add + extra;
   }
   r = grown(r, count);
+  triples.r = r;
   const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
   // The scan reads the old code in 1 MiB chunks, into one buffer where the source can.
   const scanBuf = new Uint8Array(SCAN_CHUNK + SCAN_REACH + 1);
