@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptPatchError } from '../../core/delta/bytes.js';
 import { SECTION_NAMES, type CarriedLayer, type SectionName, type SectionSize } from '../../core/delta/format.js';
-import { layerReaders, SectionStore, STREAM, type Stream } from './sections.js';
+import { CM_DECODE_RATE, cmPays, layerReaders, LINK_RATE, SectionStore, STREAM, type Stream } from './sections.js';
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))));
@@ -60,6 +60,22 @@ describe('section coding', () => {
       expect(l.sections.lit.coding).toBeUndefined();
       expect(Buffer.from(await readAll(file, l)).equals(Buffer.from(lit))).toBe(true);
     }
+  });
+
+  it('chooses cm by the link time it saves against the decode time it adds, unless the budget is lifted', () => {
+    // base-on-device's literal section: 2,917,594 B raw, brotli 11 487,346 B, cm 393,838 B
+    const raw = 2_917_594;
+    expect(cmPays('pays', raw, 487_346)).toBe(false); // even a 0-byte cm could not buy 9.7 s of decoding
+    expect(cmPays('pays', raw, 487_346, 393_838)).toBe(false);
+    expect(cmPays('smaller', raw, 487_346, 393_838)).toBe(true);
+    expect(cmPays('never', raw, 487_346, 393_838)).toBe(false);
+    // the break-even: saved bytes at the link rate = raw bytes at the decode rate
+    const even = Math.ceil((raw / CM_DECODE_RATE) * LINK_RATE);
+    expect(cmPays('pays', raw, even + 1000, 1000)).toBe(true);
+    expect(cmPays('pays', raw, even + 1000, 1002)).toBe(false);
+    // a real margin: within 3% of brotli is not worth a second decoder, dense or not
+    expect(cmPays('smaller', raw, 487_346, 475_000)).toBe(false);
+    expect(cmPays('smaller', 4000, 3000, 100)).toBe(false);
   });
 
   it('fails a corrupt cm section as a corrupt patch, and refuses one declared larger than a patch writes', async () => {

@@ -33,16 +33,16 @@ const compressOnce = promisify(brotliCompress);
  */
 export const SMALL_SECTION = 4 << 20;
 /**
- * How sections over SMALL_SECTION stream, by what the patch carries, and whether whole ones may be
- * cm-coded: only when asked (`dense`, `lighter diff --dense`), because at the design's link speed
- * (about 1 Mbit/s) cm's decode time outweighs the bytes it saves (base-on-device: 93 KB saved, 0.75 s
- * of link, against 12–18 s more to decode), and never in a first image, whose build time is held to a
- * general compressor's.
+ * How sections over SMALL_SECTION stream, by what the patch carries, and when whole ones are
+ * cm-coded (`cm`, see cmPays): in a delta, where it pays at the design's link speed; asked to be
+ * dense (`lighter diff --dense`: a metered or slower link, where bytes count more than device time),
+ * wherever it is smaller by CM_MARGIN; never in a first image, whose build time is held to a general
+ * compressor's.
  */
 export const STREAM = {
-  delta: { quality: 10, lgwin: 22, cm: false },
-  dense: { quality: 10, lgwin: 22, cm: true },
-  firstImage: { quality: 11, lgwin: 24, cm: false },
+  delta: { quality: 10, lgwin: 22, cm: 'pays' },
+  dense: { quality: 10, lgwin: 22, cm: 'smaller' },
+  firstImage: { quality: 11, lgwin: 24, cm: 'never' },
 } as const;
 export type Stream = (typeof STREAM)[keyof typeof STREAM];
 const SMALL_LGWIN = 24;
@@ -51,14 +51,39 @@ const INCOMPRESSIBLE_QUALITY = 4;
 const PROBE_QUALITY = 1;
 const PROBE_KEEPS = 0.97;
 /**
- * Whole sections of at least CM_MIN bytes are also coded by the context-mixing coder
- * (core/delta/cm), and the smaller coding kept: on base-on-device's literal section (2.9 MB of new
- * JS) brotli 11 gave 487,346 B, cm 393,839 B, which decodes at 0.16–0.25 MB/s of CPU on the
- * loaded build machine (brotli: hundreds of MB/s; docs/patch-format.md). Below CM_MIN its 4 MB of
- * tables cost more time than the bytes are worth. Only whole sections (≤ SMALL_SECTION) qualify:
- * at that speed a first image's 300 MB of layers would take half an hour to decode.
+ * Whole sections of at least CM_MIN bytes may be coded by the context-mixing coder (core/delta/cm)
+ * instead of brotli: on base-on-device's literal section (2.9 MB of new JS) brotli 11 gave
+ * 487,346 B, cm 393,839 B, but cm decodes at CM_DECODE_RATE where brotli runs at hundreds of MB/s
+ * (docs/patch-format.md). Below CM_MIN its 4 MB of tables cost more time than the bytes are worth.
+ * Only whole sections (≤ SMALL_SECTION) qualify: at that speed a first image's 300 MB of layers
+ * would take half an hour to decode.
  */
 const CM_MIN = 4096;
+/** The link a default patch is built for: DESIGN.md's satellite link, about 1 Mbit/s. */
+export const LINK_RATE = 125_000;
+/**
+ * cm's decode speed, raw bytes per CPU second: 0.27–0.30 MB/s measured on base-on-device's literal
+ * section and on 1 MB of npm JS (2-core build machine, load average 9–13), rounded up; a fixed
+ * figure, not a timing taken during the build, so the same inputs give the same patch.
+ */
+export const CM_DECODE_RATE = 300_000;
+/** cm is kept only when at most this fraction of brotli's bytes: a real saving, not a coin toss. */
+export const CM_MARGIN = 0.97;
+
+/**
+ * Whether a whole section of `raw` bytes is cm-coded, given its brotli and cm code lengths (cm
+ * undefined: not yet coded, asking whether coding it could pay at all). `pays`: the link time the
+ * saving buys, (brotli − cm) × 8 bits at LINK_RATE, covers the decode time cm adds, raw ÷
+ * CM_DECODE_RATE (brotli's own is negligible) — the patch is in use sooner. At these rates cm must
+ * save ≥ 42% of the raw size on top of brotli, which no real section does (base-on-device saves 3%:
+ * 93.5 KB, 0.75 s of link, for 9.7 s of decoding); the bound with cm = 0 skips coding sections that cannot
+ * qualify, so default builds pay nothing for it. `smaller`: the budget lifted; the margin alone.
+ */
+export function cmPays(how: Stream['cm'], raw: number, brotli: number, cm?: number): boolean {
+  if (how === 'never' || raw < CM_MIN) return false;
+  if (cm !== undefined && cm > brotli * CM_MARGIN) return false;
+  return how === 'smaller' || (brotli - (cm ?? 0)) / LINK_RATE >= raw / CM_DECODE_RATE;
+}
 /** A cm section's code is never this much longer than its raw bytes (a larger claim is corruption, not a reason to allocate). */
 const cmCodeBound = (raw: number) => raw + (raw >> 3) + 64;
 /** Raw bytes a cm section decodes per turn of the event loop. */
@@ -172,8 +197,8 @@ function sectionWriter(path: string, how: Stream): SectionWriter {
       const all = Buffer.concat(pending);
       const quality = await qualityFor(all, SMALL_QUALITY);
       const brotli = await compressOnce(all, params(quality, pendingBytes, SMALL_LGWIN));
-      const cm = how.cm && all.length >= CM_MIN && quality !== INCOMPRESSIBLE_QUALITY ? cmEncode(all) : undefined;
-      const out = cm && cm.length < brotli.length ? cm : brotli;
+      const cm = quality !== INCOMPRESSIBLE_QUALITY && cmPays(how.cm, all.length, brotli.length) ? cmEncode(all) : undefined;
+      const out = cm && cmPays(how.cm, all.length, brotli.length, cm.length) ? cm : brotli;
       await fs.writeFile(path, out, { flag: 'wx' });
       return out === cm ? { length: out.length, rawLength: raw, coding: 'cm' } : { length: out.length, rawLength: raw };
     },
