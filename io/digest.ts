@@ -38,6 +38,13 @@ export class VerifyingStream extends Transform {
   ) {
     super();
   }
+  /**
+   * True when this stream fails unless its bytes hash to `digest` (and, when both say, have `size`):
+   * a consumer handed such a stream need not hash the same bytes again.
+   */
+  checks(digest: string, size?: number): boolean {
+    return this.expected?.digest === digest && (size === undefined || this.expected.size === undefined || this.expected.size === size);
+  }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
     if (this.expected?.size !== undefined && this.seen > this.expected.size) {

@@ -22,14 +22,51 @@ export interface LayerStreams {
 
 const CHUNK = 1 << 20;
 
-/** Base layers with their tar layouts, parsed when first named. */
+/** Reads up to this long (tar headers, small files' contents) go through the layer's block cache. */
+const SMALL_READ = 64 << 10;
+const CACHED_LAYERS = 2;
+/** 1 MiB per layer: a delta keeps its own 8 MiB cache (sharing it with these reads raised runtime-update's peak by 13-22 MB). */
+const SMALL_BLOCKS = 16;
+/** Output of a delta is gathered into blocks of this size: the pieces are often a few bytes. */
+const OUT_BLOCK = 256 << 10;
+
+/**
+ * Base layers with their tar layouts, parsed when first named, and one block cache per layer shared
+ * by its headers and small files: consecutive entries lie next to each other, and a read per header
+ * and per small file (app-update: 2,400 reads of 150-512 bytes for a 5 MB layer) cost more than the
+ * rest of its rebuild.
+ */
 class BaseLayers {
   private readonly layouts = new Map<number, Promise<TarLayout>>();
+  private readonly caches = new Map<number, BlockCache>();
   constructor(readonly sources: ByteSource[]) {}
   source(i: number): ByteSource {
     const b = this.sources[i];
     if (!b) throw new CorruptPatchError(`patch refers to base layer ${i}, base has ${this.sources.length}`);
     return b;
+  }
+  /** Layer `i`'s cache of small reads; at most CACHED_LAYERS are kept, the least recently used dropped. */
+  private cache(i: number): BlockCache {
+    let c = this.caches.get(i);
+    if (c) this.caches.delete(i);
+    else {
+      c = new BlockCache(this.source(i), SMALL_READ, SMALL_BLOCKS);
+      if (this.caches.size >= CACHED_LAYERS) this.caches.delete(this.caches.keys().next().value!);
+    }
+    this.caches.set(i, c);
+    return c;
+  }
+  /** Exactly `length` bytes of layer `i` at `offset`, a copy the caller keeps. */
+  async read(i: number, offset: number, length: number): Promise<Uint8Array> {
+    if (length > SMALL_READ) return this.source(i).read(offset, length);
+    const cache = this.cache(i);
+    const out = new Uint8Array(length);
+    for (let n = 0; n < length; ) {
+      const b = cache.now(offset + n, length - n) ?? (await cache.get(offset + n, length - n));
+      out.set(b, n);
+      n += b.length;
+    }
+    return out;
   }
   async entry(layer: number, index: number): Promise<TarEntry> {
     const src = this.source(layer);
@@ -49,8 +86,42 @@ async function* pipeLit(r: ChunkReader, len: number): AsyncGenerator<Uint8Array>
   }
 }
 
-/** Rebuilds one layer; `expectedSize` bounds the output. */
+/** Output pieces at least this long pass through as they are; shorter ones are gathered into blocks. */
+const PASS = 64 << 10;
+
+/**
+ * Rebuilds one layer in blocks of OUT_BLOCK bytes (or pieces of at least PASS): a layer of small
+ * files is mostly 512-byte headers and short contents, and every piece was a write of its own
+ * through the verifying stream, the archive and the file (app-update: 2,200 writes for 5 MB).
+ * `expectedSize` bounds the output.
+ */
 export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expectedSize: number, version = FORMAT_VERSION): AsyncGenerator<Uint8Array> {
+  let block = new Uint8Array(OUT_BLOCK);
+  let n = 0;
+  for await (const c of program(s, sources, expectedSize, version)) {
+    if (c.length >= PASS) {
+      if (n > 0) yield block.subarray(0, n);
+      if (n > 0) block = new Uint8Array(OUT_BLOCK);
+      n = 0;
+      yield c;
+      continue;
+    }
+    for (let o = 0; o < c.length; ) {
+      const k = Math.min(c.length - o, OUT_BLOCK - n);
+      block.set(c.subarray(o, o + k), n);
+      n += k;
+      o += k;
+      if (n === OUT_BLOCK) {
+        yield block;
+        block = new Uint8Array(OUT_BLOCK);
+        n = 0;
+      }
+    }
+  }
+  if (n > 0) yield block.subarray(0, n);
+}
+
+async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: number, version: number): AsyncGenerator<Uint8Array> {
   const base = new BaseLayers(sources);
   const lastIndex = new Map<number, number>();
   let previousHeader: Uint8Array | undefined;
@@ -89,7 +160,7 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
         const index = (lastIndex.get(refLayer) ?? -1) + 1 + (await s.ops.svar());
         lastIndex.set(refLayer, index);
         refEntry = await base.entry(refLayer, index);
-        ref = await base.source(refLayer).read(refEntry.start, refEntry.dataOffset - refEntry.start);
+        ref = await base.read(refLayer, refEntry.start, refEntry.dataOffset - refEntry.start);
       } else if (hdrMode === HDR_MODE.PREVIOUS) {
         if (!previousHeader) throw new CorruptPatchError('patch refers to a previous header before the first entry');
         ref = previousHeader;
@@ -120,8 +191,7 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
       // content bytes
       check(contentLen + padLen);
       if (contentKind === CONTENT.SAME || contentKind === CONTENT.COPY) {
-        const src = base.source(from!.layer);
-        for (let o = 0; o < contentLen; o += CHUNK) yield await src.read(from!.entry.dataOffset + o, Math.min(CHUNK, contentLen - o));
+        for (let o = 0; o < contentLen; o += CHUNK) yield await base.read(from!.layer, from!.entry.dataOffset + o, Math.min(CHUNK, contentLen - o));
       } else if (contentKind === CONTENT.LIT) {
         yield* pipeLit(s.lit, contentLen);
       } else if (from && x86) {
@@ -136,9 +206,6 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
     }
   }
 }
-
-/** Output of a delta is gathered into blocks of this size: the pieces are often a few bytes. */
-const OUT_BLOCK = 256 << 10;
 
 /**
  * bsdiff triples (bsdiff.ts) over old = src[offset, offset+oldLen). Varints, difference bytes and

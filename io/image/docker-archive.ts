@@ -149,7 +149,9 @@ export async function openArchiveDestination(path: string, tag: string | undefin
     const expect = { digest, ...(size !== undefined ? { size } : {}), what: `layer ${digest}` };
     try {
       if (size !== undefined) {
-        await addStream(blobName(digest, '.tar'), size, chain(data, new VerifyingStream(expect.what, expect)));
+        // A stream that already verifies this digest (a source's layer, a rebuilt layer) is not hashed twice.
+        const checked = data instanceof VerifyingStream && data.checks(digest, size) ? data : chain(data, new VerifyingStream(expect.what, expect));
+        await addStream(blobName(digest, '.tar'), size, checked);
       } else {
         const s = await spool(data, join(staging, digestHex(digest)), expect);
         try {
