@@ -119,6 +119,19 @@ describe('bad input is rejected before anything becomes visible', () => {
     await expect(PatchFile.open(f)).rejects.toThrow(/bad magic/);
   });
 
+  it('the target config comes from the base config and its delta; another base config is refused by name', async () => {
+    const p = await PatchFile.open(patch);
+    expect(p.header.target.configDelta).toBeDefined();
+    const src = await openSource(archive(images.appV1.archive));
+    const info = await src.info().finally(() => src.close());
+    const t = await openSource(archive(images.appV2.archive));
+    const want = (await t.info().finally(() => t.close())).configBytes;
+    expect(Buffer.from(p.targetConfig(info)).equals(Buffer.from(want))).toBe(true);
+    expect(() => p.targetConfig({ configDigest: `sha256:${'0'.repeat(64)}`, configBytes: info.configBytes })).toThrow(/wrong base image: the patch's target config is coded against base config sha256:[0-9a-f]{64}, not sha256:0{64}/);
+    expect(() => p.targetConfig()).toThrow(/and none was given/);
+    expect(() => p.targetConfig({ configDigest: info.configDigest, configBytes: new TextEncoder().encode('{}') })).toThrow(/the base config does not match its digest/);
+  });
+
   it('the wrong base: rejected naming the missing layer, no output', async () => {
     const out = join(work, 'wrong-base.tar');
     await expect(applyTo(patch, images.appV2.archive.replace('app-v2', 'base'), out)).rejects.toThrow(/wrong base image .* lacks \d+ of the \d+ layers/);

@@ -4,6 +4,7 @@
 // a similar name gets a bsdiff delta, the rest is literal. Headers are encoded against the
 // matched base header (tar/header-codec.ts). Deterministic: the same inputs give the same bytes,
 // whatever the worker timing.
+import { encodeConfigDelta, type ConfigDeltaItem } from './config-delta.js';
 import { allocChainIndex, type ChainIndex } from './matcher.js';
 import { ByteWriter, type ByteSource } from './bytes.js';
 import { joinWindows, rebaseWindow, withX86Prediction, type Differ, type DiffResult, type WindowResult } from './differ.js';
@@ -41,6 +42,8 @@ export interface BuildEnv {
 
 export interface ImageLayers {
   configDigest: string;
+  /** A base's config bytes, when known: the target's config is then coded against them. */
+  configBytes?: Uint8Array;
   diffIDs: string[];
   /** Uncompressed layer tars, one per diffID. */
   layers: ByteSource[];
@@ -422,7 +425,21 @@ export async function buildPatch(base: ImageLayers | null, target: TargetImage, 
   }
   return {
     base: base ? { configDigest: base.configDigest, diffIDs: base.diffIDs } : { configDigest: null, diffIDs: [] },
-    target: { configDigest: target.configDigest, config: encodeConfig(target.configBytes), repoTags: target.repoTags },
+    target: { configDigest: target.configDigest, ...configField(base?.configBytes, target.configBytes), repoTags: target.repoTags },
     layers,
   };
+}
+
+/** The target config as a delta against the base's when that is shorter (as JSON text), else whole. */
+function configField(base: Uint8Array | undefined, target: Uint8Array): { config: string } | { configDelta: ConfigDeltaItem[] } {
+  const config = encodeConfig(target);
+  let baseText: string;
+  try {
+    if (!base) return { config };
+    baseText = encodeConfig(base);
+  } catch {
+    return { config };
+  }
+  const configDelta = encodeConfigDelta(baseText, config);
+  return JSON.stringify(configDelta).length < JSON.stringify(config).length ? { configDelta } : { config };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeConfig, decodePrefix, encodeConfig, encodePrefix } from './format.js';
+import { decodeConfig, decodePrefix, encodeConfig, encodePrefix, parseHeader } from './format.js';
 
 describe('config as header text', () => {
   it('gives back the exact bytes, a byte-order mark and non-ASCII included', () => {
@@ -19,7 +19,7 @@ describe('format version', () => {
     new DataView(p.buffer).setUint32(8, version);
     return p;
   };
-  it('writes version 5 and reads versions 2 to 4 too (they lack only the x86-predicted delta kinds, cm sections and the predicted .eh_frame_hdr table)', () => {
+  it('writes version 5 and reads versions 2 to 4 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table and config deltas)', () => {
     expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(5);
     expect(decodePrefix(prefix(2))).toBe(100);
     expect(decodePrefix(prefix(3))).toBe(100);
@@ -29,5 +29,21 @@ describe('format version', () => {
   it('refuses other versions, naming the ones it reads', () => {
     expect(() => decodePrefix(prefix(6))).toThrow('unsupported patch format version 6 (this build reads 2, 3, 4 and 5)');
     expect(() => decodePrefix(prefix(1))).toThrow('unsupported patch format version 1');
+  });
+});
+
+describe('header target config', () => {
+  const d = (c: string) => `sha256:${c.repeat(64)}`;
+  const header = (target: object, base: string | null = d('a')) => new TextEncoder().encode(JSON.stringify({ base: { configDigest: base, diffIDs: [] }, target: { configDigest: d('b'), repoTags: [], ...target }, layers: [] }));
+  it('takes the config whole or as a delta against a base config', () => {
+    expect(parseHeader(header({ config: '{}' }), 0).target.config).toBe('{}');
+    expect(parseHeader(header({ configDelta: [[0, 3], 'x'] }), 0).target.configDelta).toEqual([[0, 3], 'x']);
+  });
+  it('refuses both, neither, a delta without a base, and malformed items', () => {
+    expect(() => parseHeader(header({ config: '{}', configDelta: ['x'] }), 0)).toThrow('needs exactly one of config and configDelta');
+    expect(() => parseHeader(header({}), 0)).toThrow('needs exactly one of config and configDelta');
+    expect(() => parseHeader(header({ configDelta: ['x'] }, null), 0)).toThrow('has a configDelta but no base config');
+    expect(() => parseHeader(header({ configDelta: [[0, -1]] }), 0)).toThrow('patch header is invalid');
+    expect(() => parseHeader(header({ configDelta: [[0, 1, 2]] }), 0)).toThrow('patch header is invalid');
   });
 });

@@ -8,7 +8,8 @@ export const MAGIC = 'LGTPATCH';
 /**
  * Version 3 added the x86-predicted delta kinds, version 4 the context-mixing section coding
  * (`coding: 'cm'`), version 5 the .eh_frame_hdr table of x86-predicted deltas carried as differences
- * from its prediction (elf/ehtable.ts); each older version is a valid newer patch without what came
+ * from its prediction (elf/ehtable.ts) and the target config coded against the base config
+ * (`configDelta`); each older version is a valid newer patch without what came
  * later, so all are read (the applier is told the version: applyLayer).
  */
 export const FORMAT_VERSION = 5;
@@ -19,6 +20,8 @@ export const HEADER_DIGEST_BYTES = 32;
 export const MAX_HEADER_BYTES = 16 << 20;
 /** Largest layer or decompressed section we accept: 64 GiB. */
 const MAX_BYTES = 64 * 2 ** 30;
+/** Bound on the target config's text. */
+export const MAX_CONFIG_CHARS = 8 << 20;
 
 export const SECTION_NAMES = ['ops', 'hdr', 'ctrl', 'runs', 'diff', 'lit'] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
@@ -61,13 +64,20 @@ export const patchHeader = z
     base: z.object({ configDigest: digest.nullable(), diffIDs: z.array(digest).max(1000) }),
     target: z.object({
       configDigest: digest,
-      /** The target image config's exact bytes, as UTF-8 text (their sha256 is configDigest). */
-      config: z.string().max(8 << 20),
+      /** The target image config's exact bytes, as UTF-8 text (their sha256 is configDigest)... */
+      config: z.string().max(MAX_CONFIG_CHARS).optional(),
+      /** ...or that text coded against the base config's (version 5 on, core/delta/config-delta.ts). */
+      configDelta: z
+        .array(z.union([z.string().max(MAX_CONFIG_CHARS), z.tuple([z.number().int().min(0).max(MAX_CONFIG_CHARS), z.number().int().min(1).max(MAX_CONFIG_CHARS)])]))
+        .max(1 << 16)
+        .optional(),
       repoTags: z.array(z.string().max(512)).max(100),
     }),
     layers: z.array(layer).max(1000),
   })
   .superRefine((h, ctx) => {
+    if ((h.target.config === undefined) === (h.target.configDelta === undefined)) ctx.addIssue({ code: 'custom', path: ['target'], message: 'needs exactly one of config and configDelta' });
+    if (h.target.configDelta && !h.base.configDigest) ctx.addIssue({ code: 'custom', path: ['target'], message: 'has a configDelta but no base config' });
     for (const l of h.layers) {
       const baseLayers = h.base.diffIDs.length;
       if (l.from === 'base' && l.index >= baseLayers) ctx.addIssue({ code: 'custom', message: `layer refers to base layer ${l.index} of ${baseLayers}` });

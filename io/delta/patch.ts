@@ -10,7 +10,8 @@ import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { applyLayer } from '../../core/delta/apply.js';
 import { buildPatch, type ImageLayers, type TargetImage } from '../../core/delta/build.js';
 import type { ByteSource } from '../../core/delta/bytes.js';
-import { decodeConfig, decodePrefix, encodePrefix, prefixVersion, HEADER_DIGEST_BYTES, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
+import { decodeConfig, decodePrefix, encodeConfig, encodePrefix, prefixVersion, HEADER_DIGEST_BYTES, MAX_CONFIG_CHARS, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
+import { applyConfigDelta } from '../../core/delta/config-delta.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { withScratchDir } from '../scratch.js';
 import { sha256, VerifyingStream } from '../digest.js';
@@ -81,7 +82,7 @@ export async function diffImages(base: ImageSource | undefined, target: ImageSou
       const baseFiles = base && changed.length ? await openLayers(base, bi.layers.map((_, i) => i), dir, 'base') : new Map<number, FileSource | FileRange>();
       const targetFiles = await openLayers(target, changed, dir, 'target');
       sources.push(...baseFiles.values(), ...targetFiles.values());
-      const baseImage: ImageLayers | null = base ? { configDigest: bi.configDigest, diffIDs: baseIDs, layers: bi.layers.map((_, i) => baseFiles.get(i) ?? notSpooled) } : null;
+      const baseImage: ImageLayers | null = base ? { configDigest: bi.configDigest, configBytes: 'configBytes' in bi ? bi.configBytes : undefined, diffIDs: baseIDs, layers: bi.layers.map((_, i) => baseFiles.get(i) ?? notSpooled) } : null;
       const targetImage: TargetImage = {
         configDigest: ti.configDigest,
         configBytes: ti.configBytes,
@@ -159,8 +160,16 @@ export class PatchFile {
     }
   }
 
-  get targetConfig(): Uint8Array {
-    const bytes = decodeConfig(this.header.target.config);
+  /** The target config's bytes; `baseConfig`: the base image's, which a config delta needs. */
+  targetConfig(baseConfig?: { configDigest: string; configBytes: Uint8Array }): Uint8Array {
+    const t = this.header.target;
+    let text = t.config;
+    if (text === undefined) {
+      if (!baseConfig || baseConfig.configDigest !== this.header.base.configDigest) throw new Error(`wrong base image: the patch's target config is coded against base config ${this.header.base.configDigest}${baseConfig ? `, not ${baseConfig.configDigest}` : ', and none was given'}`);
+      if (sha256(baseConfig.configBytes) !== baseConfig.configDigest) throw new PatchFormatError(`${this.path}: the base config does not match its digest`);
+      text = applyConfigDelta(encodeConfig(baseConfig.configBytes), t.configDelta!, MAX_CONFIG_CHARS);
+    }
+    const bytes = decodeConfig(text);
     if (sha256(bytes) !== this.header.target.configDigest) throw new PatchFormatError(`${this.path}: target config does not match its digest`);
     return bytes;
   }
@@ -200,7 +209,7 @@ export async function applyPatch(patch: PatchFile, base: ImageSource | undefined
     const baseIDs = h.base.diffIDs;
     const missing = baseIDs.filter((d) => !where.has(d));
     if (missing.length) throw new Error(`wrong base image ${bi.reference}: it lacks ${missing.length} of the ${baseIDs.length} layers the patch was built against (first: ${missing[0]})`);
-    const configBytes = patch.targetConfig;
+    const configBytes = patch.targetConfig('configBytes' in bi ? bi : undefined);
     const total = h.layers.reduce((n, l) => n + l.size, 0);
     let done = 0;
     const tick = (n: number) => {
