@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeConfig, decodePrefix, encodeConfig, encodePrefix, parseHeader } from './format.js';
+import { decodeConfig, decodePrefix, encodeConfig, encodePrefix, parseHeader, patchHeader } from './format.js';
 
 describe('config as header text', () => {
   it('gives back the exact bytes, a byte-order mark and non-ASCII included', () => {
@@ -19,8 +19,9 @@ describe('format version', () => {
     new DataView(p.buffer).setUint32(8, version);
     return p;
   };
-  it('writes version 5 and reads versions 2 to 4 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table and config deltas)', () => {
+  it('writes version 5 and reads versions 2 to 4 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table, config deltas and block sections)', () => {
     expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(5);
+    expect(decodePrefix(prefix(5))).toBe(100);
     expect(decodePrefix(prefix(2))).toBe(100);
     expect(decodePrefix(prefix(3))).toBe(100);
     expect(decodePrefix(prefix(4))).toBe(100);
@@ -45,5 +46,34 @@ describe('header target config', () => {
     expect(() => parseHeader(header({ configDelta: ['x'] }, null), 0)).toThrow('has a configDelta but no base config');
     expect(() => parseHeader(header({ configDelta: [[0, -1]] }), 0)).toThrow('patch header is invalid');
     expect(() => parseHeader(header({ configDelta: [[0, 1, 2]] }), 0)).toThrow('patch header is invalid');
+  });
+});
+
+describe('sections in blocks', () => {
+  const header = (lit: object) => ({
+    base: { configDigest: null, diffIDs: [] },
+    target: { configDigest: `sha256:${'1'.repeat(64)}`, config: '{}', repoTags: [] },
+    layers: [
+      {
+        from: 'patch',
+        diffID: `sha256:${'2'.repeat(64)}`,
+        size: 0,
+        offset: 0,
+        length: 10 + ('length' in lit ? (lit.length as number) : 0),
+        sha256: `sha256:${'3'.repeat(64)}`,
+        sections: { ops: { length: 2, rawLength: 1 }, hdr: { length: 2, rawLength: 1 }, ctrl: { length: 2, rawLength: 1 }, runs: { length: 2, rawLength: 1 }, diff: { length: 2, rawLength: 1 }, lit },
+      },
+    ],
+  });
+  it('accepts blocks that cover the section, and refuses ones that do not', () => {
+    expect(patchHeader.safeParse(header({ length: 30, rawLength: 50, coding: 'blocks', block: 20, blocks: [10, 10, 10] })).success).toBe(true);
+    for (const bad of [
+      { length: 20, rawLength: 50, coding: 'blocks', block: 20, blocks: [10, 10] },
+      { length: 31, rawLength: 50, coding: 'blocks', block: 20, blocks: [10, 10, 10] },
+      { length: 30, rawLength: 50, coding: 'blocks', block: (16 << 20) + 1, blocks: [30] },
+      { length: 30, rawLength: 50, coding: 'blocks', blocks: [30] },
+      { length: 30, rawLength: 50, block: 50, blocks: [30] },
+    ])
+      expect(patchHeader.safeParse(header(bad)).success).toBe(false);
   });
 });

@@ -8,8 +8,9 @@ export const MAGIC = 'LGTPATCH';
 /**
  * Version 3 added the x86-predicted delta kinds, version 4 the context-mixing section coding
  * (`coding: 'cm'`), version 5 the .eh_frame_hdr table of x86-predicted deltas carried as differences
- * from its prediction (elf/ehtable.ts) and the target config coded against the base config
- * (`configDelta`); each older version is a valid newer patch without what came
+ * from its prediction (elf/ehtable.ts), the target config coded against the base config
+ * (`configDelta`) and sections coded in independent blocks (`coding: 'blocks'`, first images,
+ * compressed on both cores); each older version is a valid newer patch without what came
  * later, so all are read (the applier is told the version: applyLayer).
  */
 export const FORMAT_VERSION = 5;
@@ -29,14 +30,31 @@ export type SectionName = (typeof SECTION_NAMES)[number];
 const digest = z.string().regex(/^sha256:[0-9a-f]{64}$/);
 const size = z.number().int().min(0).max(MAX_BYTES);
 
-const section = z.object({
-  /** Compressed length (sections follow each other in SECTION_NAMES order). */
-  length: size,
-  /** Decompressed length (the decompressor stops with an error beyond it). */
-  rawLength: size,
-  /** 'cm': coded by core/delta/cm (version 4 on); absent: brotli. */
-  coding: z.literal('cm').optional(),
-});
+/** Largest raw block of a 'blocks' section: the applier holds one block's brotli window at a time. */
+export const MAX_BLOCK_BYTES = 16 << 20;
+const section = z
+  .object({
+    /** Compressed length (sections follow each other in SECTION_NAMES order). */
+    length: size,
+    /** Decompressed length (the decompressor stops with an error beyond it). */
+    rawLength: size,
+    /**
+     * 'cm': coded by core/delta/cm (version 4 on); 'blocks': independent brotli streams of `block`
+     * raw bytes each (the last one the rest), compressed lengths in `blocks` (version 5 on); absent: brotli.
+     */
+    coding: z.enum(['cm', 'blocks']).optional(),
+    block: z.number().int().min(1).max(MAX_BLOCK_BYTES).optional(),
+    blocks: z.array(z.number().int().min(1).max(MAX_BYTES)).max(1 << 20).optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.coding !== 'blocks') {
+      if (s.block !== undefined || s.blocks !== undefined) ctx.addIssue({ code: 'custom', message: 'block sizes on a section not coded in blocks' });
+      return;
+    }
+    if (s.block === undefined || s.blocks === undefined) return void ctx.addIssue({ code: 'custom', message: 'a section coded in blocks needs block and blocks' });
+    if (s.blocks.length !== Math.ceil(s.rawLength / s.block)) ctx.addIssue({ code: 'custom', message: `${s.blocks.length} blocks do not cover ${s.rawLength} bytes in blocks of ${s.block}` });
+    if (s.blocks.reduce((n, b) => n + b, 0) !== s.length) ctx.addIssue({ code: 'custom', message: 'blocks do not add up to the section length' });
+  });
 export type SectionSize = z.infer<typeof section>;
 
 const layer = z.discriminatedUnion('from', [

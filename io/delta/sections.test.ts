@@ -89,4 +89,27 @@ describe('section coding', () => {
     const huge = { ...l, sections: { ...l.sections, lit: { ...l.sections.lit, rawLength: 64 << 20 } } };
     await expect(readAll(file, huge)).rejects.toThrow(/beyond what a patch writes/);
   });
+
+  it('codes a large first-image section in independent blocks, the same bytes whatever the timing, and reads it back exactly', async () => {
+    // 9 MiB: text, then random bytes (the block holding them falls to the incompressible quality).
+    const lit = new Uint8Array(9 << 20);
+    lit.set(text(6 << 20));
+    let seed = 7;
+    for (let i = 6 << 20; i < lit.length; i++) lit[i] = (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+    const how: Stream = { ...STREAM.firstImage, quality: 5, lgwin: 20, block: 2 << 20 };
+    const a = await oneLayer(lit, how);
+    expect(a.l.sections.lit).toMatchObject({ coding: 'blocks', block: 2 << 20, rawLength: lit.length });
+    expect(a.l.sections.lit.blocks).toHaveLength(5);
+    expect(a.l.sections.ops.coding).toBeUndefined();
+    expect(Buffer.from(await readAll(a.file, a.l)).equals(Buffer.from(lit))).toBe(true);
+    const b = await oneLayer(lit, how);
+    expect((await fs.readFile(b.file)).equals(await fs.readFile(a.file))).toBe(true);
+    // A block's stream corrupt, or blocks that do not match what they claim, fail as a corrupt patch.
+    const bytes = await fs.readFile(a.file);
+    const litStart = SECTION_NAMES.slice(0, -1).reduce((n, s) => n + a.l.sections[s].length, 0);
+    const third = litStart + a.l.sections.lit.blocks![0]! + a.l.sections.lit.blocks![1]! + 10;
+    bytes[third] = bytes[third]! ^ 0x55;
+    await fs.writeFile(a.file, bytes);
+    await expect(readAll(a.file, a.l)).rejects.toThrow(/section lit block 2 (does not decompress|decompresses to)/);
+  });
 });

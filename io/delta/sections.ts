@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { ChunkReader, CorruptPatchError } from '../../core/delta/bytes.js';
 import type { LayerWriter, SectionWriter } from '../../core/delta/build.js';
 import type { CarriedLayer, SectionName, SectionSize } from '../../core/delta/format.js';
-import { SECTION_NAMES } from '../../core/delta/format.js';
+import { MAX_BLOCK_BYTES, SECTION_NAMES } from '../../core/delta/format.js';
+import { availableParallelism } from 'node:os';
 import { CmDecoder, cmEncode, CorruptCodeError } from '../../core/delta/cm/coder.js';
 import { DigestMismatchError } from '../digest.js';
 
@@ -40,11 +41,24 @@ export const SMALL_SECTION = 4 << 20;
  * compressor's.
  */
 export const STREAM = {
-  delta: { quality: 10, lgwin: 22, cm: 'pays' },
-  dense: { quality: 10, lgwin: 22, cm: 'smaller' },
-  firstImage: { quality: 11, lgwin: 24, cm: 'never' },
+  delta: { quality: 10, lgwin: 22, cm: 'pays', block: 0 },
+  dense: { quality: 10, lgwin: 22, cm: 'smaller', block: 0 },
+  firstImage: { quality: 11, lgwin: 24, cm: 'never', block: MAX_BLOCK_BYTES },
 } as const;
-export type Stream = (typeof STREAM)[keyof typeof STREAM];
+/**
+ * A first image's large sections are cut into `block` raw bytes (the last one the rest), each an
+ * independent brotli stream, so that up to IN_FLIGHT of them compress at once on the libuv pool
+ * (both cores) while the engine reads on; block boundaries depend on the raw bytes only, so the
+ * patch is the same whatever the timing. The applier decodes one block at a time (one window).
+ */
+const IN_FLIGHT = Math.max(2, availableParallelism());
+/** How a section is coded; `block`: 0 streams it whole, else the raw bytes per block (≤ MAX_BLOCK_BYTES). */
+export interface Stream {
+  readonly quality: number;
+  readonly lgwin: number;
+  readonly cm: 'pays' | 'smaller' | 'never';
+  readonly block: number;
+}
 const SMALL_LGWIN = 24;
 const SMALL_QUALITY = 11;
 const INCOMPRESSIBLE_QUALITY = 4;
@@ -141,7 +155,94 @@ export class SectionStore {
   }
 }
 
+/** A section in independently compressed blocks, up to IN_FLIGHT compressing at once, written in order. */
+function blockWriter(path: string, how: Stream, first: Uint8Array[]): SectionWriter {
+  let raw = 0;
+  const BLOCK = how.block;
+  let block = Buffer.allocUnsafe(BLOCK);
+  let fill = 0;
+  const inFlight: Array<Promise<Buffer>> = [];
+  const lengths: number[] = [];
+  let length = 0;
+  const file = fs.open(path, 'wx');
+  file.catch(() => undefined);
+  const compress = async (b: Buffer) => {
+    const quality = await qualityFor(b.subarray(0, SMALL_SECTION), how.quality);
+    return compressOnce(b, params(quality, b.length, how.lgwin));
+  };
+  const drainOne = async () => {
+    const out = await inFlight.shift()!;
+    await (await file).write(out);
+    lengths.push(out.length);
+    length += out.length;
+  };
+  const launch = async () => {
+    const b = block.subarray(0, fill);
+    const p = compress(b);
+    p.catch(() => undefined);
+    inFlight.push(p);
+    block = Buffer.allocUnsafe(BLOCK);
+    fill = 0;
+    while (inFlight.length >= IN_FLIGHT) await drainOne();
+  };
+  const write = async (b: Uint8Array) => {
+    raw += b.length;
+    let at = 0;
+    while (at < b.length) {
+      const n = Math.min(BLOCK - fill, b.length - at);
+      block.set(b.subarray(at, at + n), fill);
+      fill += n;
+      at += n;
+      if (fill === BLOCK) await launch();
+    }
+  };
+  const started = (async () => {
+    for (const b of first) await write(b);
+  })();
+  return {
+    write: async (b: Uint8Array) => {
+      await started;
+      if (b.length) await write(b);
+    },
+    finish: async (): Promise<SectionSize> => {
+      await started;
+      if (fill > 0) await launch();
+      while (inFlight.length) await drainOne();
+      await (await file).close();
+      return { length, rawLength: raw, coding: 'blocks', block: BLOCK, blocks: lengths };
+    },
+  };
+}
+
 function sectionWriter(path: string, how: Stream): SectionWriter {
+  if (how.block > 0) {
+    // Small sections stay whole (one brotli stream); past SMALL_SECTION the section goes to blocks.
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    let blocks: SectionWriter | undefined;
+    const whole = wholeWriter(path, how);
+    return {
+      write: async (b: Uint8Array) => {
+        if (b.length === 0) return;
+        if (blocks) return blocks.write(b);
+        pending.push(new Uint8Array(b));
+        pendingBytes += b.length;
+        if (pendingBytes > SMALL_SECTION) {
+          blocks = blockWriter(path, how, pending);
+          pending = [];
+        }
+      },
+      finish: async () => {
+        if (blocks) return blocks.finish();
+        for (const b of pending) await whole.write(b);
+        return whole.finish();
+      },
+    };
+  }
+  return wholeWriter(path, how);
+}
+
+function wholeWriter(path: string, how: Stream): SectionWriter {
   let raw = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
@@ -226,7 +327,19 @@ export function layerReaders(file: string, base: number, l: CarriedLayer, what: 
 
 /** The decompressed section at file offset `start` as a pull reader. */
 function sectionReader(file: string, start: number, s: SectionSize, what: string): ChunkReader {
-  return new ChunkReader(s.coding === 'cm' ? cmChunks(file, start, s, what) : brotliChunks(file, start, s, what), what);
+  return new ChunkReader(s.coding === 'cm' ? cmChunks(file, start, s, what) : s.coding === 'blocks' ? blockChunks(file, start, s, what) : brotliChunks(file, start, s, what), what);
+}
+
+/** A section in blocks (checked by the header's schema to cover rawLength and length), decoded one block after the other. */
+async function* blockChunks(file: string, start: number, s: SectionSize, what: string): AsyncGenerator<Uint8Array> {
+  let at = start;
+  let left = s.rawLength;
+  for (const [i, length] of s.blocks!.entries()) {
+    const rawLength = Math.min(s.block!, left);
+    yield* brotliChunks(file, at, { length, rawLength }, `${what} block ${i}`);
+    at += length;
+    left -= rawLength;
+  }
 }
 
 /**
