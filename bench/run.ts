@@ -381,7 +381,7 @@ function report(rows: Row[], command: string, firstImages: Set<string>): string 
     'Every tool works on the same input: the docker-save archives of pairs.tsv. Times are wall-clock and',
     'user + system CPU seconds (`/usr/bin/time`) on a shared 2-core machine: wall time is noise under load,',
     'CPU time less so; the last column says when each row was measured, at what 1-minute load average,',
-    'with Lighter at which commit. Floor rows compress the new content (see "The floor") and have no apply side.',
+    "and for Lighter's rows at which commit. Floor rows compress the new content (see \"The floor\") and have no apply side.",
     '',
     '| scenario | tool | bytes | build (wall, cpu / peak RSS) | apply (wall, cpu / peak RSS) | rebuilt | Lighter ÷ this | measured (UTC, load, commit) |',
     '|---|---|---:|---|---|---|---|---|',
@@ -389,7 +389,7 @@ function report(rows: Row[], command: string, firstImages: Set<string>): string 
   for (const r of rows) {
     const lighter = rows.find((x) => x.scenario === r.scenario && x.tool === 'lighter');
     const tool = r.input !== undefined ? `${r.tool} (of ${fmtBytes(r.input)} B new)` : r.tool;
-    const measured = r.at ? `${r.at.replace('T', ' ')}, ${r.load}, ${r.commit}` : '-';
+    const measured = r.at ? `${r.at.replace('T', ' ')}, ${r.load}${r.tool === 'lighter' ? `, ${r.commit}` : ''}` : '-';
     lines.push(`| ${r.scenario} | ${tool} | ${fmtBytes(r.bytes)} | ${fmtRun(r.build)} | ${fmtRun(r.apply)} | ${r.ok} | ${r.tool === 'lighter' ? '' : ratio(lighter?.bytes, r.bytes)} | ${measured} |`);
   }
   lines.push(
