@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptPatchError } from '../../core/delta/bytes.js';
 import { SECTION_NAMES, type CarriedLayer, type SectionName, type SectionSize } from '../../core/delta/format.js';
-import { CM_DECODE_RATE, cmPays, layerReaders, LINK_RATE, SectionStore, STREAM, type Stream } from './sections.js';
+import { CM_BEST, CM_DECODE_RATE, cmPays, layerReaders, LINK_RATE, SectionStore, STREAM, type Stream } from './sections.js';
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true }))));
@@ -66,6 +66,11 @@ describe('section coding', () => {
     // base-on-device's literal section: 2,917,594 B raw, brotli 11 487,346 B, cm 393,838 B
     const raw = 2_917_594;
     expect(cmPays('pays', raw, 487_346)).toBe(false); // even a 0-byte cm could not buy 9.7 s of decoding
+    // a section brotli barely compresses: worth trying only if cm could beat CM_BEST × brotli by the break-even
+    // (runtime-update's build cm-coded such sections for 8.5 s and kept none)
+    expect(cmPays('pays', raw, raw * 0.6)).toBe(false);
+    expect(cmPays('pays', raw, Math.ceil((raw / CM_DECODE_RATE) * LINK_RATE / (1 - CM_BEST)) + 1)).toBe(true);
+    expect(cmPays('smaller', raw, raw * 0.6)).toBe(true);
     expect(cmPays('pays', raw, 487_346, 393_838)).toBe(false);
     expect(cmPays('smaller', raw, 487_346, 393_838)).toBe(true);
     expect(cmPays('never', raw, 487_346, 393_838)).toBe(false);
