@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HashChainMatcher, SuffixMatcher, type Matcher } from './matcher.js';
-import { roundTrip } from './testing.js';
+import { randomBytes, rng, roundTrip } from './testing.js';
 
-function rng(seed: number) {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-}
-function randomBytes(n: number, r: () => number, alphabet = 256): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * alphabet);
-  return b;
-}
 /** Random edits: byte changes, insertions, deletions, moved blocks. */
 function mutate(old: Uint8Array, r: () => number, edits: number): Uint8Array {
   let b = Array.from(old);

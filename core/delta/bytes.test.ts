@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BlockCache, bufferSource, ByteWriter, ChunkReader } from './bytes.js';
-
-function rng(seed: number) {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-}
+import { rng } from './testing.js';
 
 describe('BlockCache', () => {
   it('returns the source bytes for random reads, within one block, while evicting', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { suffixArray } from './sais.js';
+import { rng } from './testing.js';
 
 function naive(s: Uint8Array): number[] {
   const idx = [...s.keys()];
@@ -8,10 +9,6 @@ function naive(s: Uint8Array): number[] {
     for (let i = 0; i < n; i++) if (s[a + i] !== s[b + i]) return s[a + i]! - s[b + i]!;
     return s.length - a - (s.length - b);
   });
-}
-
-function rng(seed: number) {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
 }
 
 describe('suffixArray (SA-IS)', () => {

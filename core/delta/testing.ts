@@ -7,6 +7,18 @@ import { inThreadDiffer, type Differ } from './differ.js';
 import { SECTION_NAMES, type PatchHeader, type SectionName } from './format.js';
 import type { Matcher } from './matcher.js';
 
+/** A seeded generator of numbers in [0, 1): the same inputs on every run, so a failure can be replayed. */
+export function rng(seed: number): () => number {
+  return () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+}
+
+/** `n` bytes from `r`, each below `alphabet`. */
+export function randomBytes(n: number, r: () => number, alphabet = 256): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * alphabet);
+  return b;
+}
+
 /** Feeds bytes in small uneven chunks, as a decompressor would. */
 export function chunked(b: Uint8Array, what: string, size = 7777): ChunkReader {
   async function* gen() {

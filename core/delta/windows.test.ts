@@ -4,16 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { allocChainIndex, fillChainIndex, HashChainMatcher, SuffixMatcher } from './matcher.js';
 import { inThreadDiffer, joinWindows, rebaseWindow, windowJob } from './differ.js';
-import { rebuild } from './testing.js';
+import { randomBytes, rebuild, rng } from './testing.js';
 
-function rng(seed: number) {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-}
-function randomBytes(n: number, r: () => number, alphabet = 256): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * alphabet);
-  return b;
-}
 /** New bytes made of old pieces (moved, some edited) and fresh bytes, as a new build of a binary is. */
 function derive(old: Uint8Array, r: () => number, n: number): Uint8Array {
   const out: number[] = [];

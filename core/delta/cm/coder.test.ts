@@ -2,10 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CmDecoder, cmDecode, cmEncode, CorruptCodeError } from './coder.js';
 import { STATES, squash, STRETCH } from './tables.js';
-
-function rng(seed: number) {
-  return () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-}
+import { rng } from '../testing.js';
 
 /** Text-like bytes: words from a small vocabulary, so the contexts and the match model have something to find. */
 function textLike(n: number, r: () => number): Uint8Array {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildPatch } from '../build.js';
 import { archive, member } from '../../tar/testing.js';
-import { memoryEnv } from '../testing.js';
+import { memoryEnv, rng } from '../testing.js';
 import { applyX86Delta, x86Differences } from './delta.js';
 import { ehTable, restoreTable, withTableDifferences } from './ehtable.js';
 import { elfLayout } from './layout.js';
@@ -12,10 +12,6 @@ import { diffBytes } from '../bsdiff.js';
 import { SuffixMatcher } from '../matcher.js';
 import { bufferSource } from '../bytes.js';
 import { chunked, collect } from '../testing.js';
-
-function rng(seed: number) {
-  return () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-}
 
 /** A synthetic program: functions made of calls, RIP-relative leas, absolute movs and filler. */
 interface Spec {
