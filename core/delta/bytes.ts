@@ -77,6 +77,27 @@ export class CorruptPatchError extends Error {
   override name = 'CorruptPatchError';
 }
 
+/** Reads back, from bytes in memory, the varints ByteWriter writes (a control stream the builder holds). */
+export class VarintReader {
+  pos = 0;
+  constructor(private readonly b: Uint8Array) {}
+  get done(): boolean {
+    return this.pos >= this.b.length;
+  }
+  uvar(): number {
+    let n = 0;
+    for (let mul = 1; ; mul *= 128) {
+      const byte = this.b[this.pos++]!;
+      n += (byte & 0x7f) * mul;
+      if (byte < 0x80) return n;
+    }
+  }
+  svar(): number {
+    const z = this.uvar();
+    return z % 2 ? -(z + 1) / 2 : z / 2;
+  }
+}
+
 /**
  * Pulls exact byte counts and varints from a chunked async stream (a decompressed patch section).
  * Fails with CorruptPatchError when the stream ends early.

@@ -1,7 +1,7 @@
 // The differ as jobs: old and new bytes in, the bsdiff streams out. Runs in-thread here;
 // io/delta/pool.ts runs the same functions on worker threads.
 import { diffBytes, diffRange, newDiffOutput, type DiffOutput } from './bsdiff.js';
-import { ByteWriter } from './bytes.js';
+import { ByteWriter, VarintReader } from './bytes.js';
 import { fillChainIndex, HashChainMatcher, SuffixMatcher, type ChainIndex } from './matcher.js';
 import { x86Differences } from './elf/delta.js';
 
@@ -66,17 +66,11 @@ export function windowJob(ix: ChainIndex, nw: Uint8Array, newBase: number): Wind
 /** Rewrites a window's first control seek to start from `oldCursor` (its varint may change length). */
 export function rebaseWindow(r: WindowResult, oldCursor: number): DiffResult {
   const { ctrl } = r;
-  let z = 0;
-  let i = 0;
-  for (let shift = 1; ; shift *= 128) {
-    const b = ctrl[i++]!;
-    z += (b & 0x7f) * shift;
-    if (b < 0x80) break;
-  }
-  const seek = z % 2 ? -(z + 1) / 2 : z / 2;
+  const v = new VarintReader(ctrl);
+  const seek = v.svar();
   const w = new ByteWriter(ctrl.length + 8);
   w.svar(seek - oldCursor);
-  w.bytes(ctrl.subarray(i));
+  w.bytes(ctrl.subarray(v.pos));
   return { ctrl: w.take(), runs: r.runs, diff: r.diff, extra: r.extra, x86: false };
 }
 

@@ -3,7 +3,7 @@
 // with their references moved, so a recompile's shifted calls and pointers cost nothing where the
 // prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
 import { newDiffOutput, readTriple, writeDiff } from '../bsdiff.js';
-import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from '../bytes.js';
+import { BlockCache, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES } from './layout.js';
 import { AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync } from './references.js';
@@ -71,24 +71,13 @@ function literalSpans(r: { newStart: ArrayLike<number>; add: ArrayLike<number>; 
 /** The control triples of one delta (bsdiff.ts) as add regions. */
 function regionsOf(ctrl: Uint8Array): Regions {
   const r: Regions = { newStart: [], oldStart: [], add: [], extra: [] };
-  let p = 0;
-  const uvar = () => {
-    let n = 0;
-    let mul = 1;
-    for (;;) {
-      const b = ctrl[p++]!;
-      n += (b & 0x7f) * mul;
-      if (b < 0x80) return n;
-      mul *= 128;
-    }
-  };
+  const v = new VarintReader(ctrl);
   let oldPos = 0;
   let newPos = 0;
-  while (p < ctrl.length) {
-    const z = uvar();
-    oldPos += z % 2 ? -(z + 1) / 2 : z / 2;
-    const add = uvar();
-    const extra = uvar();
+  while (!v.done) {
+    oldPos += v.svar();
+    const add = v.uvar();
+    const extra = v.uvar();
     r.newStart.push(newPos);
     r.oldStart.push(oldPos);
     r.add.push(add);
