@@ -95,3 +95,103 @@ export function execAddress(l: ElfLayout, va: number): boolean {
   for (const s of l.loads) if (s.exec && va >= s.va && va < s.va + s.size) return true;
   return false;
 }
+
+/**
+ * offsetOf, biasAt, execAddress and inExec answered from the intervals between segment bounds
+ * (inside one, which segments hold a point does not change), the last interval looked up kept:
+ * the scanner asks for every candidate site, and the loops over segment objects were most of
+ * its time (node binary: 1.4 s of scanning). The same answers as the functions above, with NaN
+ * for biasAt's undefined (arithmetic on either gives NaN).
+ */
+export class SegmentIndex {
+  /** file-offset space: interval starts, and per interval the bias (NaN: none) and whether executable */
+  private readonly offCuts: Float64Array;
+  private readonly bias: Float64Array;
+  private readonly exec: Uint8Array;
+  /** address space: interval starts, and per interval file offset − address (NaN: none) and whether executable */
+  private readonly vaCuts: Float64Array;
+  private readonly shift: Float64Array;
+  private readonly execVa: Uint8Array;
+  private offLo = 0;
+  private offHi = 0;
+  private offAt = 0;
+  private vaLo = 0;
+  private vaHi = 0;
+  private vaAt = 0;
+
+  constructor(private readonly layout: ElfLayout) {
+    const cuts = (points: number[]) => Float64Array.from(new Set(points)).sort();
+    this.offCuts = cuts(layout.loads.flatMap((s) => [s.off, s.off + s.size]));
+    this.bias = Float64Array.from(this.offCuts, (c) => biasAt(layout, c) ?? NaN);
+    this.exec = Uint8Array.from(this.offCuts, (c) => (inExec(layout, c) ? 1 : 0));
+    this.vaCuts = cuts(layout.loads.flatMap((s) => [s.va, s.va + s.size]));
+    this.shift = Float64Array.from(this.vaCuts, (c) => {
+      const o = offsetOf(layout, c);
+      return o < 0 ? NaN : o - c;
+    });
+    this.execVa = Uint8Array.from(this.vaCuts, (c) => (execAddress(layout, c) ? 1 : 0));
+  }
+
+  /** Index of the interval holding x among `cuts` (−1 before the first). */
+  private static find(cuts: Float64Array, x: number): number {
+    let lo = 0;
+    let hi = cuts.length - 1;
+    let k = -1;
+    while (lo <= hi) {
+      const m = (lo + hi) >> 1;
+      if (cuts[m]! <= x) {
+        k = m;
+        lo = m + 1;
+      } else hi = m - 1;
+    }
+    return k;
+  }
+
+  private offIndex(off: number): number {
+    if (off >= this.offLo && off < this.offHi) return this.offAt;
+    const k = SegmentIndex.find(this.offCuts, off);
+    // before the first cut or at/after the last, no segment: an empty interval, never cached
+    if (k < 0 || k === this.offCuts.length - 1 || off !== off) return -1;
+    this.offLo = this.offCuts[k]!;
+    this.offHi = this.offCuts[k + 1]!;
+    this.offAt = k;
+    return k;
+  }
+
+  private vaIndex(va: number): number {
+    if (va >= this.vaLo && va < this.vaHi) return this.vaAt;
+    const k = SegmentIndex.find(this.vaCuts, va);
+    if (k < 0 || k === this.vaCuts.length - 1 || va !== va) return -1;
+    this.vaLo = this.vaCuts[k]!;
+    this.vaHi = this.vaCuts[k + 1]!;
+    this.vaAt = k;
+    return k;
+  }
+
+  /** biasAt(off), NaN for undefined. */
+  biasAt(off: number): number {
+    const k = this.offIndex(off);
+    return k < 0 ? NaN : this.bias[k]!;
+  }
+
+  inExec(off: number): boolean {
+    const k = this.offIndex(off);
+    return k >= 0 && this.exec[k] === 1;
+  }
+
+  offsetOf(va: number): number {
+    const k = this.vaIndex(va);
+    if (k < 0) return -1;
+    const s = this.shift[k]!;
+    return s !== s ? -1 : va + s;
+  }
+
+  execAddress(va: number): boolean {
+    const k = this.vaIndex(va);
+    return k >= 0 && this.execVa[k] === 1;
+  }
+
+  get elf(): ElfLayout {
+    return this.layout;
+  }
+}

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { rng } from '../testing.js';
+import { biasAt, execAddress, inExec, offsetOf, SegmentIndex, type ElfLayout, type Segment } from './layout.js';
+import { scanSitesSync } from './references.js';
+
+/** A layout of random, possibly overlapping segments (hostile files have them), exec ranges merged as elfLayout does. */
+function randomLayout(r: () => number, fileSize: number): ElfLayout {
+  const loads: Segment[] = Array.from({ length: 1 + Math.floor(r() * 5) }, () => {
+    const off = Math.floor(r() * fileSize * 0.8);
+    const size = 1 + Math.floor(r() * (fileSize - off));
+    const va = r() < 0.3 ? off : 0x400000 + Math.floor(r() * 4) * 0x100000 + off;
+    return { off, va, size, exec: r() < 0.5 };
+  });
+  const exec: ElfLayout['exec'] = [];
+  for (const s of loads.filter((l) => l.exec).sort((a, b) => a.off - b.off)) {
+    const last = exec[exec.length - 1];
+    if (last && s.off <= last.end) last.end = Math.max(last.end, s.off + s.size);
+    else exec.push({ start: s.off, end: s.off + s.size });
+  }
+  return { loads, exec };
+}
+
+/** The scan as first written (Set lookups, segment loops per call): the sites every patch since format 3 was built with. */
+const MODRM_OPS = new Set([0x01, 0x03, 0x09, 0x0b, 0x11, 0x13, 0x19, 0x1b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x63, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8d, 0xff]);
+const MODRM_0F_OPS = new Set([
+  0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x1f, 0x28, 0x29, 0x2a, 0x2c, 0x2d, 0x2e, 0x2f, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b,
+  0x4c, 0x4d, 0x4e, 0x4f, 0x51, 0x54, 0x57, 0x58, 0x59, 0x5a, 0x5c, 0x5d, 0x5e, 0x5f, 0x6e, 0x6f, 0x74, 0x75, 0x76, 0x7e, 0x7f, 0xaf, 0xb1, 0xb6, 0xb7, 0xbe, 0xbf, 0xc1,
+  0xc6, 0xd4, 0xd6, 0xdb, 0xeb, 0xef, 0xfa, 0xfb, 0xfe,
+]);
+const relEnd = [0, 4, 5, 8, 0, 0];
+const i32 = (b: Uint8Array, p: number) => b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+function referenceScan(l: ElfLayout, buf: Uint8Array): Array<[number, number]> {
+  const sites: Array<[number, number]> = [];
+  for (const r of l.exec) {
+    const to = Math.min(r.end, buf.length) - 8;
+    for (let i = r.start; i < to; ) {
+      const p = i;
+      const op = buf[p]!;
+      const m = buf[p + 1]!;
+      let s = op === 0xe8 || op === 0xe9 ? i + 1 : op === 0x0f && (m & 0xf0) === 0x80 ? i + 2 : -1;
+      if (s >= 0 && execAddress(l, biasAt(l, s)! + s + 4 + i32(buf, s))) {
+        sites.push([s, 1]);
+        i = s + 4;
+        continue;
+      }
+      if ((m & 0xc7) === 0x05) {
+        let k = 0;
+        if (MODRM_OPS.has(op) || (p > 0 && buf[p - 1] === 0x0f && MODRM_0F_OPS.has(op))) k = 1;
+        else if (op === 0x83 || op === 0x80 || op === 0xc6) k = 2;
+        else if (op === 0x81 || op === 0xc7) k = 3;
+        s = i + 2;
+        if (k && offsetOf(l, biasAt(l, s)! + s + relEnd[k]! + i32(buf, s)) >= 0) {
+          sites.push([s, k]);
+          i = s + relEnd[k]!;
+          continue;
+        }
+      }
+      let a = -1;
+      if (op >= 0xb8 && op <= 0xbf) a = i + 1;
+      else if (op === 0x68) a = i + 1;
+      else if (op === 0xc7 && (m & 0xf8) === 0xc0) a = i + 2;
+      else if (MODRM_OPS.has(op) && (m & 0xc7) === 0x04 && (buf[p + 2]! & 7) === 5) a = i + 3;
+      if (a >= 0) {
+        const v = i32(buf, a) >>> 0;
+        if (v >= 1 << 16 && offsetOf(l, v) >= 0) {
+          sites.push([a, 4]);
+          i = a + 4;
+          continue;
+        }
+      }
+      i++;
+    }
+  }
+  return sites.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+}
+
+/** Code-like bytes: opcodes the scanner knows, ModRM bytes that make RIP-relative and SIB forms, and operands that often land in a segment. */
+function codeLike(r: () => number, n: number, l: ElfLayout): Uint8Array {
+  const ops = [0xe8, 0xe9, 0x0f, 0x8b, 0x89, 0x8d, 0x83, 0x81, 0xc7, 0xc6, 0xb8, 0x68, 0xff, 0x48, 0x10, 0x85, 0x1f];
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = r();
+    if (x < 0.35) b[i] = ops[Math.floor(r() * ops.length)]!;
+    else if (x < 0.5) b[i] = [0x05, 0x04, 0x25, 0x80, 0x85, 0xc0][Math.floor(r() * 6)]!;
+    else if (x < 0.6 && i + 4 <= n) {
+      // a little-endian operand: a segment address, a displacement to one, or noise
+      const s = l.loads[Math.floor(r() * l.loads.length)]!;
+      const v = r() < 0.5 ? s.va + Math.floor(r() * s.size) : Math.floor(r() * 2 * s.size) - s.size;
+      for (let k = 0; k < 4; k++) b[i + k] = (v >>> (8 * k)) & 0xff;
+      i += 3;
+    } else b[i] = Math.floor(r() * 256);
+  }
+  return b;
+}
+
+describe('SegmentIndex', () => {
+  it('answers as offsetOf, biasAt, execAddress and inExec do, at and between every bound, for overlapping segments too', () => {
+    const r = rng(15);
+    for (let t = 0; t < 300; t++) {
+      const l = randomLayout(r, 1 + Math.floor(r() * 1e6));
+      const seg = new SegmentIndex(l);
+      const points = l.loads.flatMap((s) => [s.off, s.va, s.off + s.size, s.va + s.size].flatMap((p) => [p - 1, p, p + 1]));
+      for (let k = 0; k < 200; k++) points.push(Math.floor(r() * 2e6) - 1000, 0x400000 + Math.floor(r() * 0x500000));
+      points.push(NaN, -1, 2 ** 53);
+      const order = r() < 0.5 ? points : points.reverse();
+      const got = order.map((p) => [seg.offsetOf(p), seg.execAddress(p), seg.inExec(p), seg.biasAt(p)]);
+      expect(got).toEqual(order.map((p) => [offsetOf(l, p), execAddress(l, p), inExec(l, p), biasAt(l, p) ?? NaN]));
+    }
+  });
+});
+
+describe('the reference scan', () => {
+  it('finds exactly the sites of the scan as first written, on random code-like bytes and layouts', () => {
+    const r = rng(7);
+    let found = 0;
+    for (let t = 0; t < 60; t++) {
+      const n = 2000 + Math.floor(r() * 30000);
+      const l = randomLayout(r, n);
+      const buf = codeLike(r, n, l);
+      const sites = scanSitesSync(l, buf);
+      const got = Array.from(sites.pos.subarray(0, sites.count), (p, k) => [p, sites.kind[k]!] as [number, number]);
+      expect(got).toEqual(referenceScan(l, buf));
+      found += got.length;
+    }
+    expect(found).toBeGreaterThan(1000);
+  });
+});
