@@ -195,7 +195,7 @@ async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: nu
       } else if (contentKind === CONTENT.LIT) {
         yield* pipeLit(s.lit, contentLen);
       } else if (from && x86) {
-        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5);
+        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5, version >= 6);
       } else if (from) {
         yield* applyDelta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen);
       }

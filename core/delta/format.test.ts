@@ -19,8 +19,9 @@ describe('format version', () => {
     new DataView(p.buffer).setUint32(8, version);
     return p;
   };
-  it('writes version 5 and reads versions 2 to 4 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table, config deltas and block sections)', () => {
-    expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(5);
+  it('writes version 6 and reads versions 2 to 5 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table, config deltas, block sections and predicted symbol tables)', () => {
+    expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(6);
+    expect(decodePrefix(prefix(6))).toBe(100);
     expect(decodePrefix(prefix(5))).toBe(100);
     expect(decodePrefix(prefix(2))).toBe(100);
     expect(decodePrefix(prefix(3))).toBe(100);
@@ -28,7 +29,7 @@ describe('format version', () => {
     expect(decodePrefix(prefix(5))).toBe(100);
   });
   it('refuses other versions, naming the ones it reads', () => {
-    expect(() => decodePrefix(prefix(6))).toThrow('unsupported patch format version 6 (this build reads 2, 3, 4 and 5)');
+    expect(() => decodePrefix(prefix(7))).toThrow('unsupported patch format version 7 (this build reads 2, 3, 4, 5 and 6)');
     expect(() => decodePrefix(prefix(1))).toThrow('unsupported patch format version 1');
   });
 });

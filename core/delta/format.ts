@@ -10,11 +10,12 @@ export const MAGIC = 'LGTPATCH';
  * (`coding: 'cm'`), version 5 the .eh_frame_hdr table of x86-predicted deltas carried as differences
  * from its prediction (elf/ehtable.ts), the target config coded against the base config
  * (`configDelta`) and sections coded in independent blocks (`coding: 'blocks'`, first images,
- * compressed on both cores); each older version is a valid newer patch without what came
+ * compressed on both cores), version 6 the symbol tables of x86-predicted deltas predicted from
+ * the old symbol of the same name (elf/symbols.ts, the matches after the control triples); each older version is a valid newer patch without what came
  * later, so all are read (the applier is told the version: applyLayer).
  */
-export const FORMAT_VERSION = 5;
-const READABLE_VERSIONS = [2, 3, 4, 5];
+export const FORMAT_VERSION = 6;
+const READABLE_VERSIONS = [2, 3, 4, 5, 6];
 export const PREFIX_BYTES = 16;
 export const HEADER_DIGEST_BYTES = 32;
 /** Bound on the compressed and on the decompressed header. */

@@ -123,11 +123,12 @@ function render(spec: Spec, grow: number[], opts: { table?: boolean } = {}): Uin
 const all = (start: number, end: number): Array<[number, number]> => [[start, end]];
 
 /** Applies runs/diff of a predicted delta with the control and literal streams of `plain`. */
-async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Uint8Array; extra: Uint8Array }, p: { runs: Uint8Array; diff: Uint8Array; extra?: Uint8Array }) {
+async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Uint8Array; extra: Uint8Array }, p: { ctrl?: Uint8Array; runs: Uint8Array; diff: Uint8Array; extra?: Uint8Array }) {
+  // a predicted delta's control ends with its symbol matches (format 6): none after plain triples
   const s = {
     ops: chunked(new Uint8Array(0), 'ops'),
     hdr: chunked(new Uint8Array(0), 'hdr'),
-    ctrl: chunked(plain.ctrl, 'ctrl', 333),
+    ctrl: chunked(p === plain ? Uint8Array.from([...plain.ctrl, 0]) : (p.ctrl ?? plain.ctrl), 'ctrl', 333),
     runs: chunked(p.runs, 'runs', 777),
     diff: chunked(p.diff, 'diff', 1001),
     lit: chunked(p.extra ?? plain.extra, 'lit', 555),

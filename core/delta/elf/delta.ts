@@ -3,10 +3,11 @@
 // with their references moved, so a recompile's shifted calls and pointers cost nothing where the
 // prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
 import { newDiffOutput, readTriple, writeDiff } from '../bsdiff.js';
-import { BlockCache, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
+import { BlockCache, ByteWriter, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
-import { elfLayout, HEAD_BYTES } from './layout.js';
+import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
 import { AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync } from './references.js';
+import { ENTRY, matchSymbols, readSymbolTables, restoreTables, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
 
 /** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
 export const X86_MAX_OLD = 1 << 30;
@@ -16,6 +17,8 @@ const PIECE = 64 << 10;
 const SCAN_CHUNK = 1 << 20;
 /** Output of a delta is gathered into blocks of this size: the pieces are often a few bytes. */
 const OUT_BLOCK = 256 << 10;
+/** 64 KiB blocks of old symbol entries cached in the applier (the matches mostly run in old order). */
+const SYMBOL_CACHE_BLOCKS = 8;
 
 /** Whether a delta from an old file starting with `head` may be predicted (the builder then holds both files whole). */
 export function predictable(head: Uint8Array, oldSize: number, newSize: number): boolean {
@@ -91,16 +94,23 @@ function regionsOf(ctrl: Uint8Array): Regions {
 /**
  * The difference and literal streams (runs, diff, extra) of a delta whose control triples are
  * `ctrl`, taken against the predicted old bytes, for the new file with its .eh_frame_hdr table
- * replaced by its difference from the predicted one (ehtable.ts); undefined when `old` is not an
- * x86-64 ELF file this predicts.
+ * replaced by its difference from the predicted one (ehtable.ts) and its symbol tables by their
+ * differences from the entries predicted from the old ones (symbols.ts; format 6), and the control
+ * with the symbol matches after the triples; undefined when `old` is not an x86-64 ELF file this predicts.
  */
-export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8Array): { runs: Uint8Array; diff: Uint8Array; extra?: Uint8Array } | undefined {
+export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8Array): { ctrl: Uint8Array; runs: Uint8Array; diff: Uint8Array; extra: Uint8Array } | undefined {
   if (old.length > X86_MAX_OLD) return undefined;
   const layout = elfLayout(old.subarray(0, HEAD_BYTES), old.length);
   if (!layout) return undefined;
   const r = regionsOf(ctrl);
-  const nw = withTableDifferences(newFile, literalSpans(r, r.add.length));
-  const predictor = new Predictor(layout, scanSitesSync(layout, old), new AddressMap(r.newStart, r.oldStart, r.add));
+  const map = new AddressMap(r.newStart, r.oldStart, r.add);
+  const tables = matchSymbols(old, newFile);
+  let nw = withTableDifferences(newFile, literalSpans(r, r.add.length));
+  if (tables.length) {
+    if (nw === newFile) nw = newFile.slice();
+    subtractTables(tables, { layout, map }, old, nw);
+  }
+  const predictor = new Predictor(layout, scanSitesSync(layout, old), map);
   const out = newDiffOutput();
   let piece = new Uint8Array(0);
   for (let i = 0; i < r.add.length; i++) {
@@ -108,11 +118,14 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
     const len = r.add[i]!;
     if (piece.length < len) piece = new Uint8Array(Math.max(len, piece.length * 2, 1 << 16));
     predictor.predict(old, 0, o, o + len, o, o + len, r.newStart[i]! - o, piece);
+    zeroTables(tables, r.newStart[i]!, len, piece);
     writeDiff(out, piece, 0, nw, r.newStart[i]!, len);
   }
-  if (nw === newFile) return { runs: out.runs.take(), diff: out.diff.take() };
   for (let i = 0; i < r.add.length; i++) out.extra.bytes(nw.subarray(r.newStart[i]! + r.add[i]!, r.newStart[i]! + r.add[i]! + r.extra[i]!));
-  return { runs: out.runs.take(), diff: out.diff.take(), extra: out.extra.take() };
+  const w = new ByteWriter(ctrl.length + 16 + tables.reduce((n, t) => n + t.count, 0));
+  w.bytes(ctrl);
+  writeSymbolTables(w, tables);
+  return { ctrl: w.take(), runs: out.runs.take(), diff: out.diff.take(), extra: out.extra.take() };
 }
 
 /**
@@ -120,17 +133,39 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
  * read first (the address map needs all of them: 16 bytes each, 250k for the node binary), then
  * the old file's code is scanned once for reference sites (5 bytes each, 1.4M for the node
  * binary), then the triples are applied as in applyDelta with predicted old bytes. `ehTable`: the
- * new file's .eh_frame_hdr table is carried as differences from its prediction (format 5 on, ehtable.ts).
+ * new file's .eh_frame_hdr table is carried as differences from its prediction (format 5 on, ehtable.ts);
+ * `symbols`: its symbol tables too, with the symbol matches after the control triples (format 6 on, symbols.ts).
  */
-export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true): AsyncGenerator<Uint8Array> {
-  const triples: { r?: PackedRegions } = {};
+export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true, symbols = true): AsyncGenerator<Uint8Array> {
+  const triples: Control = { symbols };
   const bytes = predictedDelta(s, src, offset, oldLen, newLen, triples);
-  // predictedDelta has read every triple before its first bytes
-  return ehTable ? restoreTable(bytes, newLen, (start, end) => literalSpans(triples.r!, triples.r!.add.length)(start, end)) : bytes;
+  // predictedDelta has read every triple (and the symbol matches) before its first bytes
+  const restored = ehTable ? restoreTable(bytes, newLen, (start, end) => literalSpans(triples.r!, triples.r!.add.length)(start, end)) : bytes;
+  if (!symbols) return restored;
+  const old = new BlockCache(src, 64 << 10, SYMBOL_CACHE_BLOCKS);
+  const entry = new Uint8Array(ENTRY);
+  const oldEntry = async (at: number): Promise<Uint8Array> => {
+    for (let k = 0; k < ENTRY; ) {
+      const got = old.now(offset + at + k, ENTRY - k) ?? (await old.get(offset + at + k, ENTRY - k));
+      entry.set(got, k);
+      k += got.length;
+    }
+    return entry;
+  };
+  return restoreTables(restored, (): SymbolContext => ({ tables: triples.tables!, c: { layout: triples.layout, map: triples.map! }, oldEntry }));
+}
+
+/** What predictedDelta learns from the control before its first bytes. */
+interface Control {
+  symbols: boolean;
+  r?: PackedRegions;
+  tables?: SymbolTable[];
+  layout?: ElfLayout | undefined;
+  map?: AddressMap;
 }
 
 /** applyX86Delta's bytes before the .eh_frame_hdr table is restored (the whole of it before format 5). */
-async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, triples: { r?: PackedRegions }): AsyncGenerator<Uint8Array> {
+async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, triples: Control): AsyncGenerator<Uint8Array> {
   const { ctrl, runs, diff, lit } = s;
   if (oldLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
   if (newLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
@@ -151,6 +186,8 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   }
   r = grown(r, count);
   triples.r = r;
+  const tables = triples.symbols ? await readSymbolTables(ctrl, oldLen, newLen) : [];
+  triples.tables = tables;
   const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
   // The scan reads the old code in 1 MiB chunks, into one buffer where the source can.
   const scanBuf = new Uint8Array(SCAN_CHUNK + SCAN_REACH + 1);
@@ -160,7 +197,10 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
     await src.readInto(v, offset + o);
     return v;
   };
-  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK), new AddressMap(r.newStart, r.oldStart, r.add));
+  const map = new AddressMap(r.newStart, r.oldStart, r.add);
+  triples.layout = layout;
+  triples.map = map;
+  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK), map);
   const old = new BlockCache(src);
   const buf = new Uint8Array(PIECE + 16);
   const piece = new Uint8Array(PIECE);
@@ -182,6 +222,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       }
       if (predictor) predictor.predict(buf, lo, a, b, o, end, r.newStart[i]! - o, piece);
       else piece.set(buf.subarray(a - lo, b - lo));
+      zeroTables(tables, a + r.newStart[i]! - o, b - a, piece);
       // the piece's bytes, through the region's zero-run coded differences
       for (let j = 0; j < b - a; ) {
         if (zeros === 0 && nonzero === 0) {
