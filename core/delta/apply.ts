@@ -3,9 +3,10 @@
 // pulled as streams, base tar layouts hold only entry offsets. Every length, index and offset
 // from the patch is checked; violations are CorruptPatchError. The caller verifies the result's
 // sha256 against the diffID before use.
-import { BlockCache, CorruptPatchError, type ByteSource, type ChunkReader } from './bytes.js';
+import { BlockCache, bufferSource, CorruptPatchError, type ByteSource, type ChunkReader } from './bytes.js';
 import { readTriple } from './bsdiff.js';
-import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
+import { CODE_LIMIT, CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL, WORD_MAPPED } from './ops.js';
+import { applyWordMap, readWordMap, wordsOf, WORDS_MAX_OLD } from './words.js';
 import { applyX86Delta } from './elf/delta.js';
 import { FORMAT_VERSION } from './format.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
@@ -148,8 +149,10 @@ async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: nu
       const code = await s.ops.uvar();
       const contentKind = code & 7;
       const hdrMode = (code >> 3) & 3;
-      const flags = Math.floor(code / 2 ** HF_SHIFT);
-      if (flags > 7 || hdrMode > HDR_MODE.PREVIOUS) throw new CorruptPatchError(`patch has a malformed entry code ${code}`);
+      const flags = Math.floor(code / 2 ** HF_SHIFT) & 7;
+      const wordMapped = (code & WORD_MAPPED) !== 0;
+      const mappable = version >= 6 && (contentKind === CONTENT.DELTA_REF || contentKind === CONTENT.DELTA_OTHER);
+      if (code >= CODE_LIMIT || (wordMapped && !mappable) || hdrMode > HDR_MODE.PREVIOUS) throw new CorruptPatchError(`patch has a malformed entry code ${code}`);
       // header reference
       let ref: Uint8Array | undefined;
       let refEntry: TarEntry | undefined;
@@ -179,6 +182,14 @@ async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: nu
       }
       if (contentKind === CONTENT.SAME || contentKind === CONTENT.COPY) contentLen = from!.entry.size;
       else if (contentKind !== CONTENT.NONE) contentLen = await s.ops.uvar();
+      // a word-mapped delta copies from the old content with the map (which follows) applied
+      let mapped: Uint8Array | undefined;
+      if (wordMapped) {
+        if (from!.entry.size > WORDS_MAX_OLD) throw new CorruptPatchError(`patch word-maps an old file of ${from!.entry.size} bytes (at most ${WORDS_MAX_OLD})`);
+        const old = await base.source(from!.layer).read(from!.entry.dataOffset, from!.entry.size);
+        const words = wordsOf(old);
+        mapped = applyWordMap(old, words, await readWordMap(s.ops, words));
+      }
       const padLen = Math.ceil(contentLen / BLOCK) * BLOCK - contentLen;
       // header bytes
       const headerLen = ref ? ref.length : rawLen;
@@ -196,6 +207,8 @@ async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: nu
         yield* pipeLit(s.lit, contentLen);
       } else if (from && x86) {
         yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5, version >= 6);
+      } else if (mapped) {
+        yield* applyDelta(s, bufferSource(mapped), 0, mapped.length, contentLen);
       } else if (from) {
         yield* applyDelta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen);
       }

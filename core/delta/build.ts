@@ -11,7 +11,7 @@ import { joinWindows, rebaseWindow, withX86Prediction, type Differ, type DiffRes
 import { HEAD_BYTES } from './elf/layout.js';
 import { predictable } from './elf/delta.js';
 import { encodeConfig, SECTION_NAMES, type PatchHeader, type PatchLayer, type SectionName, type SectionSize } from './format.js';
-import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL } from './ops.js';
+import { CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL, WORD_MAPPED } from './ops.js';
 import { encodeHeader, HF } from '../tar/header-codec.js';
 import { normalisePath } from '../tar/path.js';
 import { readTarLayout, type TarEntry } from '../tar/reader.js';
@@ -323,6 +323,10 @@ class LayerEncoder {
           fields.uvar(content.from.index);
         }
         fields.uvar(e.size);
+        if (diff?.words) {
+          code |= WORD_MAPPED;
+          fields.bytes(diff.words);
+        }
         break;
       }
     }

@@ -19,7 +19,7 @@ describe('format version', () => {
     new DataView(p.buffer).setUint32(8, version);
     return p;
   };
-  it('writes version 6 and reads versions 2 to 5 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table, config deltas, block sections and predicted symbol tables)', () => {
+  it('writes version 6 and reads versions 2 to 5 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table, config deltas, block sections, predicted symbol tables and word maps)', () => {
     expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(6);
     expect(decodePrefix(prefix(6))).toBe(100);
     expect(decodePrefix(prefix(5))).toBe(100);

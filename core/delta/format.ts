@@ -11,7 +11,8 @@ export const MAGIC = 'LGTPATCH';
  * from its prediction (elf/ehtable.ts), the target config coded against the base config
  * (`configDelta`) and sections coded in independent blocks (`coding: 'blocks'`, first images,
  * compressed on both cores), version 6 the symbol tables of x86-predicted deltas predicted from
- * the old symbol of the same name (elf/symbols.ts, the matches after the control triples); each older version is a valid newer patch without what came
+ * the old symbol of the same name (elf/symbols.ts, the matches after the control triples) and word-mapped text deltas (ops.ts
+ * WORD_MAPPED, words.ts); each older version is a valid newer patch without what came
  * later, so all are read (the applier is told the version: applyLayer).
  */
 export const FORMAT_VERSION = 6;

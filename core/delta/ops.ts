@@ -40,6 +40,13 @@ export const HDR_MODE = {
   PREVIOUS: 2,
 } as const;
 
-/** code bit 5: the padding is not all zeros and comes from "lit". Bits 6+: header flags (HF). */
+/** code bit 5: the padding is not all zeros and comes from "lit". Bits 6–8: header flags (HF). */
 export const PAD_LITERAL = 1 << 5;
 export const HF_SHIFT = 6;
+/**
+ * code bit 9 (format 6 on, DELTA_REF and DELTA_OTHER only): a word map (words.ts) follows the
+ * content fields, and the delta's triples copy from the old content with it applied.
+ */
+export const WORD_MAPPED = 1 << 9;
+/** Codes at or above this are malformed. */
+export const CODE_LIMIT = 1 << 10;
