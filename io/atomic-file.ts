@@ -77,3 +77,72 @@ export async function sweepPartials(dir: string): Promise<number> {
   }
   return n;
 }
+
+/** Bytes written between background fdatasyncs of an AtomicFile. */
+const FLUSH_EVERY = 64 << 20;
+
+/**
+ * A file written by position to a temp name and made visible by commit() as writeFileAtomic does
+ * (fsync, rename, directory fsync). While it is written, every FLUSH_EVERY bytes an fdatasync
+ * runs in the background (one at a time), so the disk works while the writer does and the final
+ * fsync has little left to wait for. Writes resolve when their buffer may be reused.
+ */
+export class AtomicFile {
+  private pos = 0;
+  private unsynced = 0;
+  private flushing: Promise<void> | undefined;
+  private flushError: unknown;
+  private constructor(
+    private readonly fh: fs.FileHandle,
+    readonly tempPath: string,
+    private readonly finalPath: string,
+  ) {}
+
+  static async open(finalPath: string): Promise<AtomicFile> {
+    const tmp = tempPathFor(finalPath);
+    return new AtomicFile(await fs.open(tmp, 'wx'), tmp, finalPath);
+  }
+
+  /** Appends `b` (calls may overlap: each takes its place in call order). */
+  async write(b: Uint8Array): Promise<void> {
+    const at = this.pos;
+    this.pos += b.length;
+    for (let done = 0; done < b.length; ) {
+      const { bytesWritten } = await this.fh.write(b, done, b.length - done, at + done);
+      done += bytesWritten;
+    }
+    this.unsynced += b.length;
+    if (this.unsynced >= FLUSH_EVERY && !this.flushing) {
+      this.unsynced = 0;
+      this.flushing = this.fh.datasync().then(
+        () => void (this.flushing = undefined),
+        (err: unknown) => {
+          this.flushError ??= err;
+          this.flushing = undefined;
+        },
+      );
+    }
+  }
+
+  /** Makes the file durable and visible at its final path; removes it on failure. */
+  async commit(): Promise<void> {
+    try {
+      await this.flushing;
+      if (this.flushError) throw this.flushError;
+      await this.fh.sync();
+      await this.fh.close();
+      await fs.rename(this.tempPath, this.finalPath);
+      await fsyncDir(dirname(this.finalPath));
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+  }
+
+  /** Drops the temp file (after commit: nothing to do). */
+  async discard(): Promise<void> {
+    await this.flushing;
+    await this.fh.close().catch(() => undefined);
+    await fs.rm(this.tempPath, { force: true });
+  }
+}

@@ -132,6 +132,25 @@ describe('bad input is rejected before anything becomes visible', () => {
     expect(() => p.targetConfig({ configDigest: info.configDigest, configBytes: new TextEncoder().encode('{}') })).toThrow(/the base config does not match its digest/);
   });
 
+  it('an unchanged base layer whose bytes do not match its diffID: refused as it is copied, no output', async () => {
+    const header = (await PatchFile.open(patch)).header;
+    const copied = header.layers.find((l) => l.from === 'base');
+    if (copied?.from !== 'base') throw new Error('no layer copied from the base');
+    const src = await openSource(archive(images.appV1.archive));
+    const info = await src.info();
+    const at = info.layers.findIndex((l) => l.diffID === header.base.diffIDs[copied.index]);
+    const file = await src.layerFile!(at);
+    await src.close();
+    const bad = Buffer.from(readFileSync(images.appV1.archive));
+    bad[file!.offset + Math.floor(file!.size / 2)]! ^= 0x10;
+    const badBase = join(work, 'bad-layer-base.tar');
+    writeFileSync(badBase, bad);
+    const out = join(work, 'bad-layer.tar');
+    await expect(applyTo(patch, badBase, out)).rejects.toThrow(new RegExp(`digest mismatch for base layer ${at} \\(${copied.diffID}\\)`));
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(work).filter((n) => n.includes('bad-layer.tar') && n !== 'bad-layer-base.tar')).toEqual([]);
+  });
+
   it('the wrong base: rejected naming the missing layer, no output', async () => {
     const out = join(work, 'wrong-base.tar');
     await expect(applyTo(patch, images.appV2.archive.replace('app-v2', 'base'), out)).rejects.toThrow(/wrong base image .* lacks \d+ of the \d+ layers/);

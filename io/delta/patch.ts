@@ -226,8 +226,14 @@ export async function applyPatch(patch: PatchFile, base: ImageSource | undefined
         for (const [i, l] of h.layers.entries()) {
           const uncompressed = { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: l.diffID, size: l.size };
           if (l.from === 'base') {
-            const src = bi.layers[where.get(baseIDs[l.index]!)!]!;
-            if (!(await dest.hasLayer(src))) await dest.putLayerTar(l.diffID, await base!.openLayerTar(where.get(src.diffID)!), l.size);
+            const at = where.get(baseIDs[l.index]!)!;
+            const src = bi.layers[at]!;
+            if (!(await dest.hasLayer(src))) {
+              // an unchanged layer that lies in a local file is copied from there where the destination can (checked as it is read)
+              const file = dest.putLayerFile && (await base!.layerFile?.(at));
+              if (file) await dest.putLayerFile!(l.diffID, file, `base layer ${at} (${l.diffID})`);
+              else await dest.putLayerTar(l.diffID, await base!.openLayerTar(at), l.size);
+            }
             layers.push(src);
           } else if (l.from === 'known') {
             if (!(await dest.hasLayer({ diffID: l.diffID }))) throw new Error(`the destination lacks layer ${l.diffID}, which the patch expects the device to have`);

@@ -3,15 +3,18 @@
 // (oci-layout, index.json and blobs/sha256/* beside a manifest.json that points into blobs/).
 // Reading indexes the tar once and streams entries by offset; writing streams each layer into the
 // archive as it arrives, and the archive appears atomically on commit.
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
-import tarStream from 'tar-stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { buildArchiveManifest, OCI_LAYOUT_FILE, parseArchiveManifest, REF_NAME, selectArchiveImage } from '../../core/image/archive-manifest.js';
 import { digestHex } from '../../core/image/descriptor.js';
 import { buildManifest, familyFor, parseConfig } from '../../core/image/manifest.js';
 import { layerCompression, layerMediaType, MediaType, sniffCompression } from '../../core/image/media-types.js';
-import { tempPathFor, writeFileAtomic } from '../atomic-file.js';
+import { padLength, ustarHeader } from '../../core/tar/writer.js';
+import { AtomicFile, tempPathFor } from '../atomic-file.js';
+import { FileSource } from '../delta/file-source.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
 import { chain, spool } from './layer-stream.js';
 import { TarIndex } from './tar-index.js';
@@ -96,13 +99,54 @@ export function openArchiveSource(reference: string, path: string, tag: string |
   return archiveSourceFromFile(reference, path, tag);
 }
 
+/** Where an archive's bytes go, in order: a file (atomic, durable on commit) or a stream's consumer (docker load). */
+interface ArchiveSink {
+  /** Appends `b`; resolves when `b` may be reused. */
+  write(b: Uint8Array): Promise<void>;
+  /** Everything written: durable and visible (a file), or the consumer done (a stream). */
+  close(): Promise<void>;
+  /** Drops what was written. */
+  destroy(err: Error): Promise<void>;
+}
+
+function fileSink(file: AtomicFile): ArchiveSink {
+  return { write: (b) => file.write(b), close: () => file.commit(), destroy: () => file.discard() };
+}
+
+function streamSink(consume: (tar: Readable) => Promise<void>): ArchiveSink {
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const consumed = consume(out);
+  consumed.catch(() => undefined); // awaited by close; a failure before then surfaces there
+  return {
+    async write(b) {
+      // the stream keeps what it is given: a copy, so the caller may reuse b
+      if (!out.write(Buffer.from(b))) await Promise.race([once(out, 'drain'), consumed]);
+    },
+    async close() {
+      out.end();
+      await consumed;
+    },
+    async destroy(err) {
+      out.destroy(err);
+      await consumed.catch(() => undefined);
+    },
+  };
+}
+
+/** Bytes per read when a layer is copied from a file range (two such buffers, reused). */
+const COPY_BLOCK = 1 << 20;
+const ZEROS = new Uint8Array(1024);
+
 /**
- * Writes the archive as a stream of tar entries, for `docker load` or a file. A layer whose size is
- * known (every delta apply passes it) goes straight into the archive as it arrives, verified on the
- * way; only layers of unknown size are spooled first (the tar header needs the size). Staging every
- * layer and copying it into the archive on commit wrote each byte twice. The archive becomes
- * visible on commit only (writeFileAtomic); a failed layer or abort() destroys the stream, which
- * removes the partial file.
+ * Writes the archive as tar entries (core/tar/writer.ts headers), to a file or, for `docker load`,
+ * a stream. A layer whose size is known (every delta apply passes it) goes straight into the
+ * archive as it arrives, verified on the way; only layers of unknown size are spooled first (the
+ * tar header needs the size). A layer that lies in a local file (putLayerFile: a docker-archive
+ * base's unchanged layer) is copied in reused 1 MiB buffers, hashed once as it is read, the write
+ * of one buffer overlapping the read and hash of the next: through streams (ReadStream,
+ * VerifyingStream, tar-stream, WriteStream) every MiB was a new buffer (app-update copies 324 MB).
+ * The archive becomes visible on commit only (AtomicFile: fdatasync in the background while it is
+ * written, fsync before the rename); a failed layer or abort() removes the partial file.
  */
 export async function openArchiveDestination(path: string, tag: string | undefined, opts: TransportOptions): Promise<ImageDestination & { writeTo(sink: (tar: Readable) => Promise<void>): void }> {
   const finalPath = resolve(path);
@@ -111,56 +155,64 @@ export async function openArchiveDestination(path: string, tag: string | undefin
   const oci = (opts.archiveLayout ?? 'legacy') === 'oci';
   /** digest -> size of every blob already in the archive stream */
   const stored = new Map<string, number>();
-  let sink: (tar: Readable) => Promise<void> = (tar) => writeFileAtomic(finalPath, tar);
-  let out: { pack: tarStream.Pack; written: Promise<void> } | undefined;
-  const mtime = new Date(0);
+  let openSink: () => Promise<ArchiveSink> = async () => fileSink(await AtomicFile.open(finalPath));
+  let sink: Promise<ArchiveSink> | undefined;
+  /** the write in flight: each write waits for the one before (so a buffer two writes back is free) */
+  let last: Promise<void> = Promise.resolve();
   const blobName = (d: string, ext: '.json' | '.tar') => (oci ? `blobs/sha256/${digestHex(d)}` : `${digestHex(d)}${ext}`);
 
-  const archive = () => {
-    if (out) return out.pack;
-    const pack = tarStream.pack();
-    const written = sink(pack as unknown as Readable);
-    written.catch(() => undefined); // awaited by commit; a failure before then surfaces there
-    out = { pack, written };
-    if (oci) for (const dir of ['blobs/', 'blobs/sha256/']) pack.entry({ name: dir, type: 'directory', mtime, mode: 0o755 });
-    return pack;
+  const archive = async (): Promise<ArchiveSink> => {
+    if (sink) return sink;
+    sink = openSink();
+    const s = await sink;
+    if (oci) for (const dir of ['blobs/', 'blobs/sha256/']) await put(ustarHeader({ name: dir, size: 0, type: 'directory', mode: 0o755, mtime: 0 }));
+    return s;
+  };
+  /** Queues `b` after the writes before it; resolves when the previous write is done. */
+  const put = async (b: Uint8Array) => {
+    const s = await archive();
+    await last;
+    last = s.write(b);
+    last.catch(() => undefined); // surfaces at the next put or at flush
+  };
+  const flush = async () => {
+    await last;
   };
   const fail = async (err: unknown) => {
-    if (out) {
-      out.pack.destroy(err instanceof Error ? err : new Error(String(err)));
-      await out.written.catch(() => undefined);
+    if (sink) {
+      const s = await sink.catch(() => undefined);
+      await last.catch(() => undefined);
+      await s?.destroy(err instanceof Error ? err : new Error(String(err)));
     }
   };
-  const addBytes = (name: string, data: Uint8Array | string) =>
-    new Promise<void>((res, rej) => archive().entry({ name, mtime, mode: 0o644 }, Buffer.from(data), (err) => (err ? rej(err) : res())));
-  const addStream = (name: string, size: number, data: Readable) =>
-    new Promise<void>((res, rej) => {
-      const entry = archive().entry({ name, size, mtime, mode: 0o644 }, (err) => (err ? rej(err) : res()));
-      data.on('error', rej);
-      data.pipe(entry);
-    });
-
-  const put = async (digest: string, data: Readable, size?: number): Promise<number> => {
-    const have = stored.get(digest);
-    if (have !== undefined) {
-      data.resume();
-      return have;
+  const header = (name: string, size: number) => put(ustarHeader({ name, size, type: 'file', mode: 0o644, mtime: 0 }));
+  const pad = async (size: number) => {
+    if (padLength(size)) await put(ZEROS.subarray(0, padLength(size)));
+  };
+  const addBytes = async (name: string, data: Uint8Array | string) => {
+    const b = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    await header(name, b.length);
+    await put(b);
+    await pad(b.length);
+  };
+  /** An entry of `size` bytes from `data`, which must yield exactly that many (else it fails). */
+  const addStream = async (name: string, size: number, data: AsyncIterable<Uint8Array>, what: string) => {
+    await header(name, size);
+    let n = 0;
+    for await (const c of data) {
+      n += c.length;
+      if (n > size) throw new Error(`${what} is larger than its declared ${size} bytes`);
+      await put(c);
     }
-    const expect = { digest, ...(size !== undefined ? { size } : {}), what: `layer ${digest}` };
+    if (n !== size) throw new Error(`${what} is truncated: ${n} of ${size} bytes`);
+    await pad(size);
+  };
+
+  const storeLayer = async (digest: string, size: number | undefined, write: () => Promise<number>): Promise<number> => {
+    const have = stored.get(digest);
+    if (have !== undefined) return have;
     try {
-      if (size !== undefined) {
-        // A stream that already verifies this digest (a source's layer, a rebuilt layer) is not hashed twice.
-        const checked = data instanceof VerifyingStream && data.checks(digest, size) ? data : chain(data, new VerifyingStream(expect.what, expect));
-        await addStream(blobName(digest, '.tar'), size, checked);
-      } else {
-        const s = await spool(data, join(staging, digestHex(digest)), expect);
-        try {
-          await addStream(blobName(digest, '.tar'), s.size, s.open());
-        } finally {
-          await s.dispose();
-        }
-        size = s.size;
-      }
+      size = await write();
     } catch (err) {
       // A half-written entry leaves the archive unusable: end it now, whatever the caller does next.
       await fail(err);
@@ -170,9 +222,58 @@ export async function openArchiveDestination(path: string, tag: string | undefin
     return size;
   };
 
+  const putStream = async (digest: string, data: Readable, size?: number): Promise<number> => {
+    if (stored.has(digest)) {
+      data.resume();
+      return stored.get(digest)!;
+    }
+    const expect = { digest, ...(size !== undefined ? { size } : {}), what: `layer ${digest}` };
+    return storeLayer(digest, size, async () => {
+      if (size !== undefined) {
+        // A stream that already verifies this digest (a source's layer, a rebuilt layer) is not hashed twice.
+        const checked = data instanceof VerifyingStream && data.checks(digest, size) ? data : chain(data, new VerifyingStream(expect.what, expect));
+        await addStream(blobName(digest, '.tar'), size, checked, expect.what);
+        return size;
+      }
+      const s = await spool(data, join(staging, digestHex(digest)), expect);
+      try {
+        await addStream(blobName(digest, '.tar'), s.size, s.open(), expect.what);
+      } finally {
+        await s.dispose();
+      }
+      return s.size;
+    });
+  };
+
+  /** Copies file bytes [offset, offset + size) as the entry for `digest`, checking them against it as they are read. */
+  const putFile = (digest: string, file: { path: string; offset: number; size: number }, what: string): Promise<number> =>
+    storeLayer(digest, file.size, async () => {
+      const src = await FileSource.open(file.path);
+      try {
+        if (file.offset < 0 || file.offset + file.size > src.size) throw new Error(`${what}: ${file.path} is shorter than the layer it should hold`);
+        await header(blobName(digest, '.tar'), file.size);
+        const hash = createHash('sha256');
+        const bufs = [new Uint8Array(COPY_BLOCK), new Uint8Array(COPY_BLOCK)];
+        for (let o = 0, k = 0; o < file.size; o += COPY_BLOCK, k ^= 1) {
+          // bufs[k] was written two puts ago: put() returned only when that write was done
+          const b = bufs[k]!.subarray(0, Math.min(COPY_BLOCK, file.size - o));
+          src.readIntoSync(b, file.offset + o);
+          hash.update(b);
+          await put(b);
+        }
+        const actual = `sha256:${hash.digest('hex')}`;
+        if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
+        await pad(file.size);
+        await flush(); // the last buffer is written before the buffers go
+        return file.size;
+      } finally {
+        await src.close();
+      }
+    });
+
   return {
-    writeTo(s) {
-      sink = s;
+    writeTo(consume) {
+      openSink = async () => streamSink(consume);
     },
     async hasLayer() {
       return false; // an archive is self-contained: every layer goes in
@@ -181,12 +282,16 @@ export async function openArchiveDestination(path: string, tag: string | undefin
       return layerCompression(d.mediaType) === 'none';
     },
     async putLayerTar(diffID, tar, sizeHint) {
-      const size = await put(diffID, tar, sizeHint);
+      const size = await putStream(diffID, tar, sizeHint);
+      return { mediaType: MediaType.dockerLayer, digest: diffID, size };
+    },
+    async putLayerFile(diffID, file, what) {
+      const size = await putFile(diffID, file, what);
       return { mediaType: MediaType.dockerLayer, digest: diffID, size };
     },
     async putBlob(d, data) {
       if (layerCompression(d.mediaType) !== 'none') throw new Error('docker-archive stores uncompressed layers only; use putLayerTar');
-      await put(d.digest, data, d.size);
+      await putStream(d.digest, data, d.size);
     },
     async commit(image) {
       const repoTags = tag ? [tag] : image.repoTags;
@@ -211,12 +316,13 @@ export async function openArchiveDestination(path: string, tag: string | undefin
         });
         await addBytes('manifest.json', manifest);
         if (repositories) await addBytes('repositories', repositories);
-        archive().finalize();
+        await put(ZEROS); // the end-of-archive blocks
+        await flush();
       } catch (err) {
         await fail(err);
         throw err;
       }
-      await out!.written;
+      await (await archive()).close();
       await fs.rm(staging, { recursive: true, force: true });
     },
     async abort() {

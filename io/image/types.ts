@@ -67,6 +67,12 @@ export interface ImageDestination {
    * the diffID, and returns the descriptor its manifest will reference.
    */
   putLayerTar(diffID: string, tar: Readable, sizeHint?: number): Promise<Descriptor>;
+  /**
+   * As putLayerTar, for a layer whose uncompressed tar lies in a local file (ImageSource.layerFile):
+   * copied without streams where the destination can (docker-archive), checked against diffID as
+   * it is read; a mismatch fails with DigestMismatchError naming `what`.
+   */
+  putLayerFile?(diffID: string, file: { path: string; offset: number; size: number }, what: string): Promise<Descriptor>;
   /** Stores a blob as-is after verifying it against the descriptor. */
   putBlob(descriptor: Descriptor, data: Readable): Promise<void>;
   /** Writes config, manifest and tags and makes the image visible in one step. */
