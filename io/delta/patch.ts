@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { applyLayer } from '../../core/delta/apply.js';
-import { buildPatch, type ImageLayers, type TargetImage } from '../../core/delta/build.js';
+import type { ImageLayers, TargetImage } from '../../core/delta/build.js';
 import type { ByteSource } from '../../core/delta/bytes.js';
 import { decodeConfig, decodePrefix, encodeConfig, encodePrefix, prefixVersion, HEADER_DIGEST_BYTES, MAX_CONFIG_CHARS, MAX_HEADER_BYTES, parseHeader, PatchFormatError, PREFIX_BYTES, type PatchHeader } from '../../core/delta/format.js';
 import { applyConfigDelta } from '../../core/delta/config-delta.js';
@@ -17,7 +17,6 @@ import { withScratchDir } from '../scratch.js';
 import { sha256, VerifyingStream } from '../digest.js';
 import type { ImageDestination, ImageSource, LayerInfo } from '../image/types.js';
 import { FileRange, FileSource, spool } from './file-source.js';
-import { DiffPool } from './pool.js';
 import { layerReaders, SectionStore, STREAM, verifyLayer } from './sections.js';
 
 export interface Progress {
@@ -75,6 +74,8 @@ export async function diffImages(base: ImageSource | undefined, target: ImageSou
   const baseIDs = bi.layers.map((l) => l.diffID);
   const known = new Set(opts.knownDiffIDs ?? []);
   const changed = ti.layers.flatMap((l, i) => (baseIDs.includes(l.diffID) || known.has(l.diffID) ? [] : [i]));
+  // The builder's modules (matcher, suffix sorter, worker pool) are loaded here only: an apply never runs them.
+  const [{ buildPatch }, { DiffPool }] = await Promise.all([import('../../core/delta/build.js'), import('./pool.js')]);
   return withScratchDir('lighter-delta-', opts.tmpDir, async (dir) => {
     const pool = DiffPool.create();
     const sources: Array<FileSource | FileRange> = [];

@@ -190,9 +190,10 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   triples.tables = tables;
   const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
   // The scan reads the old code in 1 MiB chunks, into one buffer where the source can.
-  const scanBuf = new Uint8Array(SCAN_CHUNK + SCAN_REACH + 1);
+  // (dropped after the scan: the generator's context would keep it for the whole delta)
+  let scanBuf: Uint8Array | undefined = new Uint8Array(SCAN_CHUNK + SCAN_REACH + 1);
   const readScan = async (o: number, n: number) => {
-    if (!src.readInto || n > scanBuf.length) return src.read(offset + o, n);
+    if (!src.readInto || !scanBuf || n > scanBuf.length) return src.read(offset + o, n);
     const v = scanBuf.subarray(0, n);
     await src.readInto(v, offset + o);
     return v;
@@ -201,6 +202,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   triples.layout = layout;
   triples.map = map;
   const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK), map);
+  scanBuf = undefined;
   const old = new BlockCache(src);
   const buf = new Uint8Array(PIECE + 16);
   const piece = new Uint8Array(PIECE);
