@@ -1,9 +1,21 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=1
 // Thin launcher: the CLI is compiled TypeScript (npm install runs the build).
-// The small young generation is for memory: the engine streams through short-lived chunks, and
-// V8's default 16 MiB semi-spaces hold 10-20 MB more RSS during an apply (runtime-update, 3 runs:
-// 124-134 MB peak against 135-154 MB, same time). Run it as an executable (not `node bin/lighter.js`)
-// to get it; `npm start` and the bench do.
+// Memory settings, for the device's applies above all (run it as an executable, not `node
+// bin/lighter.js`, to get the first two; `npm start` and the bench do):
+// - The small young generation: the engine streams through short-lived chunks, and V8's default
+//   16 MiB semi-spaces hold 10-20 MB more RSS during an apply (runtime-update, 3 runs: 124-134 MB
+//   peak against 135-154 MB, same time).
+// - Two malloc arenas and a fixed 128 KiB mmap threshold: brotli and file reads run on libuv's pool
+//   threads (an arena each), and glibc's threshold otherwise climbs to the largest buffer freed
+//   (a 4-16 MiB brotli window), after which stream buffers of 256 KiB-1 MiB come from arenas that
+//   keep what is freed. runtime-update apply, 3 runs each at load 12-17: 136-154 MB peak before,
+//   117-125 MB with these two; `lighter diff` of base-on-device: same CPU, 134 against 171 MB.
+// - --optimize-for-size for the commands that rebuild images (set here, so builds keep V8's
+//   defaults): V8 collects promoted stream buffers sooner; runtime-update 111-112 MB against 118-126.
+import { setFlagsFromString } from 'node:v8';
+
+const [cmd, sub] = process.argv.slice(2);
+if (cmd === 'patch' || cmd === 'edge' || (cmd === 'bundle' && sub === 'apply')) setFlagsFromString('--optimize-for-size');
 // `lighter edge ...` is the device's program (edge-module/), which main/ may not import (layer
 // table): it is started here, in this process, so signals and exit codes are its own.
 const edge = process.argv[2] === 'edge';
