@@ -144,9 +144,9 @@ export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, 
   if (!symbols) return restored;
   const old = new BlockCache(src, 64 << 10, SYMBOL_CACHE_BLOCKS);
   const entry = new Uint8Array(ENTRY);
-  const oldEntry = async (at: number): Promise<Uint8Array> => {
-    for (let k = 0; k < ENTRY; ) {
-      const got = old.now(offset + at + k, ENTRY - k) ?? (await old.get(offset + at + k, ENTRY - k));
+  const oldEntry = async (at: number, n: number): Promise<Uint8Array> => {
+    for (let k = 0; k < n; ) {
+      const got = old.now(offset + at + k, n - k) ?? (await old.get(offset + at + k, n - k));
       entry.set(got, k);
       k += got.length;
     }

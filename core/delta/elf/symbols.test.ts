@@ -18,10 +18,11 @@ interface Sym {
 
 /**
  * An ELF64 x86-64 file: one executable segment of functions (`code[k]` each), then
- * .symtab/.strtab and .dynsym/.dynstr (names in symbol order, as ld writes .strtab), then the
- * section headers [null, .text, .symtab, .strtab, .dynsym, .dynstr].
+ * .symtab/.strtab and .dynsym/.dynstr (names in symbol order, as ld writes .strtab), .gnu.hash,
+ * then the section headers [null, .text, .symtab, .strtab, .dynsym, .dynstr, .gnu.hash].
  */
-function renderElf(code: Uint8Array[], syms: Sym[], dyn: Sym[]): Uint8Array {
+function renderElf(code: Uint8Array[], syms: Sym[], dynIn: Sym[]): Uint8Array {
+  let dyn = dynIn;
   const starts: number[] = [];
   const sizes = code.map((c) => c.length);
   let off = CODE_OFF;
@@ -46,13 +47,29 @@ function renderElf(code: Uint8Array[], syms: Sym[], dyn: Sym[]): Uint8Array {
     return { ents, strs: Uint8Array.from(strs) };
   };
   const st = table(syms);
+  // .dynsym sorted by .gnu.hash bucket, as ld does
+  const gnu = (name: string) => [...enc.encode(name)].reduce((h, c) => (h * 33 + c) >>> 0, 5381);
+  const NB = 7;
+  dyn = [...dyn].sort((a, b) => (gnu(a.name) % NB) - (gnu(b.name) % NB));
   const dy = table(dyn);
+  const hash = new Uint8Array(16 + 8 + 4 * NB + 4 * dyn.length);
+  const hv = new DataView(hash.buffer);
+  hv.setUint32(0, NB, true);
+  hv.setUint32(4, 1, true); // symoffset: the null entry is not hashed
+  hv.setUint32(8, 1, true); // one bloom word (left zero)
+  dyn.forEach((s, k) => {
+    const b = gnu(s.name) % NB;
+    if (hv.getUint32(24 + 4 * b, true) === 0) hv.setUint32(24 + 4 * b, k + 1, true);
+    const last = k + 1 === dyn.length || gnu(dyn[k + 1]!.name) % NB !== b;
+    hv.setUint32(24 + 4 * NB + 4 * k, (gnu(s.name) & ~1) | (last ? 1 : 0), true);
+  });
   const symOff = Math.ceil(codeEnd / 8) * 8;
   const strOff = symOff + st.ents.length;
   const dynOff = Math.ceil((strOff + st.strs.length) / 8) * 8;
   const dynStrOff = dynOff + dy.ents.length;
-  const shoff = Math.ceil((dynStrOff + dy.strs.length) / 8) * 8;
-  const b = new Uint8Array(shoff + 6 * 64);
+  const hashOff = Math.ceil((dynStrOff + dy.strs.length) / 8) * 8;
+  const shoff = Math.ceil((hashOff + hash.length) / 8) * 8;
+  const b = new Uint8Array(shoff + 7 * 64);
   const dv = new DataView(b.buffer);
   b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
   dv.setUint16(16, 2, true);
@@ -62,7 +79,7 @@ function renderElf(code: Uint8Array[], syms: Sym[], dyn: Sym[]): Uint8Array {
   dv.setUint16(0x36, 56, true);
   dv.setUint16(0x38, 1, true);
   dv.setUint16(0x3a, 64, true);
-  dv.setUint16(0x3c, 6, true);
+  dv.setUint16(0x3c, 7, true);
   dv.setUint32(64, 1, true);
   dv.setUint32(68, 5, true);
   dv.setBigUint64(72, BigInt(CODE_OFF), true);
@@ -74,6 +91,7 @@ function renderElf(code: Uint8Array[], syms: Sym[], dyn: Sym[]): Uint8Array {
   b.set(st.strs, strOff);
   b.set(dy.ents, dynOff);
   b.set(dy.strs, dynStrOff);
+  b.set(hash, hashOff);
   const sh = (i: number, type: number, o: number, size: number, link: number, entsize: number) => {
     const at = shoff + 64 * i;
     dv.setUint32(at + 4, type, true);
@@ -87,6 +105,7 @@ function renderElf(code: Uint8Array[], syms: Sym[], dyn: Sym[]): Uint8Array {
   sh(3, 3, strOff, st.strs.length, 0, 0);
   sh(4, 11, dynOff, dy.ents.length, 5, 24);
   sh(5, 3, dynStrOff, dy.strs.length, 0, 0);
+  sh(6, 0x6ffffff6, hashOff, hash.length, 4, 0);
   return b;
 }
 
@@ -145,6 +164,7 @@ describe('symbol table prediction', () => {
       const tables = matchSymbols(old, nw);
       expect(tables.length).toBe(2);
       for (const t of tables) expect(t.match.filter((j) => j >= 0).length).toBeGreaterThan(t.count * 0.8);
+      expect(tables.filter((t) => t.hash).length).toBe(1);
       const n = await roundTrip(old, nw);
       predicted += n.predicted;
       plain += n.plain;
@@ -166,6 +186,9 @@ describe('symbol table prediction', () => {
       (b, dv) => dv.setUint32(shoff(b) + 128 + 40, 77, true), // string table link out of range
       (b, dv) => dv.setUint32(shoff(b) + 128 + 40, 1, true), // linked to .text
       (b, dv) => dv.setBigUint64(shoff(b) + 192 + 32, BigInt(b.length), true), // .strtab past the end
+      (b, dv) => dv.setBigUint64(shoff(b) + 384 + 32, 8n, true), // .gnu.hash cut short
+      (b, dv) => dv.setUint32(Number(dv.getBigUint64(shoff(b) + 384 + 24, true)), 1 << 30, true), // nbuckets beyond the section
+      (b, dv) => dv.setUint32(Number(dv.getBigUint64(shoff(b) + 384 + 24, true)) + 4, 1 << 20, true), // symoffset beyond .dynsym
     ];
     for (const spoil of spoils) {
       for (const which of ['old', 'new'] as const) {
@@ -211,6 +234,9 @@ describe('symbol table prediction', () => {
     expect((await read(good)).map((t) => Array.from(t.match))).toEqual(tables.map((t) => Array.from(t.match)));
     await expect(read(good, old.length, tables[tables.length - 1]!.newOff + 10)).rejects.toThrow(CorruptPatchError);
     await expect(read(good, tables[0]!.oldOff + 10, nw.length)).rejects.toThrow(CorruptPatchError);
+    const h = tables.find((t) => t.hash)!.hash!;
+    await expect(read(good, old.length, h.chainOff + 2)).rejects.toThrow(CorruptPatchError); // the chain past the new file
+    await expect(read(good, h.oldChainOff + 2, nw.length)).rejects.toThrow(CorruptPatchError); // the old chain past the old file
     const bad = new ByteWriter(16);
     for (const v of [1, 0, 1, 0, 0, 1, 0]) bad.uvar(v); // one table of one entry, one old entry
     bad.uvar(11); // matched to old entry 5

@@ -44,7 +44,31 @@ export interface SymbolTable {
    */
   nameAt: Float64Array;
   shift: Float64Array;
+  /** The .gnu.hash chain of a .dynsym, predicted from the matched old entries' hashes. */
+  hash?: GnuHash;
 }
+
+/**
+ * A .gnu.hash table's chain: entry c is (hash of dynsym symbol symoffset + c) with its low bit
+ * replaced by "last of its bucket". The new buckets (before the chain in the file, so rebuilt
+ * first) tell which symbols start a bucket; the matched old symbol's chain value gives the hash.
+ */
+export interface GnuHash {
+  /** New file offsets of the buckets (u32 each) and of the chain; the new symoffset. */
+  bucketsOff: number;
+  nbuckets: number;
+  chainOff: number;
+  symoffset: number;
+  /** Old file offset of the old chain, its entries, the old symoffset. */
+  oldChainOff: number;
+  oldCount: number;
+  oldSymoffset: number;
+}
+
+const SHT_GNU_HASH = 0x6ffffff6;
+
+/** A table's .gnu.hash chain entries (its dynsym entries from symoffset on). */
+const chainCount = (t: SymbolTable) => t.count - t.hash!.symoffset;
 
 interface Section {
   type: number;
@@ -77,13 +101,27 @@ function sections(f: Uint8Array): Section[] | undefined {
 }
 
 /** The symbol table of `type` and its string table, when both lie inside the file. */
-function symbolSection(f: Uint8Array, secs: Section[], type: number): { off: number; count: number; strOff: number; strSize: number } | undefined {
-  const s = secs.find((x) => x.type === type);
+function symbolSection(f: Uint8Array, secs: Section[], type: number): { off: number; count: number; strOff: number; strSize: number; index: number } | undefined {
+  const index = secs.findIndex((x) => x.type === type);
+  const s = secs[index];
   if (!s || s.entsize !== ENTRY || s.size % ENTRY !== 0 || s.size === 0 || s.off + s.size > f.length) return undefined;
   const str = secs[s.link];
   if (!str || str.type !== SHT_STRTAB || str.off + str.size > f.length) return undefined;
   const count = s.size / ENTRY;
-  return count <= MAX_ENTRIES ? { off: s.off, count, strOff: str.off, strSize: str.size } : undefined;
+  return count <= MAX_ENTRIES ? { off: s.off, count, strOff: str.off, strSize: str.size, index } : undefined;
+}
+
+/** The .gnu.hash linked to symbol table `sym` (`count` entries): its buckets and chain, when inside the section and the file. */
+function gnuHash(f: Uint8Array, secs: Section[], sym: number, count: number): { bucketsOff: number; nbuckets: number; chainOff: number; symoffset: number } | undefined {
+  const h = secs.find((x) => x.type === SHT_GNU_HASH && x.link === sym);
+  if (!h || h.size < 16 || h.off + h.size > f.length) return undefined;
+  const nbuckets = u32(f, h.off);
+  const symoffset = u32(f, h.off + 4);
+  const bloom = u32(f, h.off + 8);
+  const bucketsOff = h.off + 16 + 8 * bloom;
+  const chainOff = bucketsOff + 4 * nbuckets;
+  if (nbuckets > MAX_ENTRIES || bloom > MAX_ENTRIES || symoffset > count || chainOff + 4 * (count - symoffset) > h.off + h.size) return undefined;
+  return { bucketsOff, nbuckets, chainOff, symoffset };
 }
 
 const latin1 = new TextDecoder('latin1');
@@ -141,11 +179,27 @@ export function matchSymbols(old: Uint8Array, nw: Uint8Array): SymbolTable[] {
         shift.push(cur);
       }
     }
-    out.push({ newOff: n.off, count: n.count, newStrOff: n.strOff, oldOff: o.off, oldCount: o.count, oldStrOff: o.strOff, match, nameAt: Float64Array.from(nameAt), shift: Float64Array.from(shift) });
+    const t: SymbolTable = { newOff: n.off, count: n.count, newStrOff: n.strOff, oldOff: o.off, oldCount: o.count, oldStrOff: o.strOff, match, nameAt: Float64Array.from(nameAt), shift: Float64Array.from(shift) };
+    const nh = type === SHT_DYNSYM ? gnuHash(nw, ns, n.index, n.count) : undefined;
+    const oh = nh && gnuHash(old, os, o.index, o.count);
+    // disjoint from the tables (checked again by the applier)
+    if (nh && oh && (nh.chainOff >= n.off + n.count * ENTRY || nh.chainOff + 4 * (n.count - nh.symoffset) <= n.off)) {
+      t.hash = { ...nh, oldChainOff: oh.chainOff, oldCount: o.count - oh.symoffset, oldSymoffset: oh.symoffset };
+    }
+    out.push(t);
   }
   // in new-file order, disjoint
   out.sort((a, b) => a.newOff - b.newOff);
-  return out.filter((t, k) => k === 0 || out[k - 1]!.newOff + out[k - 1]!.count * ENTRY <= t.newOff);
+  const kept = out.filter((t, k) => k === 0 || out[k - 1]!.newOff + out[k - 1]!.count * ENTRY <= t.newOff);
+  for (const t of kept) if (t.hash && !hashFits(kept, t)) delete t.hash;
+  return kept;
+}
+
+/** Whether a table's hash chain lies in no table and its buckets before it. */
+function hashFits(tables: SymbolTable[], t: SymbolTable): boolean {
+  const h = t.hash!;
+  const end = h.chainOff + 4 * chainCount(t);
+  return h.bucketsOff + 4 * h.nbuckets <= h.chainOff && tables.every((x) => end <= x.newOff || h.chainOff >= x.newOff + x.count * ENTRY);
 }
 
 /** Writes the tables after a delta's control triples (format 6). */
@@ -168,6 +222,9 @@ export function writeSymbolTables(w: ByteWriter, tables: SymbolTable[]): void {
       w.uvar(t.nameAt[k]! - (k ? t.nameAt[k - 1]! : 0));
       w.svar(t.shift[k]! - (k ? t.shift[k - 1]! : 0));
     }
+    const h = t.hash;
+    w.uvar(h ? 1 : 0);
+    if (h) for (const v of [h.bucketsOff, h.nbuckets, h.chainOff, h.symoffset, h.oldChainOff, h.oldCount, h.oldSymoffset]) w.uvar(v);
   }
 }
 
@@ -205,8 +262,17 @@ export async function readSymbolTables(ctrl: ChunkReader, oldLen: number, newLen
       shift[k] = (k ? shift[k - 1]! : 0) + (await ctrl.svar());
       if (nameAt[k]! >= 2 ** 32 || Math.abs(shift[k]!) >= 2 ** 32) throw bad();
     }
-    out.push({ newOff, count, newStrOff, oldOff, oldCount, oldStrOff, match, nameAt, shift });
+    const t: SymbolTable = { newOff, count, newStrOff, oldOff, oldCount, oldStrOff, match, nameAt, shift };
+    const hashes = await ctrl.uvar();
+    if (hashes > 1) throw bad();
+    if (hashes) {
+      const [bucketsOff, nbuckets, chainOff, symoffset, oldChainOff, oldHashCount, oldSymoffset] = [await ctrl.uvar(), await ctrl.uvar(), await ctrl.uvar(), await ctrl.uvar(), await ctrl.uvar(), await ctrl.uvar(), await ctrl.uvar()] as const;
+      if (nbuckets > MAX_ENTRIES || symoffset > count || chainOff + 4 * (count - symoffset) > newLen || oldHashCount > MAX_ENTRIES || oldChainOff + 4 * oldHashCount > oldLen) throw bad();
+      t.hash = { bucketsOff, nbuckets, chainOff, symoffset, oldChainOff, oldCount: oldHashCount, oldSymoffset };
+    }
+    out.push(t);
   }
+  for (const t of out) if (t.hash && !hashFits(out, t)) throw bad();
   return out;
 }
 
@@ -255,6 +321,37 @@ export function zeroTables(tables: SymbolTable[], newPos: number, n: number, out
     const s = Math.max(newPos, t.newOff);
     const e = Math.min(newPos + n, t.newOff + t.count * ENTRY);
     if (s < e) out.fill(0, s - newPos, e - newPos);
+    if (!t.hash) continue;
+    const hs = Math.max(newPos, t.hash.chainOff);
+    const he = Math.min(newPos + n, t.hash.chainOff + 4 * chainCount(t));
+    if (hs < he) out.fill(0, hs - newPos, he - newPos);
+  }
+}
+
+/** The predicted chain value of new dynsym entry i (≥ symoffset), from the old chain value of its match (`oldChain`, or undefined) and whether it ends its bucket. */
+function chainValue(oldChain: number | undefined, last: boolean): number {
+  return ((oldChain ?? 0) & ~1) | (last ? 1 : 0);
+}
+
+/** The old chain offset of the match of new entry i, or −1 when it has none in the old chain. */
+function oldChainAt(t: SymbolTable, i: number): number {
+  const h = t.hash!;
+  const j = t.match[i]!;
+  return j >= h.oldSymoffset && j - h.oldSymoffset < h.oldCount ? h.oldChainOff + 4 * (j - h.oldSymoffset) : -1;
+}
+
+/** Bucket starts as a bit set over dynsym indices [0, count]: from the buckets' u32 values. */
+class Starts {
+  readonly bits: Uint8Array;
+  constructor(readonly count: number) {
+    this.bits = new Uint8Array((count >> 3) + 1);
+  }
+  add(v: number): void {
+    if (v <= this.count) this.bits[v >> 3]! |= 1 << (v & 7);
+  }
+  /** Whether dynsym entry i is the last of its bucket: i + 1 starts one, or ends the table. */
+  last(i: number): boolean {
+    return i + 1 >= this.count || (this.bits[(i + 1) >> 3]! & (1 << ((i + 1) & 7))) !== 0;
   }
 }
 
@@ -269,6 +366,17 @@ export function subtractTables(tables: SymbolTable[], c: EntryContext, old: Uint
       const at = t.newOff + i * ENTRY;
       for (let k = 0; k < ENTRY; k++) nw[at + k] = (nw[at + k]! - pred[k]!) & 0xff;
     }
+    const h = t.hash;
+    if (!h) continue;
+    const starts = new Starts(t.count);
+    for (let b = 0; b < h.nbuckets; b++) starts.add(u32(nw, h.bucketsOff + 4 * b));
+    for (let c = 0; c < chainCount(t); c++) {
+      const i = h.symoffset + c;
+      const at = oldChainAt(t, i);
+      const v = chainValue(at >= 0 ? u32(old, at) : undefined, starts.last(i));
+      const p = h.chainOff + 4 * c;
+      for (let k = 0; k < 4; k++) nw[p + k] = (nw[p + k]! - ((v >>> (8 * k)) & 0xff)) & 0xff;
+    }
   }
 }
 
@@ -276,7 +384,8 @@ export function subtractTables(tables: SymbolTable[], c: EntryContext, old: Uint
 export interface SymbolContext {
   tables: SymbolTable[];
   c: EntryContext;
-  oldEntry: (offset: number) => Promise<Uint8Array>;
+  /** `n` (≤ 24) old bytes at an old file offset. */
+  oldEntry: (offset: number, n: number) => Promise<Uint8Array>;
 }
 
 /**
@@ -290,11 +399,39 @@ export async function* restoreTables(blocks: AsyncIterable<Uint8Array>, context:
   const pred = new Uint8Array(ENTRY);
   let predFor = -1; // new offset of the entry pred holds
   let predTable = -1;
+  let starts: Starts | undefined;
+  const bucket = new Uint8Array(4);
+  const chainPred = new Uint8Array(4);
+  let chainFor = -1;
   for await (const b of blocks) {
     // known once the delta's control (read before its first bytes) is
     ctx ??= context();
     const { tables, c, oldEntry } = ctx;
     const end = pos + b.length;
+    for (const t of tables) {
+      const h = t.hash;
+      if (!h) continue;
+      // the buckets pass first (they lie before the chain); then each chain entry gets its prediction
+      starts ??= new Starts(t.count);
+      for (let x = Math.max(pos, h.bucketsOff); x < Math.min(end, h.bucketsOff + 4 * h.nbuckets); x++) {
+        bucket[(x - h.bucketsOff) & 3] = b[x - pos]!;
+        if (((x - h.bucketsOff) & 3) === 3) starts.add(u32(bucket, 0));
+      }
+      const ce = Math.min(end, h.chainOff + 4 * chainCount(t));
+      for (let x = Math.max(pos, h.chainOff); x < ce; ) {
+        const cAt = h.chainOff + 4 * Math.floor((x - h.chainOff) / 4);
+        if (chainFor !== cAt) {
+          const i = h.symoffset + (cAt - h.chainOff) / 4;
+          const at = oldChainAt(t, i);
+          const v = chainValue(at >= 0 ? u32(await oldEntry(at, 4), 0) : undefined, starts.last(i));
+          for (let k = 0; k < 4; k++) chainPred[k] = (v >>> (8 * k)) & 0xff;
+          chainFor = cAt;
+        }
+        const stop = Math.min(ce, cAt + 4);
+        for (let q = x; q < stop; q++) b[q - pos] = (b[q - pos]! + chainPred[q - cAt]!) & 0xff;
+        x = stop;
+      }
+    }
     for (const t of tables) {
       const s = Math.max(pos, t.newOff);
       const e = Math.min(end, t.newOff + t.count * ENTRY);
@@ -306,7 +443,7 @@ export async function* restoreTables(blocks: AsyncIterable<Uint8Array>, context:
         if (j >= 0) {
           const k = tables.indexOf(t);
           if (predFor !== entryAt || predTable !== k) {
-            predictEntry(t, c, await oldEntry(t.oldOff + j * ENTRY), 0, pred, 0);
+            predictEntry(t, c, await oldEntry(t.oldOff + j * ENTRY, ENTRY), 0, pred, 0);
             predFor = entryAt;
             predTable = k;
           }
