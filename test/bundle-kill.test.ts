@@ -4,7 +4,7 @@
 // layers an earlier run rebuilt. LIGHTER_SOAK_CYCLES raises the count (scripts/soak-apply.sh).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,21 @@ describe('kill -9 during apply', () => {
     const out = applyToEnd(join(dir, 'resumed.tar'), state);
     expect(out).toMatch(/\(0 layers rebuilt, [1-9]\d* resumed\)/);
     expect(view(join(dir, 'resumed.tar'))).toEqual(target);
+  });
+
+  it('refuses a rebuilt layer changed in the work area since it was rebuilt, naming it, with no image', () => {
+    const state = join(dir, 'tampered-state');
+    expect(spawnSync('node', applyArgs(join(dir, 'missing-dir', 'dest.tar'), state), { encoding: 'utf8' }).status).toBe(1);
+    const work = join(state, 'work', readdirSync(join(state, 'work'))[0]!);
+    const layer = join(work, readdirSync(work).find((n) => n.endsWith('.tar'))!);
+    const bytes = readFileSync(layer);
+    bytes[bytes.length >> 1]! ^= 0x20;
+    writeFileSync(layer, bytes);
+    const dest = join(dir, 'tampered.tar');
+    const r = spawnSync('node', applyArgs(dest, state), { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/digest mismatch for rebuilt layer sha256:[0-9a-f]{64}/);
+    expect(existsSync(dest)).toBe(false);
   });
 
   it(`leaves no image or exactly the target, and the next apply completes (${CYCLES} kills)`, { timeout: 60_000 + CYCLES * 8_000 }, async () => {

@@ -10,6 +10,7 @@ import { checkExpiry, checkVersion } from '../../core/bundle/policy.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { makeScratchDir } from '../scratch.js';
 import { PatchFile } from '../delta/patch.js';
+import { putLayer } from '../image/layer-stream.js';
 import { openDestination, openSource } from '../image/transport.js';
 import type { ImageInfo, ImageSource, LayerInfo, TransportOptions } from '../image/types.js';
 import { scanLayer } from './layer-scan.js';
@@ -146,10 +147,11 @@ async function publish(bundle: OpenBundle, entry: BundleEntry, patch: PatchFile,
       const b = inBase.get(l.diffID);
       if (b !== undefined) {
         const src = baseLayers[b]!;
-        const descriptor = (await dest.hasLayer(src)) ? src.descriptor : await dest.putLayerTar(l.diffID, await base!.openLayerTar(b), l.size);
+        const descriptor = (await dest.hasLayer(src)) ? src.descriptor : await putLayer(dest, l.diffID, l.size, await base!.layerFile?.(b), () => base!.openLayerTar(b), `base layer ${b} (${l.diffID})`);
         layers.push({ diffID: l.diffID, descriptor });
       } else if (l.from === 'patch') {
-        const descriptor = await dest.putLayerTar(l.diffID, createReadStream(work.pathFor(l.diffID, LAYER_SUFFIX)), l.size);
+        const path = work.pathFor(l.diffID, LAYER_SUFFIX);
+        const descriptor = await putLayer(dest, l.diffID, l.size, { path, offset: 0, size: l.size }, async () => createReadStream(path), `rebuilt layer ${l.diffID}`);
         layers.push({ diffID: l.diffID, descriptor });
       } else {
         throw new BundleError('no-matching-base', `layer ${l.diffID} is expected on the device but the base image lacks it`);

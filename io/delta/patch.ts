@@ -15,6 +15,7 @@ import { applyConfigDelta } from '../../core/delta/config-delta.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { withScratchDir } from '../scratch.js';
 import { sha256, VerifyingStream } from '../digest.js';
+import { putLayer } from '../image/layer-stream.js';
 import type { ImageDestination, ImageSource, LayerInfo } from '../image/types.js';
 import { FileRange, FileSource, spool } from './file-source.js';
 import { layerReaders, SectionStore, STREAM, verifyLayer } from './sections.js';
@@ -229,12 +230,7 @@ export async function applyPatch(patch: PatchFile, base: ImageSource | undefined
           if (l.from === 'base') {
             const at = where.get(baseIDs[l.index]!)!;
             const src = bi.layers[at]!;
-            if (!(await dest.hasLayer(src))) {
-              // an unchanged layer that lies in a local file is copied from there where the destination can (checked as it is read)
-              const file = dest.putLayerFile && (await base!.layerFile?.(at));
-              if (file) await dest.putLayerFile!(l.diffID, file, `base layer ${at} (${l.diffID})`);
-              else await dest.putLayerTar(l.diffID, await base!.openLayerTar(at), l.size);
-            }
+            if (!(await dest.hasLayer(src))) await putLayer(dest, l.diffID, l.size, await base!.layerFile?.(at), () => base!.openLayerTar(at), `base layer ${at} (${l.diffID})`);
             layers.push(src);
           } else if (l.from === 'known') {
             if (!(await dest.hasLayer({ diffID: l.diffID }))) throw new Error(`the destination lacks layer ${l.diffID}, which the patch expects the device to have`);
