@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HashChainMatcher, SuffixMatcher, type Matcher } from './matcher.js';
+import { VarintReader } from './bytes.js';
 import { randomBytes, rng, roundTrip } from './testing.js';
 
 /** Random edits: byte changes, insertions, deletions, moved blocks. */
@@ -98,5 +99,53 @@ describe.each(matchers)('bsdiff with %s matcher', (_name, make) => {
       const old = randomBytes(Math.floor(r() * 20_000), r, trial % 2 ? 4 : 256);
       await check(old, mutate(old, r, Math.floor(r() * 20)), trial % 3 === 0 ? 4096 : undefined);
     }
+  });
+});
+
+/** Triples (seek, add, extra) of a control stream. */
+function triples(ctrl: Uint8Array): Array<[number, number, number]> {
+  const v = new VarintReader(ctrl);
+  const out: Array<[number, number, number]> = [];
+  while (v.pos < ctrl.length) out.push([v.svar(), v.uvar(), v.uvar()]);
+  return out;
+}
+
+describe('cover selection', () => {
+  // Old bytes with a change every few dozen bytes on one diagonal, some with a short piece copied
+  // from elsewhere after them: chance matches the selection should drop.
+  const sparseEdits = (r: () => number, n: number, every: number) => {
+    const old = randomBytes(n, r);
+    const nw = old.slice();
+    for (let i = every; i < n; i += every + Math.floor(r() * every)) {
+      nw[i] = Math.floor(r() * 256);
+      if (r() < 0.3 && i + 12 < n) {
+        const from = Math.floor(r() * (n - 10));
+        nw.set(old.subarray(from, from + 10), i + 1);
+      }
+    }
+    return { old, nw };
+  };
+
+  it('round-trips random mutated inputs exactly, whole and windowed, with either matcher', async () => {
+    const r = rng(15);
+    for (let trial = 0; trial < 30; trial++) {
+      const { old, nw } = trial % 2 ? sparseEdits(r, 1000 + Math.floor(r() * 30_000), 8 + Math.floor(r() * 60)) : (() => {
+        const o = randomBytes(Math.floor(r() * 20_000), r, trial % 4 ? 256 : 3);
+        return { old: o, nw: mutate(o, r, Math.floor(r() * 40)) };
+      })();
+      const matcher = trial % 3 ? new HashChainMatcher(old) : new SuffixMatcher(old);
+      const { rebuilt } = await roundTrip(old, nw, matcher, trial % 5 === 0 ? 2048 : undefined);
+      expect(Buffer.from(rebuilt).equals(Buffer.from(nw))).toBe(true);
+    }
+  });
+
+  it('drops short chance matches that cost more as a triple than as literal bytes', async () => {
+    const { old, nw } = sparseEdits(rng(3), 64_000, 40);
+    const { out } = await roundTrip(old, nw, new SuffixMatcher(old));
+    const t = triples(out.ctrl.view());
+    // ~330 copied 10-byte pieces from elsewhere: kept, each costs 2 triples (629 triples, 312 literal
+    // bytes); dropped, they go literal and the diagonal runs on (315 triples, 3,451 literal bytes)
+    expect(t.length).toBeLessThan(400);
+    expect(t.reduce((n, [, , extra]) => n + extra, 0)).toBeGreaterThan(2500);
   });
 });

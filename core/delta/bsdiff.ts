@@ -65,6 +65,77 @@ export async function readTriple(ctrl: ChunkReader, oldPos: number, done: number
   return [seek, add, extra];
 }
 
+// Cover selection's cost model, in compressed bytes per raw byte of each stream as brotli 10 codes
+// them on the node binary pair (22.11 -> 22.12): literal 0.355, nonzero differences 0.45, zero-run
+// lengths 0.3, control varints 0.58.
+const LITERAL_COST = 0.355;
+const DIFF_COST = 0.45;
+const RUN_COST = 0.3;
+const CTRL_COST = 0.58;
+/**
+ * A cover is kept only when its bytes as literals would cost this much more than the cover itself
+ * (estimated compressed bytes). On the node binary pair (the four streams after x86 prediction,
+ * brotli 5 probe): no dropping 7,391,114 B; margin -1 7,322,471; 0 7,262,613; 1 7,189,904;
+ * 2 7,139,799; 4 7,248,900; 7 7,229,307; 12 7,312,569 (docs/patch-format.md).
+ */
+const DROP_MARGIN = 2;
+const uvarLen = (n: number) => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+const svarLen = (n: number) => uvarLen(n < 0 ? -2 * n - 1 : 2 * n);
+
+/** Covers (old position, new position, length) in new-file order; each one's extra runs to the next one's start. */
+class Covers {
+  old = new Int32Array(1024);
+  nw = new Int32Array(1024);
+  len = new Int32Array(1024);
+  length = 0;
+  push(op: number, np: number, len: number): void {
+    if (this.length === this.old.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.old = grow(this.old);
+      this.nw = grow(this.nw);
+      this.len = grow(this.len);
+    }
+    this.old[this.length] = op;
+    this.nw[this.length] = np;
+    this.len[this.length++] = len;
+  }
+  /**
+   * Drops covers whose estimated compressed cost (control varints, difference runs and nonzero
+   * bytes) saves less than DROP_MARGIN on what their bytes would cost as literals: short chance
+   * matches, whose control triple costs more than the few literal bytes they spare.
+   */
+  drop(oldBytes: Uint8Array, nwBytes: Uint8Array, oldCursor: number): void {
+    const { old, nw, len } = this;
+    let w = 0;
+    let cursor = oldCursor;
+    for (let k = 0; k < this.length; k++) {
+      const n = len[k]!;
+      if (k > 0 && n > 0) {
+        let nonzero = 0;
+        let runs = 1;
+        let prevEq = true;
+        for (let i = 0; i < n; i++) {
+          const eq = oldBytes[old[k]! + i] === nwBytes[nw[k]! + i];
+          if (!eq) nonzero++;
+          if (eq !== prevEq) runs++;
+          prevEq = eq;
+        }
+        const ctrl = svarLen(old[k]! - cursor) + uvarLen(n) + 1;
+        if (n * LITERAL_COST - nonzero * DIFF_COST - runs * RUN_COST - ctrl * CTRL_COST < DROP_MARGIN) continue;
+      }
+      old[w] = old[k]!;
+      nw[w] = nw[k]!;
+      len[w++] = n;
+      cursor = old[k]! + n;
+    }
+    this.length = w;
+  }
+}
+
 export interface DiffState {
   /** Old position where the previous window left off (control seeks are relative to it). */
   oldCursor: number;
@@ -95,14 +166,8 @@ export function diffRange(
   let lastPos = lastOffset;
   let oldCursor = state.oldCursor;
 
-  const emit = (lenf: number, extraStart: number, extraEnd: number) => {
-    out.ctrl.svar(lastPos - oldCursor);
-    out.ctrl.uvar(lenf);
-    out.ctrl.uvar(extraEnd - extraStart);
-    writeDiff(out, old, lastPos, nw, lastScan, lenf);
-    out.extra.bytes(nw.subarray(extraStart, extraEnd));
-    oldCursor = lastPos + lenf;
-  };
+  const covers = new Covers();
+  const emit = (lenf: number) => covers.push(lastPos, lastScan, lenf);
 
   while (scan < newSize) {
     let oldScore = 0;
@@ -161,11 +226,24 @@ export function diffRange(
         lenf += lens - overlap;
         lenb -= lens;
       }
-      emit(lenf, lastScan + lenf, scan - lenb);
+      emit(lenf);
       lastScan = scan - lenb;
       lastPos = pos - lenb;
       lastOffset = pos - scan;
     }
+  }
+  covers.drop(old, nw, oldCursor);
+  for (let k = 0; k < covers.length; k++) {
+    const op = covers.old[k]!;
+    const np = covers.nw[k]!;
+    const len = covers.len[k]!;
+    const extraEnd = k + 1 < covers.length ? covers.nw[k + 1]! : newSize;
+    out.ctrl.svar(op - oldCursor);
+    out.ctrl.uvar(len);
+    out.ctrl.uvar(extraEnd - np - len);
+    writeDiff(out, old, op, nw, np, len);
+    out.extra.bytes(nw.subarray(np + len, extraEnd));
+    oldCursor = op + len;
   }
   return { oldCursor, lastOffset: lastOffset - newBase };
 }
