@@ -27,6 +27,13 @@ const WORD_MARK = 0x01;
 
 export const isWordByte = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36;
 
+/** The end of the word that starts at b[i] (a word byte). */
+function wordEnd(b: Uint8Array, i: number): number {
+  let j = i + 1;
+  while (j < b.length && isWordByte(b[j]!)) j++;
+  return j;
+}
+
 const text = (b: Uint8Array, from: number, to: number): string => String.fromCharCode(...b.subarray(from, to));
 
 /** The old file's words: `ids[k]` is the vocabulary index of the k-th word occurrence, at `starts[k]`..`ends[k]`. */
@@ -49,8 +56,7 @@ export function wordsOf(b: Uint8Array): Words {
       i++;
       continue;
     }
-    let j = i + 1;
-    while (j < b.length && isWordByte(b[j]!)) j++;
+    const j = wordEnd(b, i);
     const w = j - i <= 64 ? text(b, i, j) : new TextDecoder('latin1').decode(b.subarray(i, j));
     let id = index.get(w);
     if (id === undefined) {
@@ -112,8 +118,7 @@ export function renamedShare(nw: Uint8Array, ctrl: Uint8Array, runs: Uint8Array)
       i++;
       continue;
     }
-    let j = i + 1;
-    while (j < nw.length && isWordByte(nw[j]!)) j++;
+    const j = wordEnd(nw, i);
     if (renamable(nw, i, j)) inWord.fill(1, i, j);
     i = j;
   }
@@ -149,8 +154,7 @@ function skeleton(b: Uint8Array): { sk: Uint8Array; at: Int32Array; words: Array
       sk[n++] = b[i++]!;
       continue;
     }
-    let j = i + 1;
-    while (j < b.length && isWordByte(b[j]!)) j++;
+    const j = wordEnd(b, i);
     if (renamable(b, i, j)) {
       at[n] = words.length;
       sk[n++] = WORD_MARK;
