@@ -96,6 +96,41 @@ export function execAddress(l: ElfLayout, va: number): boolean {
   return false;
 }
 
+/** The last index k of ascending `sorted` with sorted[k] <= x (−1 when x is below them all). */
+export function lastAtOrBelow(sorted: ArrayLike<number>, x: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  let k = -1;
+  while (lo <= hi) {
+    const m = (lo + hi) >> 1;
+    if (sorted[m]! <= x) {
+      k = m;
+      lo = m + 1;
+    } else hi = m - 1;
+  }
+  return k;
+}
+
+/** Which interval between ascending cuts holds a point, the last one looked up kept. */
+class Intervals {
+  private lo = 0;
+  private hi = 0;
+  private at = 0;
+  constructor(private readonly cuts: Float64Array) {}
+
+  /** The interval [cuts[k], cuts[k + 1]) holding x, −1 before the first cut, at or after the last, or for NaN. */
+  index(x: number): number {
+    if (x >= this.lo && x < this.hi) return this.at;
+    const k = lastAtOrBelow(this.cuts, x);
+    // before the first cut or at/after the last, no segment: an empty interval, never cached
+    if (k < 0 || k === this.cuts.length - 1 || x !== x) return -1;
+    this.lo = this.cuts[k]!;
+    this.hi = this.cuts[k + 1]!;
+    this.at = k;
+    return k;
+  }
+}
+
 /**
  * offsetOf, biasAt, execAddress and inExec answered from the intervals between segment bounds
  * (inside one, which segments hold a point does not change), the last interval looked up kept:
@@ -112,12 +147,8 @@ export class SegmentIndex {
   private readonly vaCuts: Float64Array;
   private readonly shift: Float64Array;
   private readonly execVa: Uint8Array;
-  private offLo = 0;
-  private offHi = 0;
-  private offAt = 0;
-  private vaLo = 0;
-  private vaHi = 0;
-  private vaAt = 0;
+  private readonly offIntervals: Intervals;
+  private readonly vaIntervals: Intervals;
 
   constructor(private readonly layout: ElfLayout) {
     const cuts = (points: number[]) => Float64Array.from(new Set(points)).sort();
@@ -130,42 +161,16 @@ export class SegmentIndex {
       return o < 0 ? NaN : o - c;
     });
     this.execVa = Uint8Array.from(this.vaCuts, (c) => (execAddress(layout, c) ? 1 : 0));
-  }
-
-  /** Index of the interval holding x among `cuts` (−1 before the first). */
-  private static find(cuts: Float64Array, x: number): number {
-    let lo = 0;
-    let hi = cuts.length - 1;
-    let k = -1;
-    while (lo <= hi) {
-      const m = (lo + hi) >> 1;
-      if (cuts[m]! <= x) {
-        k = m;
-        lo = m + 1;
-      } else hi = m - 1;
-    }
-    return k;
+    this.offIntervals = new Intervals(this.offCuts);
+    this.vaIntervals = new Intervals(this.vaCuts);
   }
 
   private offIndex(off: number): number {
-    if (off >= this.offLo && off < this.offHi) return this.offAt;
-    const k = SegmentIndex.find(this.offCuts, off);
-    // before the first cut or at/after the last, no segment: an empty interval, never cached
-    if (k < 0 || k === this.offCuts.length - 1 || off !== off) return -1;
-    this.offLo = this.offCuts[k]!;
-    this.offHi = this.offCuts[k + 1]!;
-    this.offAt = k;
-    return k;
+    return this.offIntervals.index(off);
   }
 
   private vaIndex(va: number): number {
-    if (va >= this.vaLo && va < this.vaHi) return this.vaAt;
-    const k = SegmentIndex.find(this.vaCuts, va);
-    if (k < 0 || k === this.vaCuts.length - 1 || va !== va) return -1;
-    this.vaLo = this.vaCuts[k]!;
-    this.vaHi = this.vaCuts[k + 1]!;
-    this.vaAt = k;
-    return k;
+    return this.vaIntervals.index(va);
   }
 
   /** biasAt(off), NaN for undefined. */

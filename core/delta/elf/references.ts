@@ -9,7 +9,7 @@
 // control triples it already has, so the patch carries nothing extra. A wrong guess (a byte
 // pattern that was no reference) only costs difference bytes; it never breaks the round trip,
 // because both sides compute the same prediction.
-import { biasAt, execAddress, offsetOf, SegmentIndex, type ElfLayout } from './layout.js';
+import { biasAt, execAddress, lastAtOrBelow, offsetOf, SegmentIndex, type ElfLayout } from './layout.js';
 
 /** Add regions at least this long define the address map (shorter ones are often chance matches far away: measured, 16 B gave a third of the saving of 128 B on the node binary). */
 const MAP_MIN_LEN = 128;
@@ -264,16 +264,7 @@ export class AddressMap {
   /** Where old offset t went: the longest nearby region covering it, else the last region starting before it. */
   map(t: number): number {
     const { oldStart, newStart, len } = this;
-    let lo = 0;
-    let hi = oldStart.length - 1;
-    let k = -1;
-    while (lo <= hi) {
-      const m = (lo + hi) >> 1;
-      if (oldStart[m]! <= t) {
-        k = m;
-        lo = m + 1;
-      } else hi = m - 1;
-    }
+    const k = lastAtOrBelow(oldStart, t);
     if (k < 0) return t;
     let best = -1;
     for (let j = k; j >= 0 && j > k - MAP_LOOKBACK; j--) if (t < oldStart[j]! + len[j]! && (best < 0 || len[j]! > len[best]!)) best = j;
