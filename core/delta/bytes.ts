@@ -24,6 +24,11 @@ export function bufferSource(bytes: Uint8Array): ByteSource {
 }
 
 /** Growable byte buffer with varint writers. */
+/** Signed to unsigned for varints: 0, -1, 1, -2 ... → 0, 1, 2, 3 ... */
+export const zigzag = (n: number): number => (n < 0 ? -2 * n - 1 : 2 * n);
+/** zigzag's inverse. */
+export const unzigzag = (z: number): number => (z % 2 === 1 ? -(z + 1) / 2 : z / 2);
+
 export class ByteWriter {
   private buf: Uint8Array;
   length = 0;
@@ -59,7 +64,7 @@ export class ByteWriter {
   }
   /** Zigzag-encoded signed varint. */
   svar(n: number): void {
-    this.uvar(n < 0 ? -2 * n - 1 : 2 * n);
+    this.uvar(zigzag(n));
   }
   /** The bytes written so far (a view, valid until the next write). */
   view(): Uint8Array {
@@ -94,7 +99,7 @@ export class VarintReader {
   }
   svar(): number {
     const z = this.uvar();
-    return z % 2 ? -(z + 1) / 2 : z / 2;
+    return unzigzag(z);
   }
 }
 
@@ -155,7 +160,7 @@ export class ChunkReader {
   svarNow(): number | undefined {
     const z = this.uvarNow();
     if (z < 0) return undefined;
-    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+    return unzigzag(z);
   }
 
   /** Up to `max` buffered bytes without waiting (possibly none), as a view valid until the next call. */
@@ -180,7 +185,7 @@ export class ChunkReader {
 
   async svar(): Promise<number> {
     const z = await this.uvar();
-    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+    return unzigzag(z);
   }
 
   /** Up to `max` bytes (at least 1), as a view valid until the next call. */

@@ -10,7 +10,7 @@
 //   uvar n; n × (uvar gap, uvar target): the source word is vocabulary[previous source + 1 + gap]
 //   (previous source −1 at first); target 0: uvar len (1..MAX_WORD), then len word bytes;
 //   target t ≥ 1: the vocabulary word at source + unzigzag(t − 1).
-import { ByteWriter, CorruptPatchError, VarintReader, type ChunkReader } from './bytes.js';
+import { ByteWriter, CorruptPatchError, unzigzag, VarintReader, zigzag, type ChunkReader } from './bytes.js';
 import { diffBytes, newDiffOutput } from './bsdiff.js';
 import { SuffixMatcher } from './matcher.js';
 
@@ -225,8 +225,7 @@ export function writeWordMap(w: ByteWriter, words: Words, map: WordMap): void {
     prev = id;
     const t = words.index.get(new TextDecoder('latin1').decode(to));
     if (t !== undefined) {
-      const d = t - id;
-      w.uvar(1 + (d < 0 ? -2 * d - 1 : 2 * d));
+      w.uvar(1 + zigzag(t - id));
     } else {
       w.uvar(0);
       w.uvar(to.length);
@@ -258,8 +257,7 @@ export async function readWordMap(r: ChunkReader, words: Words): Promise<WordMap
       if (len < 1 || len > MAX_WORD) throw new CorruptPatchError(`patch word map has a word of ${len} bytes`);
       map.push([id, await r.exact(len)]);
     } else {
-      const z = t - 1;
-      const to = id + (z % 2 ? -(z + 1) / 2 : z / 2);
+      const to = id + unzigzag(t - 1);
       if (to < 0 || to >= size) throw new CorruptPatchError(`patch word map names old word ${to} of ${size}`);
       map.push([id, new TextEncoder().encode(words.vocabulary[to]!)]);
     }
