@@ -1,7 +1,7 @@
 // ustar headers for the archives Lighter writes (docker-archive: layer, config and manifest
 // entries), byte for byte as tar-stream's pack writes them, which the archive writer used before:
 // the same archive bytes whatever writes them.
-import { BLOCK } from './reader.js';
+import { BLOCK, headerChecksum } from './reader.js';
 
 const encoder = new TextEncoder();
 
@@ -47,10 +47,7 @@ export function ustarHeader(entry: { name: string; size: number; type: 'file' | 
   octal(b, 329, 0, 6);
   octal(b, 337, 0, 6);
   if (prefix) b.set(encoder.encode(prefix), 345);
-  let sum = 8 * 32;
-  for (let i = 0; i < 148; i++) sum += b[i]!;
-  for (let i = 156; i < BLOCK; i++) sum += b[i]!;
-  octal(b, 148, sum, 6);
+  octal(b, 148, headerChecksum(b), 6);
   return b;
 }
 
