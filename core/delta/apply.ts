@@ -10,7 +10,7 @@ import { applyWordMap, readWordMap, wordsOf, WORDS_MAX_OLD } from './words.js';
 import { applyX86Delta } from './elf/delta.js';
 import { FORMAT_VERSION } from './format.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
-import { BLOCK, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
+import { padLength, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
 
 export interface LayerStreams {
   ops: ChunkReader;
@@ -190,7 +190,7 @@ async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: nu
         const words = wordsOf(old);
         mapped = applyWordMap(old, words, await readWordMap(s.ops, words));
       }
-      const padLen = Math.ceil(contentLen / BLOCK) * BLOCK - contentLen;
+      const padLen = padLength(contentLen);
       // header bytes
       const headerLen = ref ? ref.length : rawLen;
       check(headerLen);

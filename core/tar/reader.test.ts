@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildPatch } from '../delta/build.js';
 import { bufferSource } from '../delta/bytes.js';
 import { memoryEnv } from '../delta/testing.js';
-import { readTarLayout, streamInput, TarFormatError, TarReader } from './reader.js';
+import { padLength, readTarLayout, streamInput, TarFormatError, TarReader } from './reader.js';
 import { archive, concat, header, member, padded, paxData } from './testing.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lighter-tar-test-'));
@@ -50,6 +50,12 @@ function tar(root: string, format: string, out: string): Uint8Array {
   execFileSync('tar', ['-C', root, `--format=${format}`, '--sort=name', '-cf', out, '.']);
   return readFileSync(out);
 }
+
+describe('padLength', () => {
+  it('pads to whole blocks', () => {
+    expect([0, 1, 511, 512, 513, 1024, 1025].map(padLength)).toEqual([0, 511, 1, 0, 511, 0, 511]);
+  });
+});
 
 describe('readTarLayout', () => {
   it('finds every entry with its full path, type and content offsets', async () => {

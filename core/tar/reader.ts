@@ -101,7 +101,10 @@ function isZero(b: Uint8Array): boolean {
   return true;
 }
 
-const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+/** Zero bytes that pad an entry of `size` bytes to whole blocks. */
+export function padLength(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
 
 /** The ustar name: prefix/name when the header has the POSIX magic (GNU's magic reuses the prefix field). */
 function ustarName(h: Uint8Array): string {
@@ -245,7 +248,7 @@ export class TarReader {
         if (!(fieldSize >= 0) || fieldSize > MAX_META) throw new TarFormatError(`tar extended header at byte ${at} declares ${fieldSize} bytes, more than the ${MAX_META} believed`);
         const data = await this.exact(fieldSize);
         if (data.length < fieldSize) throw new TarFormatError(`archive is truncated (the extended header at byte ${at} needs ${fieldSize - data.length} bytes past the end)`);
-        await this.skip(padded(fieldSize) - fieldSize, () => `the extended header at byte ${at}`);
+        await this.skip(padLength(fieldSize), () => `the extended header at byte ${at}`);
         if (flag === 'g') return this.global(h, data, start, at);
         if (flag === 'x') this.pax = new Map([...(this.pax ?? []), ...paxRecords(data, at)]);
         else if (flag === 'L') this.longName = cString(data);
@@ -281,7 +284,7 @@ export class TarReader {
     if (HEADER_ONLY.has(type)) size = 0;
     if (!Number.isSafeInteger(size) || size < 0) throw new TarFormatError(`tar header at byte ${at} has a malformed size`);
     const dataOffset = this.pos;
-    const end = dataOffset + padded(size);
+    const end = dataOffset + size + padLength(size);
     if (this.input.size !== undefined && end > this.input.size) throw new TarFormatError(`archive is truncated (entry at byte ${at} needs ${end - this.input.size} bytes past the end)`);
     this.contentLeft = size;
     this.padLeft = end - dataOffset - size;

@@ -50,8 +50,3 @@ export function ustarHeader(entry: { name: string; size: number; type: 'file' | 
   octal(b, 148, headerChecksum(b), 6);
   return b;
 }
-
-/** Zero bytes that pad an entry of `size` bytes to whole blocks. */
-export function padLength(size: number): number {
-  return (BLOCK - (size % BLOCK)) % BLOCK;
-}

@@ -12,13 +12,14 @@ import { buildArchiveManifest, OCI_LAYOUT_FILE, parseArchiveManifest, REF_NAME, 
 import { digestHex } from '../../core/image/descriptor.js';
 import { buildManifest, familyFor, parseConfig } from '../../core/image/manifest.js';
 import { layerCompression, layerMediaType, MediaType, sniffCompression } from '../../core/image/media-types.js';
-import { padLength, ustarHeader } from '../../core/tar/writer.js';
+import { padLength } from '../../core/tar/reader.js';
+import { ustarHeader } from '../../core/tar/writer.js';
 import { AtomicFile, tempPathFor } from '../atomic-file.js';
 import { FileSource } from '../delta/file-source.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
 import { chain, spool } from './layer-stream.js';
 import { TarIndex } from './tar-index.js';
-import type { ImageDestination, ImageInfo, ImageSource, LayerInfo, TransportOptions } from './types.js';
+import type { FileSpan, ImageDestination, ImageInfo, ImageSource, LayerInfo, TransportOptions } from './types.js';
 import { verifiedSource } from './verified-source.js';
 
 const MAX_JSON = 32 << 20;
@@ -246,7 +247,7 @@ export async function openArchiveDestination(path: string, tag: string | undefin
   };
 
   /** Copies file bytes [offset, offset + size) as the entry for `digest`, checking them against it as they are read. */
-  const putFile = (digest: string, file: { path: string; offset: number; size: number }, what: string): Promise<number> =>
+  const putFile = (digest: string, file: FileSpan, what: string): Promise<number> =>
     storeLayer(digest, file.size, async () => {
       const src = await FileSource.open(file.path);
       try {

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, constants as zlib } from 'node:zlib';
 import type { Descriptor } from '../../core/image/descriptor.js';
 import type { Compression } from '../../core/image/media-types.js';
-import type { ImageDestination } from './types.js';
+import type { FileSpan, ImageDestination } from './types.js';
 import { VerifyingStream } from '../digest.js';
 
 /** A stream that decompresses `compression` (zstd through the Debian `zstd` tool: Node 20 has none). */
@@ -100,7 +100,7 @@ class NullSink extends Writable {
  * Stores a layer in `dest`: copied from the local file it lies in (`file`) where the destination
  * can (ImageDestination.putLayerFile), else streamed from `open()`; checked against `diffID` either way.
  */
-export async function putLayer(dest: ImageDestination, diffID: string, size: number, file: { path: string; offset: number; size: number } | undefined, open: () => Promise<Readable>, what: string): Promise<Descriptor> {
+export async function putLayer(dest: ImageDestination, diffID: string, size: number, file: FileSpan | undefined, open: () => Promise<Readable>, what: string): Promise<Descriptor> {
   if (file && dest.putLayerFile) return dest.putLayerFile(diffID, file, what);
   return dest.putLayerTar(diffID, await open(), size);
 }

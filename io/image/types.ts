@@ -28,6 +28,13 @@ export interface ImageInfo {
   manifestMediaType: string;
 }
 
+/** A byte range of a local file: where a layer's uncompressed tar lies inside a docker-save archive. */
+export interface FileSpan {
+  path: string;
+  offset: number;
+  size: number;
+}
+
 /** An image to read. Every byte it yields has been (or, for streams, is being) verified. */
 export interface ImageSource {
   info(): Promise<ImageInfo>;
@@ -40,7 +47,7 @@ export interface ImageSource {
    * layers uncompressed), so the delta engine can read it in place. Not verified: the caller checks
    * the range against the diffID before use (io/delta/file-source.ts FileRange).
    */
-  layerFile?(index: number): Promise<{ path: string; offset: number; size: number } | undefined>;
+  layerFile?(index: number): Promise<FileSpan | undefined>;
   /** Releases temp files and connections; call it whatever happened. */
   close(): Promise<void>;
 }
@@ -51,7 +58,7 @@ export interface StoredImage {
   /** The blob's bytes as stored, and how to name it (read AS a blob or a layer) in errors. */
   readStored(descriptor: Descriptor, as: 'blob' | 'layer'): Promise<{ data: Readable; what: string }>;
   /** As ImageSource.layerFile (passed through unverified; the delta engine checks it). */
-  layerFile?(index: number): Promise<{ path: string; offset: number; size: number } | undefined>;
+  layerFile?(index: number): Promise<FileSpan | undefined>;
   close(): Promise<void>;
 }
 
@@ -72,7 +79,7 @@ export interface ImageDestination {
    * copied without streams where the destination can (docker-archive), checked against diffID as
    * it is read; a mismatch fails with DigestMismatchError naming `what`.
    */
-  putLayerFile?(diffID: string, file: { path: string; offset: number; size: number }, what: string): Promise<Descriptor>;
+  putLayerFile?(diffID: string, file: FileSpan, what: string): Promise<Descriptor>;
   /** Stores a blob as-is after verifying it against the descriptor. */
   putBlob(descriptor: Descriptor, data: Readable): Promise<void>;
   /** Writes config, manifest and tags and makes the image visible in one step. */
