@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { fsyncDir, writeFileAtomic } from './atomic-file.js';
 
@@ -46,6 +47,20 @@ describe('atomic files', () => {
     const file = join(dir, 'checked.bin');
     await expect(writeFileAtomic(file, 'bad', () => Promise.reject(new Error('rejected')))).rejects.toThrow('rejected');
     expect(existsSync(file)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.lighter-partial-'))).toEqual([]);
+  });
+
+  it('writes a stream whole, and leaves nothing (not even the old file changed) when the stream fails', async () => {
+    const file = join(dir, 'streamed.bin');
+    const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(70_000, i));
+    await writeFileAtomic(file, Readable.from(chunks));
+    expect(readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
+    const failing = Readable.from((async function* () {
+      yield Buffer.alloc(100_000, 1);
+      throw new Error('read error: link dropped');
+    })());
+    await expect(writeFileAtomic(file, failing)).rejects.toThrow('link dropped');
+    expect(readFileSync(file).equals(Buffer.concat(chunks)), 'the old file is untouched').toBe(true);
     expect(readdirSync(dir).filter((n) => n.startsWith('.lighter-partial-'))).toEqual([]);
   });
 });
