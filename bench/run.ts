@@ -16,6 +16,7 @@ import { normalisePath } from '../core/tar/path.js';
 import { readTarLayout } from '../core/tar/reader.js';
 import { spool } from '../io/delta/file-source.js';
 import { openSource } from '../io/image/transport.js';
+import { generateKeys } from '../io/keys.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LIGHTER = join(ROOT, 'bin', 'lighter.js');
@@ -84,6 +85,9 @@ interface Row {
   ok: string;
   /** A floor row: the bytes of new content it compressed. */
   input?: number;
+  /** Lighter's row: the signed bundle sealed around its patch, and what the signatures estimated for it. */
+  bundle?: number;
+  estimate?: number;
   /** When it was measured (ISO time), the 1-minute load average then, and Lighter's commit. */
   at?: string;
   load?: number;
@@ -119,8 +123,22 @@ async function benchLighter({ scenario, base, target, out, log }: Pair): Promise
   const rebuilt = out('rebuilt.tar');
   await fs.rm(rebuilt, { force: true });
   const apply = await timed(LIGHTER, ['patch', ...(base ? ['--from', `docker-archive:${base}`] : []), patch, '--to', `docker-archive:${rebuilt}:bench/rebuilt:latest`]);
-  log({ scenario, tool: 'lighter', bytes: await size(patch), build, apply, ok: (await sameImage(`docker-archive:${rebuilt}`, `docker-archive:${target}`)) ? 'image identical' : 'MISMATCH' });
+  const ok = (await sameImage(`docker-archive:${rebuilt}`, `docker-archive:${target}`)) ? 'image identical' : 'MISMATCH';
   await fs.rm(rebuilt, { force: true });
+  log({ scenario, tool: 'lighter', bytes: await size(patch), build, apply, ok, ...(await sealed(base, target, patch, out('bundle'))) });
+}
+
+/**
+ * The signed bundle `lighter bundle build --patch` seals around the patch (what a device is sent),
+ * and the estimate the planner shows for it, from the two images' signatures (issue 15: within ±30%).
+ */
+async function sealed(base: string | undefined, target: string, patch: string, bundle: string): Promise<{ bundle: number; estimate: number }> {
+  const keys = await generateKeys(`${bundle}.keys`);
+  const args = ['bundle', 'build', '--to', `docker-archive:${target}`, ...(base ? ['--from', `docker-archive:${base}`] : []), '--patch', patch, '--key', keys.privateKey, '--version', '1', '-o', bundle, '--json'];
+  const r = JSON.parse(execFileSync(LIGHTER, args, { encoding: 'utf8', maxBuffer: 64 << 20 })) as { bytes: number; estimate: number };
+  await fs.rm(bundle, { force: true });
+  await fs.rm(`${bundle}.keys`, { recursive: true, force: true });
+  return { bundle: r.bytes, estimate: r.estimate };
 }
 
 /** A peer that encodes `target` (against `base` when given) into `file` and decodes it back to `decoded`. */
@@ -370,7 +388,8 @@ function targets(rows: Row[], scenario: string, first: boolean): string | undefi
   const timesMet = first || ((!xd?.build || mine.build!.seconds <= 1.5 * xd.build.seconds) && (!hd?.apply || mine.apply!.seconds <= 4 * hd.apply.seconds) && mine.apply!.rssMB <= 100);
   // wall-time ratio (the target) and, in brackets, the CPU-time ratio, which load distorts less
   const times = (a?: Run, b?: Run) => `${ratio(a?.seconds, b?.seconds)} (cpu ${ratio(a?.cpu, b?.cpu)})`;
-  return `| ${scenario} | ${ratio(mine.bytes, best.bytes)} (${best.tool}) | ${ratio(mine.bytes, zpaq?.bytes)} | ${sizeTarget} | ${first ? '-' : times(mine.build, xd?.build)} | ${first ? '-' : times(mine.apply, hd?.apply)} | ${mine.apply?.rssMB.toFixed(0) ?? '-'} MB | ${met && timesMet ? 'met' : 'missed'} |`;
+  const estimate = mine.estimate !== undefined && mine.bundle ? `${ratio(mine.estimate, mine.bundle)} (${fmtBytes(mine.estimate)} for ${fmtBytes(mine.bundle)} B)${Math.abs(mine.estimate / mine.bundle - 1) <= 0.3 ? '' : ', missed'}` : '-';
+  return `| ${scenario} | ${ratio(mine.bytes, best.bytes)} (${best.tool}) | ${ratio(mine.bytes, zpaq?.bytes)} | ${sizeTarget} | ${first ? '-' : times(mine.build, xd?.build)} | ${first ? '-' : times(mine.apply, hd?.apply)} | ${mine.apply?.rssMB.toFixed(0) ?? '-'} MB | ${estimate} | ${met && timesMet ? 'met' : 'missed'} |`;
 }
 
 function report(rows: Row[], command: string, firstImages: Set<string>): string {
@@ -396,14 +415,17 @@ function report(rows: Row[], command: string, firstImages: Set<string>): string 
     '',
     '## Against the targets (issue 15)',
     '',
-    '| scenario | Lighter ÷ best peer | Lighter ÷ floor (zpaq -m5) | size target | build ÷ xdelta3 (≤ 1.5) | apply ÷ HDiffPatch (≤ 4) | apply peak RSS (≤ 100 MB) | |',
-    '|---|---|---|---|---|---|---|---|',
+    '| scenario | Lighter ÷ best peer | Lighter ÷ floor (zpaq -m5) | size target | build ÷ xdelta3 (≤ 1.5) | apply ÷ HDiffPatch (≤ 4) | apply peak RSS (≤ 100 MB) | estimate ÷ signed bundle (±30%) | |',
+    '|---|---|---|---|---|---|---|---|---|',
   );
   for (const scenario of [...new Set(rows.map((r) => r.scenario))]) {
     const line = targets(rows, scenario, firstImages.has(scenario));
     if (line) lines.push(line);
   }
   lines.push(
+    '',
+    "The estimate column: what the planner shows before any bundle exists (`estimatePatchBytes` on the two images' signatures,",
+    "core/signature/estimate.ts) against the signed bundle `lighter bundle build --patch` sealed around the row's patch.",
     '',
     '## The floor',
     '',

@@ -12,6 +12,7 @@ import { encodeHeader } from '../core/bundle/format.js';
 import { bundleIdInput, encodeManifest, type Manifest } from '../core/bundle/manifest.js';
 import { applyBundle } from '../io/bundle/apply.js';
 import { buildBundle } from '../io/bundle/build.js';
+import { diffImages } from '../io/delta/patch.js';
 import { sha256 } from '../io/digest.js';
 import { openSource } from '../io/image/transport.js';
 import { generateKeys, loadSigner, loadVerifier } from '../io/keys.js';
@@ -171,6 +172,27 @@ describe('hostile bundles are refused, specifically, leaving nothing behind', ()
       await expect(buildBundle({ to: `docker-archive:${archive}`, from: [], fromSignatures: [], signer: await signer(), out: join(dir, `${name}.refused`), version: 1, creator: 't', repoTag: 'evil/app:1' })).rejects.toThrow(/unsafe-entry/);
       expect(existsSync(join(dir, `${name}.refused`))).toBe(false);
     }
+  });
+
+  it('a prebuilt patch (bundle build --patch) seals to the bundle a build makes; one for another base is refused', async () => {
+    const patch = join(dir, 'v1-v2.patch');
+    const [b, t] = await Promise.all([openSource(from()), openSource(`docker-archive:${images.appV2.archive}`)]);
+    try {
+      await diffImages(b, t, patch);
+    } finally {
+      await Promise.all([b.close(), t.close()]);
+    }
+    const opts = { to: `docker-archive:${images.appV2.archive}`, from: [from()], fromSignatures: [], signer: await signer(), version: 400, creator: 'test' };
+    const fresh = await buildBundle({ ...opts, out: join(dir, 'fresh.bundle') });
+    const sealed = await buildBundle({ ...opts, patch, out: join(dir, 'sealed.bundle') });
+    expect(sealed.manifest.id).toBe(fresh.manifest.id);
+    expect(sealed.bytes).toBe(fresh.bytes);
+    expect(sealed.estimate).toBe(fresh.estimate);
+    expect(sealed.estimate).toBeGreaterThan(0);
+    // the same patch offered against another base: its layers are not that base's
+    await expect(buildBundle({ ...opts, from: [`docker-archive:${images.base.archive}`], patch, out: join(dir, 'wrong-base.bundle') })).rejects.toThrow(/lacks layer|does not rebuild/);
+    expect(existsSync(join(dir, 'wrong-base.bundle'))).toBe(false);
+    await expect(buildBundle({ ...opts, from: [from(), `docker-archive:${images.base.archive}`], patch, out: join(dir, 'two-bases.bundle') })).rejects.toThrow(/at most one --from/);
   });
 
   it('after all that, a good bundle still applies', async () => {

@@ -34,6 +34,11 @@ export interface BuildOptions {
   tmpDir?: string;
   /** also try the context-mixing coder on the patch's sections (io/delta/patch.ts) */
   dense?: boolean;
+  /**
+   * A patch already built (`lighter diff`) from the one `from` base, or from nothing, to the target:
+   * sealed instead of diffing again, after the same checks and the same proving rebuild.
+   */
+  patch?: string;
   onProgress?: (done: number, total: number) => void;
   log?: (line: string) => void;
 }
@@ -45,11 +50,14 @@ export interface BuildResult {
   /** what the patch starts from: a ref, a signature file, or null for the full image */
   base: string | null;
   ranking: Array<{ base: string | null; estimate: number }>;
+  /** the estimate of the base built against (from signatures), beside `bytes`, what it came to */
+  estimate: number;
   bytes: number;
 }
 
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   if (opts.expires && opts.expires.getTime() <= Date.now()) throw new Error(`the expiry ${opts.expires.toISOString()} has already passed`);
+  if (opts.patch && (opts.from.length > 1 || opts.fromSignatures.length > 0 || opts.dense)) throw new Error('a prebuilt patch is sealed as it is, against the one base it was built from: give at most one --from, no --from-signature, no --dense');
   const opened: ImageSource[] = [];
   const open = async (ref: string) => {
     const s = await openSource(ref);
@@ -71,19 +79,22 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     }
     for (const file of opts.fromSignatures) candidates.push({ key: { file }, bases: [await readSignature(file)] });
     const ranked = rankBases(candidates, targetSig);
-    const best = ranked[0]!;
+    // a prebuilt patch fixes the base; otherwise the best estimate picks it
+    const best = opts.patch ? ranked.find((r) => r.key !== null) ?? ranked[0]! : ranked[0]!;
     const name = (c: Candidate) => (c === null ? null : 'ref' in c ? c.ref : c.file);
     opts.log?.(`bases by estimated patch size: ${ranked.map((r) => `${name(r.key) ?? 'full image'} ${r.estimate}`).join(', ')}`);
 
     const baseSig: ImageSignature | null = best.bases[0] ?? null;
     const baseSource = best.key && 'ref' in best.key ? best.key.source : undefined;
-    const patchPath = join(tmp, 'patch');
-    await diffImages(baseSource, target, patchPath, {
-      onProgress: opts.onProgress,
-      knownDiffIDs: baseSig && best.key && 'file' in best.key ? baseSig.layers.map((l) => l.diffID) : [],
-      tmpDir: tmp,
-      dense: opts.dense === true,
-    });
+    const patchPath = opts.patch ?? join(tmp, 'patch');
+    if (!opts.patch) {
+      await diffImages(baseSource, target, patchPath, {
+        onProgress: opts.onProgress,
+        knownDiffIDs: baseSig && best.key && 'file' in best.key ? baseSig.layers.map((l) => l.diffID) : [],
+        tmpDir: tmp,
+        dense: opts.dense === true,
+      });
+    }
     const patch = await PatchFile.open(patchPath);
     const patchBytes = (await fs.stat(patchPath)).size;
     const patchDigest = await fileDigest(patchPath);
@@ -112,7 +123,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       },
       opts.signer,
     );
-    return { manifest, base: name(best.key), ranking: ranked.map((r) => ({ base: name(r.key), estimate: r.estimate })), bytes: (await fs.stat(opts.out)).size };
+    return { manifest, base: name(best.key), ranking: ranked.map((r) => ({ base: name(r.key), estimate: r.estimate })), estimate: best.estimate, bytes: (await fs.stat(opts.out)).size };
   } finally {
     await Promise.all(opened.map((s) => s.close()));
     await fs.rm(tmp, { recursive: true, force: true });

@@ -137,6 +137,7 @@ const bundleBuild = defineCommand({
     tag: { type: 'string', value: 'REPO:TAG', help: "the repo:tag the device gets (default: the target's first tag)" },
     creator: { type: 'string', value: 'NAME', help: 'who built it (default: user@lighter)' },
     dense: { type: 'boolean', help: 'context-mixing coding wherever it is 3% smaller than brotli, not only where it pays at 1 Mbit/s: ~20% smaller new text, ~10 s more apply CPU per 3 MB (metered or slower links)' },
+    patch: { type: 'string', value: 'FILE', help: 'seal a patch `lighter diff` built from the one --from (or nothing) to --to, instead of diffing again; checked and rebuilt first all the same' },
   },
   json: true,
   async run({ opts, result, log }) {
@@ -152,13 +153,14 @@ const bundleBuild = defineCommand({
         version,
         creator: opts.creator ?? `${userInfo().username}@lighter`,
         dense: opts.dense === true,
+        ...(opts.patch ? { patch: opts.patch } : {}),
         ...(opts.expires ? { expires: parseTime(opts.expires, '--expires') } : {}),
         ...(opts.tag ? { repoTag: opts.tag } : {}),
         onProgress: (d, t) => ctx.progress(d, t, 'diffing'),
         log,
       }),
     );
-    result({ manifest: built.manifest, base: built.base, file: opts.output, bytes: built.bytes }, (r) => `${describe(r.manifest)}\nbase    ${r.base ?? 'none (full image)'}\nwrote   ${r.file}: ${r.bytes} bytes`);
+    result({ manifest: built.manifest, base: built.base, file: opts.output, estimate: built.estimate, bytes: built.bytes }, (r) => `${describe(r.manifest)}\nbase    ${r.base ?? 'none (full image)'}\nwrote   ${r.file}: ${r.bytes} bytes (estimated ${r.estimate})`);
   },
 });
 
