@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BlockCache, bufferSource, ByteWriter, ChunkReader } from './bytes.js';
+import { BlockCache, bufferSource, ByteWriter, ChunkReader, i32le, put32le, u16le, u32le, u64le } from './bytes.js';
 import { rng } from './testing.js';
 
 describe('BlockCache', () => {
@@ -53,5 +53,31 @@ describe('ChunkReader synchronous varints', () => {
     expect(sync).toBeGreaterThan(0);
     expect(sync).toBeLessThan(values.length);
     expect(await r.atEnd()).toBe(true);
+  });
+});
+
+describe('little-endian fields', () => {
+  it('read what DataView reads and put32le writes what it reads back', () => {
+    const rand = rng(11);
+    const b = new Uint8Array(4096).map(() => Math.floor(rand() * 256));
+    const dv = new DataView(b.buffer);
+    for (let p = 0; p + 8 <= b.length; p += 3) {
+      expect(u16le(b, p)).toBe(dv.getUint16(p, true));
+      expect(i32le(b, p)).toBe(dv.getInt32(p, true));
+      expect(u32le(b, p)).toBe(dv.getUint32(p, true));
+      const big = dv.getBigUint64(p, true);
+      expect(u64le(b, p)).toBe(big < 2n ** 53n ? Number(big) : Number.MAX_SAFE_INTEGER);
+    }
+    b.fill(0, 0, 8);
+    b[6] = 0x1f; // 2^53 − 2^48: still exact
+    expect(u64le(b, 0)).toBe(0x1f * 2 ** 48);
+    b[6] = 0x20; // 2^53: out of range
+    expect(u64le(b, 0)).toBe(Number.MAX_SAFE_INTEGER);
+    const out = new Uint8Array(8);
+    for (const v of [0, 1, -1, 0x7fffffff, -0x80000000, 0xffffffff, 2 ** 32 + 5, -(2 ** 31) - 7]) {
+      put32le(out, 2, v);
+      expect(u32le(out, 2)).toBe(v >>> 0);
+      expect(i32le(out, 2)).toBe(v | 0);
+    }
   });
 });

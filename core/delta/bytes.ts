@@ -23,12 +23,28 @@ export function bufferSource(bytes: Uint8Array): ByteSource {
   };
 }
 
-/** Growable byte buffer with varint writers. */
+/** Little-endian fixed-width fields (ELF headers, tables and operands) at b[p]: unsigned 16 bits. */
+export const u16le = (b: Uint8Array, p: number): number => b[p]! | (b[p + 1]! << 8);
+/** Signed 32 bits, little-endian. */
+export const i32le = (b: Uint8Array, p: number): number => b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+/** Unsigned 32 bits, little-endian. */
+export const u32le = (b: Uint8Array, p: number): number => i32le(b, p) >>> 0;
+/** Unsigned 64 bits, little-endian, as a number: from 2^53 on Number.MAX_SAFE_INTEGER (out of every range rather than imprecise). */
+export function u64le(b: Uint8Array, p: number): number {
+  const hi = u32le(b, p + 4);
+  return hi >= 1 << 21 ? Number.MAX_SAFE_INTEGER : hi * 2 ** 32 + u32le(b, p);
+}
+/** Writes the low 32 bits of v (an integer, either sign) little-endian at b[p, p + 4). */
+export function put32le(b: Uint8Array, p: number, v: number): void {
+  for (let k = 0; k < 4; k++) b[p + k] = (v >>> (8 * k)) & 0xff;
+}
+
 /** Signed to unsigned for varints: 0, -1, 1, -2 ... → 0, 1, 2, 3 ... */
 export const zigzag = (n: number): number => (n < 0 ? -2 * n - 1 : 2 * n);
 /** zigzag's inverse. */
 export const unzigzag = (z: number): number => (z % 2 === 1 ? -(z + 1) / 2 : z / 2);
 
+/** Growable byte buffer with varint writers. */
 export class ByteWriter {
   private buf: Uint8Array;
   length = 0;

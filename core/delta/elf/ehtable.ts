@@ -9,6 +9,7 @@
 // walks (4 MB on the node binary, at most TABLE_REACH), predicts the same table from them and
 // adds it back where the bytes were literal. Both sides compute the prediction from bytes outside the table only, so any input
 // round-trips; anything unexpected in the header means no table, and the bytes pass unchanged.
+import { i32le as i32, put32le, u32le as u32 } from '../bytes.js';
 import { biasAt, elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
 
 /** Bytes from the table's start that are walked for FDEs (and that the applier holds). */
@@ -29,9 +30,6 @@ export interface EhTable {
   hdrVa: number;
   layout: ElfLayout;
 }
-
-const i32 = (b: Uint8Array, p: number) => b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-const u32 = (b: Uint8Array, p: number) => i32(b, p) >>> 0;
 
 /** Where the .eh_frame_hdr is in a file of `size` bytes whose first HEAD_BYTES are `head`; undefined if none lies past them. */
 export function ehHeader(head: Uint8Array, size: number): { layout: ElfLayout; off: number } | undefined {
@@ -79,10 +77,9 @@ export function predictTable(t: EhTable, buf: Uint8Array): Uint8Array {
   }
   const order = Array.from(pcs, (_, i) => i).sort((x, y) => pcs[x]! - pcs[y]! || fdes[x]! - fdes[y]!);
   const out = new Uint8Array(t.end - t.start);
-  const dv = new DataView(out.buffer);
   for (let k = 0; k < order.length && 8 * k + 8 <= out.length; k++) {
-    dv.setInt32(8 * k, (pcs[order[k]!]! - t.hdrVa) | 0, true);
-    dv.setInt32(8 * k + 4, (fdes[order[k]!]! - t.hdrVa) | 0, true);
+    put32le(out, 8 * k, pcs[order[k]!]! - t.hdrVa);
+    put32le(out, 8 * k + 4, fdes[order[k]!]! - t.hdrVa);
   }
   return out;
 }

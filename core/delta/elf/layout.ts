@@ -4,6 +4,8 @@
 // header table outside those bytes, a segment past the end of the file) means "not ELF": the
 // delta then takes the generic path, never an error.
 
+import { u16le as u16, u32le as u32, u64le as u64 } from '../bytes.js';
+
 /** Bytes read from the start of an old file to find its program headers. */
 export const HEAD_BYTES = 64 << 10;
 const EM_X86_64 = 62;
@@ -30,38 +32,32 @@ export interface ElfLayout {
   ehFrameHdr?: { off: number; va: number; size: number };
 }
 
-function u64(dv: DataView, at: number): number {
-  const hi = dv.getUint32(at + 4, true);
-  // Beyond 2^53 the value is useless to us anyway; keep it out of range instead of imprecise.
-  return hi >= 1 << 21 ? Number.MAX_SAFE_INTEGER : hi * 2 ** 32 + dv.getUint32(at, true);
-}
 
 /** The layout of an ELF64 x86-64 file whose first bytes are `head` and whose size is `fileSize`, or undefined. */
 export function elfLayout(head: Uint8Array, fileSize: number): ElfLayout | undefined {
   if (head.length < 64 || head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46) return undefined;
   if (head[4] !== 2 || head[5] !== 1) return undefined; // ELFCLASS64, little-endian
-  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (dv.getUint16(18, true) !== EM_X86_64) return undefined;
-  const phoff = u64(dv, 0x20);
-  const phentsize = dv.getUint16(0x36, true);
-  const phnum = dv.getUint16(0x38, true);
+  if (u16(head, 18) !== EM_X86_64) return undefined;
+  const phoff = u64(head, 0x20);
+  const phentsize = u16(head, 0x36);
+  const phnum = u16(head, 0x38);
   if (phentsize !== PHENT || phnum === 0 || phnum > MAX_PHNUM || phoff + phnum * PHENT > head.length) return undefined;
   const loads: Segment[] = [];
   let ehFrameHdr: ElfLayout['ehFrameHdr'];
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * PHENT;
-    const type = dv.getUint32(at, true);
+    const type = u32(head, at);
     if (type === PT_GNU_EH_FRAME) {
-      const eh = { off: u64(dv, at + 8), va: u64(dv, at + 16), size: u64(dv, at + 32) };
+      const eh = { off: u64(head, at + 8), va: u64(head, at + 16), size: u64(head, at + 32) };
       if (eh.off + eh.size <= fileSize && eh.size >= 12) ehFrameHdr = eh;
     }
     if (type !== PT_LOAD) continue;
-    const off = u64(dv, at + 8);
-    const va = u64(dv, at + 16);
-    const size = u64(dv, at + 32);
+    const off = u64(head, at + 8);
+    const va = u64(head, at + 16);
+    const size = u64(head, at + 32);
     if (size === 0) continue;
     if (off + size > fileSize || va + size > Number.MAX_SAFE_INTEGER) return undefined;
-    loads.push({ off, va, size, exec: (dv.getUint32(at + 4, true) & PF_X) !== 0 });
+    loads.push({ off, va, size, exec: (u32(head, at + 4) & PF_X) !== 0 });
   }
   if (!loads.length) return undefined;
   const exec: ElfLayout['exec'] = [];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { i32le as i32, put32le } from '../bytes.js';
 import { rng } from '../testing.js';
 import { biasAt, execAddress, inExec, offsetOf, SegmentIndex, type ElfLayout, type Segment } from './layout.js';
 import { scanSitesSync } from './references.js';
@@ -28,7 +29,6 @@ const MODRM_0F_OPS = new Set([
   0xc6, 0xd4, 0xd6, 0xdb, 0xeb, 0xef, 0xfa, 0xfb, 0xfe,
 ]);
 const relEnd = [0, 4, 5, 8, 0, 0];
-const i32 = (b: Uint8Array, p: number) => b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
 function referenceScan(l: ElfLayout, buf: Uint8Array): Array<[number, number]> {
   const sites: Array<[number, number]> = [];
   for (const r of l.exec) {
@@ -86,7 +86,7 @@ function codeLike(r: () => number, n: number, l: ElfLayout): Uint8Array {
       // a little-endian operand: a segment address, a displacement to one, or noise
       const s = l.loads[Math.floor(r() * l.loads.length)]!;
       const v = r() < 0.5 ? s.va + Math.floor(r() * s.size) : Math.floor(r() * 2 * s.size) - s.size;
-      for (let k = 0; k < 4; k++) b[i + k] = (v >>> (8 * k)) & 0xff;
+      put32le(b, i, v);
       i += 3;
     } else b[i] = Math.floor(r() * 256);
   }

@@ -9,6 +9,7 @@
 // control triples it already has, so the patch carries nothing extra. A wrong guess (a byte
 // pattern that was no reference) only costs difference bytes; it never breaks the round trip,
 // because both sides compute the same prediction.
+import { i32le as i32, u32le as u32 } from '../bytes.js';
 import { biasAt, execAddress, lastAtOrBelow, offsetOf, SegmentIndex, type ElfLayout } from './layout.js';
 
 /** Add regions at least this long define the address map (shorter ones are often chance matches far away: measured, 16 B gave a third of the saving of 128 B on the node binary). */
@@ -43,8 +44,6 @@ const MODRM_0F_OPS = new Set([
   0xc6, 0xd4, 0xd6, 0xdb, 0xeb, 0xef, 0xfa, 0xfb, 0xfe,
 ]);
 
-const i32 = (b: Uint8Array, p: number) => b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
-const u32 = (b: Uint8Array, p: number) => i32(b, p) >>> 0;
 function put32(out: Uint8Array, outStart: number, a: number, b: number, s: number, v: number): void {
   for (let j = 0; j < 4; j++) if (s + j >= a && s + j < b) out[s + j - outStart] = (v >>> (8 * j)) & 0xff;
 }

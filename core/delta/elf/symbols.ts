@@ -10,7 +10,7 @@
 // they were. The table's new bytes are carried as (new − predicted) mod 256 whatever the triples
 // take them from: the predicted old bytes under it are zero and its literal bytes are differences.
 // The applier needs no string table: the old entries are read where they lie.
-import { CorruptPatchError, type ByteWriter, type ChunkReader } from '../bytes.js';
+import { CorruptPatchError, put32le, u16le as u16, u32le as u32, u64le as u64, type ByteWriter, type ChunkReader } from '../bytes.js';
 import { offsetOf, type ElfLayout } from './layout.js';
 import type { AddressMap } from './references.js';
 
@@ -76,13 +76,6 @@ interface Section {
   size: number;
   link: number;
   entsize: number;
-}
-
-const u32 = (b: Uint8Array, p: number) => (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-const u16 = (b: Uint8Array, p: number) => b[p]! | (b[p + 1]! << 8);
-function u64(b: Uint8Array, p: number): number {
-  const hi = u32(b, p + 4);
-  return hi >= 1 << 21 ? Number.MAX_SAFE_INTEGER : hi * 2 ** 32 + u32(b, p);
 }
 
 /** The section headers of an ELF64 little-endian file held whole, or undefined when they are not all inside it. */
@@ -298,7 +291,7 @@ function shiftOf(t: SymbolTable, a: number): number {
 export function predictEntry(t: SymbolTable, c: EntryContext, e: Uint8Array, p: number, out: Uint8Array, at: number): void {
   const old = u32(e, p);
   const name = (old + shiftOf(t, old)) >>> 0;
-  for (let k = 0; k < 4; k++) out[at + k] = (name >>> (8 * k)) & 0xff;
+  put32le(out, at, name);
   for (let k = 4; k < ENTRY; k++) out[at + k] = e[p + k]!;
   const hi = u32(e, p + 12);
   if (hi >= 1 << 20 || !c.layout) return;
@@ -307,12 +300,8 @@ export function predictEntry(t: SymbolTable, c: EntryContext, e: Uint8Array, p: 
   const o = offsetOf(c.layout, v);
   if (o < 0) return;
   const nv = c.map.map(o) + (v - o);
-  const lo = nv % 2 ** 32;
-  const nhi = Math.floor(nv / 2 ** 32);
-  for (let k = 0; k < 4; k++) {
-    out[at + 8 + k] = (lo >>> (8 * k)) & 0xff;
-    out[at + 12 + k] = (nhi >>> (8 * k)) & 0xff;
-  }
+  put32le(out, at + 8, nv % 2 ** 32);
+  put32le(out, at + 12, Math.floor(nv / 2 ** 32));
 }
 
 /** Zeroes out[0, n), the predicted old bytes that land at new offsets [newPos, newPos + n), where they fall in a table. */
@@ -424,7 +413,7 @@ export async function* restoreTables(blocks: AsyncIterable<Uint8Array>, context:
           const i = h.symoffset + (cAt - h.chainOff) / 4;
           const at = oldChainAt(t, i);
           const v = chainValue(at >= 0 ? u32(await oldEntry(at, 4), 0) : undefined, starts.last(i));
-          for (let k = 0; k < 4; k++) chainPred[k] = (v >>> (8 * k)) & 0xff;
+          put32le(chainPred, 0, v);
           chainFor = cAt;
         }
         const stop = Math.min(ce, cAt + 4);
