@@ -4,7 +4,7 @@
 // from the patch is checked; violations are CorruptPatchError. The caller verifies the result's
 // sha256 against the diffID before use.
 import { BlockCache, bufferSource, CorruptPatchError, type ByteSource, type ChunkReader } from './bytes.js';
-import { readTriple } from './bsdiff.js';
+import { readTriple, readTripleNow } from './bsdiff.js';
 import { CODE_LIMIT, CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL, WORD_MAPPED } from './ops.js';
 import { applyWordMap, readWordMap, wordsOf, WORDS_MAX_OLD } from './words.js';
 import { applyX86Delta } from './elf/delta.js';
@@ -242,8 +242,8 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
   while (done < newLen) {
     let add: number;
     let extra: number;
-    [oldPos, add, extra] = await readTriple(ctrl, oldPos, done, oldLen, newLen);
-    // add region: old bytes + zero-run coded differences
+    [oldPos, add, extra] = readTripleNow(ctrl, oldPos, done, oldLen, newLen) ?? (await readTriple(ctrl, oldPos, done, oldLen, newLen));
+    // add region: old bytes + zero-run coded differences (copied and added in place: no view per run)
     let left = add;
     while (left > 0) {
       let zeros = runs.uvarNow();
@@ -253,22 +253,20 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       if (zeros + nonzero > left || zeros + nonzero === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
       for (let z = zeros; z > 0; ) {
         const want = Math.min(z, OUT_BLOCK - n);
-        const b = old.now(offset + oldPos, want) ?? (await old.get(offset + oldPos, want));
-        out.set(b, n);
-        n += b.length;
-        oldPos += b.length;
-        z -= b.length;
+        const got = old.copyNow(offset + oldPos, want, out, n) || (await old.copy(offset + oldPos, want, out, n));
+        n += got;
+        oldPos += got;
+        z -= got;
         if (n === OUT_BLOCK) yield full();
       }
       for (let k = nonzero; k > 0; ) {
         const want = Math.min(k, OUT_BLOCK - n);
-        const b = old.now(offset + oldPos, want) ?? (await old.get(offset + oldPos, want));
-        let d = diff.someNow(b.length);
-        if (d.length === 0) d = await diff.some(b.length);
-        for (let i = 0; i < d.length; i++) out[n + i] = (b[i]! + d[i]!) & 0xff;
-        n += d.length;
-        oldPos += d.length;
-        k -= d.length;
+        // the old bytes, then as many differences as are buffered added onto them (the rest is copied again)
+        const got = old.copyNow(offset + oldPos, want, out, n) || (await old.copy(offset + oldPos, want, out, n));
+        const d = diff.addNow(out, n, got) || (await diff.add(out, n, got));
+        n += d;
+        oldPos += d;
+        k -= d;
         if (n === OUT_BLOCK) yield full();
       }
       left -= zeros + nonzero;

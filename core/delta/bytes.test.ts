@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BlockCache, bufferSource, ByteWriter, ChunkReader, i32le, put32le, u16le, u32le, u64le } from './bytes.js';
+import { readTriple, readTripleNow } from './bsdiff.js';
+import { BlockCache, bufferSource, ByteWriter, ChunkReader, copyBytes, CorruptPatchError, i32le, put32le, u16le, u32le, u64le } from './bytes.js';
 import { rng } from './testing.js';
 
 describe('BlockCache', () => {
@@ -22,6 +23,26 @@ describe('BlockCache', () => {
     expect(reads).toBeGreaterThan(8);
     expect(reads).toBeLessThan(2000);
     await expect(cache.get(bytes.length, 1)).rejects.toThrow(RangeError);
+  });
+
+  it('copies the source bytes into a buffer, now while the block is cached and after reading it otherwise', async () => {
+    const rand = rng(11);
+    const bytes = new Uint8Array(50_021).map(() => Math.floor(rand() * 256));
+    const cache = new BlockCache(bufferSource(bytes), 512, 6);
+    const out = new Uint8Array(4000);
+    let now = 0;
+    for (let i = 0; i < 1000; i++) {
+      const at = Math.floor(rand() * bytes.length);
+      const max = 1 + Math.floor(rand() * 1500);
+      const into = Math.floor(rand() * (out.length - max));
+      let n = cache.copyNow(at, max, out, into);
+      if (n > 0) now++;
+      else n = await cache.copy(at, max, out, into);
+      expect(n).toBe(Math.min(max, 512 - (at % 512), bytes.length - at));
+      expect(out.subarray(into, into + n)).toEqual(bytes.subarray(at, at + n));
+    }
+    expect(now).toBeGreaterThan(0);
+    expect(now).toBeLessThan(1000);
   });
 
   it('reads each block once when walked forwards', async () => {
@@ -79,5 +100,102 @@ describe('little-endian fields', () => {
       expect(u32le(out, 2)).toBe(v >>> 0);
       expect(i32le(out, 2)).toBe(v | 0);
     }
+  });
+});
+
+/** A reader over `all` cut at random points (chunks of 0 to 40 bytes, empty ones included). */
+function chunked(all: Uint8Array, seed: number): ChunkReader {
+  const rand = rng(seed);
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < all.length; ) {
+    const n = Math.floor(rand() * 41);
+    chunks.push(all.subarray(at, at + n));
+    at += n;
+  }
+  return new ChunkReader((async function* () { yield* chunks; })()[Symbol.asyncIterator](), 'test');
+}
+
+describe('ChunkReader in place', () => {
+  it('adds and copies its bytes into a buffer across random chunk boundaries, failing past the end', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const rand = rng(seed);
+      const len = Math.floor(rand() * 3000);
+      const src = new Uint8Array(len).map(() => Math.floor(rand() * 256));
+      const base = new Uint8Array(len).map(() => Math.floor(rand() * 256));
+      const r = chunked(src, seed + 100);
+      const out = base.slice();
+      for (let at = 0; at < len; ) {
+        const max = 1 + Math.floor(rand() * 50);
+        const add = rand() < 0.5;
+        let n = add ? r.addNow(out, at, max) : r.copyNow(out, at, max);
+        if (n === 0) n = await (add ? r.add(out, at, max) : r.copyInto(out, at, max));
+        expect(n).toBeGreaterThan(0);
+        expect(n).toBeLessThanOrEqual(Math.min(max, len - at));
+        for (let i = at; i < at + n; i++) expect(out[i]).toBe(add ? (base[i]! + src[i]!) & 0xff : src[i]);
+        at += n;
+      }
+      expect(await r.atEnd()).toBe(true);
+      await expect(r.add(out, 0, 1)).rejects.toThrow(CorruptPatchError);
+    }
+  });
+
+  it('copyBytes copies short and long runs exactly', () => {
+    const rand = rng(5);
+    const from = new Uint8Array(500).map(() => Math.floor(rand() * 256));
+    for (const n of [0, 1, 63, 64, 65, 300]) {
+      const to = new Uint8Array(600);
+      copyBytes(to, 7, from, 11, n);
+      expect(to.subarray(7, 7 + n)).toEqual(from.subarray(11, 11 + n));
+      expect(to.subarray(0, 7).every((b) => b === 0) && to.subarray(7 + n).every((b) => b === 0)).toBe(true);
+    }
+  });
+});
+
+describe('readTripleNow', () => {
+  it('reads the triples readTriple reads, leaving the ones not buffered whole to it', async () => {
+    const rand = rng(9);
+    const w = new ByteWriter();
+    const want: Array<[number, number, number]> = [];
+    let oldPos = 0;
+    for (let i = 0; i < 300; i++) {
+      const seek = Math.floor(rand() * 1000);
+      const add = Math.floor(rand() * (rand() < 0.1 ? 2 ** 30 : 200));
+      const extra = Math.floor(rand() * 100);
+      w.svar(seek - oldPos);
+      w.uvar(add);
+      w.uvar(extra);
+      want.push([seek, add, extra]);
+      oldPos = seek + add;
+    }
+    const r = chunked(w.view(), 3);
+    let now = 0;
+    let pos = 0;
+    for (const t of want) {
+      const got = readTripleNow(r, pos, 0, 2 ** 31, 2 ** 52);
+      if (got) now++;
+      expect(got ?? (await readTriple(r, pos, 0, 2 ** 31, 2 ** 52))).toEqual(t);
+      pos = t[0] + t[1];
+    }
+    expect(now).toBeGreaterThan(0);
+    expect(now).toBeLessThan(want.length);
+    expect(await r.atEnd()).toBe(true);
+  });
+
+  it('refuses an overlong varint and a triple outside the files', () => {
+    const w = new ByteWriter();
+    for (let i = 0; i < 30; i++) w.byte(0x80);
+    const overlong = new ChunkReader((async function* () { yield w.view(); })()[Symbol.asyncIterator](), 'test');
+    return (async () => {
+      await overlong.atEnd(); // pulls the chunk in
+      expect(() => readTripleNow(overlong, 0, 0, 100, 100)).toThrow(/overlong/);
+      const t = new ByteWriter();
+      t.svar(50);
+      t.uvar(60);
+      t.uvar(0);
+      for (let i = 0; i < 30; i++) t.byte(0);
+      const out = new ChunkReader((async function* () { yield t.view(); })()[Symbol.asyncIterator](), 'test');
+      await out.atEnd();
+      expect(() => readTripleNow(out, 0, 0, 100, 100)).toThrow(/out of bounds/);
+    })();
   });
 });

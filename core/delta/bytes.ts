@@ -94,6 +94,15 @@ export class ByteWriter {
   }
 }
 
+/**
+ * Copies from[start, start + n) to to[at..]: short runs byte by byte, since `set` needs a subarray
+ * view (an allocation) per call and the appliers copy millions of runs of a few dozen bytes.
+ */
+export function copyBytes(to: Uint8Array, at: number, from: Uint8Array, start: number, n: number): void {
+  if (n < 64) for (let i = 0; i < n; i++) to[at + i] = from[start + i]!;
+  else to.set(from.subarray(start, start + n), at);
+}
+
 export class CorruptPatchError extends Error {
   override name = 'CorruptPatchError';
 }
@@ -179,6 +188,31 @@ export class ChunkReader {
     return unzigzag(z);
   }
 
+  /** Bytes buffered now: that many can be taken without waiting (a varint of up to 8 bytes needs 8). */
+  buffered(): number {
+    return this.chunk.length - this.pos;
+  }
+
+  /**
+   * Adds up to `max` buffered bytes, each mod 256, onto into[at..] without waiting (possibly none);
+   * returns how many. The delta appliers' difference bytes: a view per nonzero run (a million of
+   * them in the node binary's delta) was most of what their loops gave the garbage collector.
+   */
+  addNow(into: Uint8Array, at: number, max: number): number {
+    const c = this.chunk;
+    const p = this.pos;
+    const n = Math.min(max, c.length - p);
+    for (let i = 0; i < n; i++) into[at + i] = (into[at + i]! + c[p + i]!) & 0xff;
+    this.pos = p + n;
+    return n;
+  }
+
+  /** As addNow, waiting for a chunk when none is buffered: at least 1 byte. */
+  async add(into: Uint8Array, at: number, max: number): Promise<number> {
+    if (this.pos >= this.chunk.length && !(await this.fill())) throw new CorruptPatchError(`${this.what} ends early`);
+    return this.addNow(into, at, max);
+  }
+
   /** Up to `max` buffered bytes without waiting (possibly none), as a view valid until the next call. */
   someNow(max: number): Uint8Array {
     const n = Math.min(max, this.chunk.length - this.pos);
@@ -213,12 +247,18 @@ export class ChunkReader {
     return out;
   }
 
+  /** Copies up to `max` buffered bytes into `into` at `at` without waiting (possibly none); returns how many. */
+  copyNow(into: Uint8Array, at: number, max: number): number {
+    const n = Math.min(max, this.chunk.length - this.pos);
+    copyBytes(into, at, this.chunk, this.pos, n);
+    this.pos += n;
+    return n;
+  }
+
   /** Copies up to `max` bytes (at least 1) into `into` at `at`, waiting only when none is buffered; returns how many. */
   async copyInto(into: Uint8Array, at: number, max: number): Promise<number> {
-    let b = this.someNow(max);
-    if (b.length === 0) b = await this.some(max);
-    into.set(b, at);
-    return b.length;
+    if (this.pos >= this.chunk.length && !(await this.fill())) throw new CorruptPatchError(`${this.what} ends early`);
+    return this.copyNow(into, at, max);
   }
 
   /** Exactly n bytes, copied. */
@@ -276,21 +316,46 @@ export class BlockCache {
     private readonly maxBlocks = 128,
   ) {}
 
+  /** Block `index` if cached (touched: the young end of the Map's order), else undefined. */
+  private cached(index: number): Uint8Array | undefined {
+    if (index === this.lastIndex) return this.last;
+    const block = this.blocks.get(index);
+    if (!block) return undefined;
+    // Touch: re-inserting moves the block to the young end of the Map's order.
+    this.blocks.delete(index);
+    this.blocks.set(index, block);
+    this.lastIndex = index;
+    this.last = block;
+    return block;
+  }
+
   /** Up to `max` bytes at `offset` (at least 1, to the end of its block) if that block is cached, else undefined. */
   now(offset: number, max: number): Uint8Array | undefined {
     const index = Math.floor(offset / this.blockSize);
-    let block: Uint8Array | undefined = this.last;
-    if (index !== this.lastIndex) {
-      block = this.blocks.get(index);
-      if (!block) return undefined;
-      // Touch: re-inserting moves the block to the young end of the Map's order.
-      this.blocks.delete(index);
-      this.blocks.set(index, block);
-      this.lastIndex = index;
-      this.last = block;
-    }
+    const block = this.cached(index);
+    if (!block) return undefined;
     const at = offset - index * this.blockSize;
     return block.subarray(at, Math.min(block.length, at + max));
+  }
+
+  /** As now(), copied into into[at..] (no view made): how many bytes, 0 when the block is not cached. */
+  copyNow(offset: number, max: number, into: Uint8Array, at: number): number {
+    const index = Math.floor(offset / this.blockSize);
+    const block = this.cached(index);
+    if (!block) return 0;
+    const from = offset - index * this.blockSize;
+    const n = Math.min(block.length - from, max);
+    copyBytes(into, at, block, from, n);
+    return n;
+  }
+
+  /** As copyNow, reading the block first when it is not cached: at least 1 byte. */
+  async copy(offset: number, max: number, into: Uint8Array, at: number): Promise<number> {
+    const n = this.copyNow(offset, max, into, at);
+    if (n > 0) return n;
+    const b = await this.get(offset, max);
+    copyBytes(into, at, b, 0, b.length);
+    return b.length;
   }
 
   /** As now(), reading the block first when it is not cached. `offset` must be inside the source. */

@@ -373,8 +373,8 @@ export function subtractTables(tables: SymbolTable[], c: EntryContext, old: Uint
 export interface SymbolContext {
   tables: SymbolTable[];
   c: EntryContext;
-  /** `n` (≤ 24) old bytes at an old file offset. */
-  oldEntry: (offset: number, n: number) => Promise<Uint8Array>;
+  /** `n` (≤ 24) old bytes at an old file offset, now when it can (else a promise of them). */
+  oldEntry: (offset: number, n: number) => Uint8Array | Promise<Uint8Array>;
 }
 
 /**
@@ -412,7 +412,8 @@ export async function* restoreTables(blocks: AsyncIterable<Uint8Array>, context:
         if (chainFor !== cAt) {
           const i = h.symoffset + (cAt - h.chainOff) / 4;
           const at = oldChainAt(t, i);
-          const v = chainValue(at >= 0 ? u32(await oldEntry(at, 4), 0) : undefined, starts.last(i));
+          const e = at >= 0 ? oldEntry(at, 4) : undefined;
+          const v = chainValue(e ? u32(e instanceof Uint8Array ? e : await e, 0) : undefined, starts.last(i));
           put32le(chainPred, 0, v);
           chainFor = cAt;
         }
@@ -432,7 +433,8 @@ export async function* restoreTables(blocks: AsyncIterable<Uint8Array>, context:
         if (j >= 0) {
           const k = tables.indexOf(t);
           if (predFor !== entryAt || predTable !== k) {
-            predictEntry(t, c, await oldEntry(t.oldOff + j * ENTRY, ENTRY), 0, pred, 0);
+            const e = oldEntry(t.oldOff + j * ENTRY, ENTRY);
+            predictEntry(t, c, e instanceof Uint8Array ? e : await e, 0, pred, 0);
             predFor = entryAt;
             predTable = k;
           }
