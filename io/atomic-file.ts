@@ -74,6 +74,9 @@ export class AtomicFile {
   private unsynced = 0;
   private flushing: Promise<void> | undefined;
   private flushError: unknown;
+  /** fills of reserved ranges under way (reserve): commit and discard wait for them */
+  private readonly filling = new Set<Promise<void>>();
+  private fillError: unknown;
   private constructor(
     private readonly fh: fs.FileHandle,
     readonly tempPath: string,
@@ -93,7 +96,32 @@ export class AtomicFile {
       const { bytesWritten } = await this.fh.write(b, done, b.length - done, at + done);
       done += bytesWritten;
     }
-    this.unsynced += b.length;
+    this.wrote(b.length);
+  }
+
+  /**
+   * Appends `n` bytes that `fill` writes by position through descriptor `fd` from `at` (another
+   * thread may: io/image/copier.ts), in call order with write(); resolves when they are written.
+   * The file stays open until every fill has ended, and commit fails if one failed.
+   */
+  reserve(n: number, fill: (fd: number, at: number) => Promise<void>): Promise<void> {
+    const at = this.pos;
+    this.pos += n;
+    const p = fill(this.fh.fd, at).then(() => this.wrote(n));
+    const tracked: Promise<void> = p.then(
+      () => void this.filling.delete(tracked),
+      (err: unknown) => {
+        this.fillError ??= err; // and through the returned promise
+        this.filling.delete(tracked);
+      },
+    );
+    this.filling.add(tracked);
+    return p;
+  }
+
+  /** Counts written bytes towards the next background fdatasync. */
+  private wrote(n: number): void {
+    this.unsynced += n;
     if (this.unsynced >= FLUSH_EVERY && !this.flushing) {
       this.unsynced = 0;
       this.flushing = this.fh.datasync().then(
@@ -112,6 +140,8 @@ export class AtomicFile {
    */
   async commit(verify?: (tempPath: string) => Promise<void>): Promise<void> {
     try {
+      await Promise.all(this.filling);
+      if (this.fillError) throw this.fillError;
       await this.flushing;
       if (this.flushError) throw this.flushError;
       await this.fh.sync();
@@ -127,6 +157,7 @@ export class AtomicFile {
 
   /** Drops the temp file (after commit: nothing to do). */
   async discard(): Promise<void> {
+    await Promise.all(this.filling);
     await this.flushing;
     await this.fh.close().catch(() => undefined);
     await fs.rm(this.tempPath, { force: true });

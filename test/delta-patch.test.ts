@@ -148,6 +148,11 @@ describe('bad input is rejected before anything becomes visible', () => {
     const out = join(work, 'bad-layer.tar');
     await expect(applyTo(patch, badBase, out)).rejects.toThrow(new RegExp(`digest mismatch for base layer ${at} \\(${copied.diffID}\\)`));
     expect(existsSync(out)).toBe(false);
+    // the CLI (dist/) copies such a layer on its copier thread: refused at the commit, the same way
+    const r = lighter('patch', '--from', archive(badBase), patch, '--to', archive(out));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`digest mismatch for base layer ${at} \\(${copied.diffID}\\)`));
+    expect(existsSync(out)).toBe(false);
     expect(readdirSync(work).filter((n) => n.includes('bad-layer.tar') && n !== 'bad-layer-base.tar')).toEqual([]);
   });
 

@@ -15,6 +15,7 @@ import { layerCompression, layerMediaType, MediaType, sniffCompression } from '.
 import { padLength } from '../../core/tar/reader.js';
 import { ustarHeader } from '../../core/tar/writer.js';
 import { AtomicFile, tempPathFor } from '../atomic-file.js';
+import { Copier } from './copier.js';
 import { FileSource } from '../delta/file-source.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
 import { chain, spool } from './layer-stream.js';
@@ -108,10 +109,12 @@ interface ArchiveSink {
   close(): Promise<void>;
   /** Drops what was written. */
   destroy(err: Error): Promise<void>;
+  /** A file's: appends `n` bytes that `fill` writes by position (AtomicFile.reserve). */
+  reserve?(n: number, fill: (fd: number, at: number) => Promise<void>): Promise<void>;
 }
 
 function fileSink(file: AtomicFile): ArchiveSink {
-  return { write: (b) => file.write(b), close: () => file.commit(), destroy: () => file.discard() };
+  return { write: (b) => file.write(b), close: () => file.commit(), destroy: () => file.discard(), reserve: (n, fill) => file.reserve(n, fill) };
 }
 
 function streamSink(consume: (tar: Readable) => Promise<void>): ArchiveSink {
@@ -158,6 +161,7 @@ export async function openArchiveDestination(path: string, tag: string | undefin
   const stored = new Map<string, number>();
   let openSink: () => Promise<ArchiveSink> = async () => fileSink(await AtomicFile.open(finalPath));
   let sink: Promise<ArchiveSink> | undefined;
+  const copier = Copier.create();
   /** the write in flight: each write waits for the one before (so a buffer two writes back is free) */
   let last: Promise<void> = Promise.resolve();
   const blobName = (d: string, ext: '.json' | '.tar') => (oci ? `blobs/sha256/${digestHex(d)}` : `${digestHex(d)}${ext}`);
@@ -246,13 +250,28 @@ export async function openArchiveDestination(path: string, tag: string | undefin
     });
   };
 
-  /** Copies file bytes [offset, offset + size) as the entry for `digest`, checking them against it as they are read. */
+  /**
+   * Copies file bytes [offset, offset + size) as the entry for `digest`, checking them against it as
+   * they are read: into a file archive on the copier's thread while it has no other copy (the entry's
+   * range reserved; a mismatch fails the commit, naming the layer), else here.
+   */
   const putFile = (digest: string, file: FileSpan, what: string): Promise<number> =>
     storeLayer(digest, file.size, async () => {
       const src = await FileSource.open(file.path);
       try {
         if (file.offset < 0 || file.offset + file.size > src.size) throw new Error(`${what}: ${file.path} is shorter than the layer it should hold`);
         await header(blobName(digest, '.tar'), file.size);
+        const s = await archive();
+        if (copier && !copier.busy && s.reserve) {
+          // the header's write has its place: the range after it is the entry's
+          const copied = s.reserve(file.size, async (fd, at) => {
+            const actual = await copier.copy({ path: file.path, offset: file.offset, size: file.size, fd, at });
+            if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
+          });
+          copied.catch(() => undefined); // the commit waits for it and fails with its error
+          await pad(file.size);
+          return file.size;
+        }
         const hash = createHash('sha256');
         const bufs = [new Uint8Array(COPY_BLOCK), new Uint8Array(COPY_BLOCK)];
         for (let o = 0, k = 0; o < file.size; o += COPY_BLOCK, k ^= 1) {
