@@ -148,4 +148,23 @@ describe('cover selection', () => {
     expect(t.length).toBeLessThan(400);
     expect(t.reduce((n, [, , extra]) => n + extra, 0)).toBeGreaterThan(2500);
   });
+
+  // A string table whose strings the old file holds twice (as node's .dynstr names sit in .strtab
+  // too), in another order, and some new strings between them: a match's backward extension can
+  // take all of the cover before it, which would leave a triple that copies and inserts nothing.
+  it('writes no triple that copies and inserts nothing (after the first)', async () => {
+    const r = rng(21);
+    const words = Array.from({ length: 3000 }, () => randomBytes(8 + Math.floor(r() * 40), r, 26).map((b) => b + 97));
+    const table = (ws: Uint8Array[]) => Uint8Array.from(ws.flatMap((w) => [...w, 0]));
+    const shuffled = words.map((w) => [r(), w] as const).sort((a, b) => a[0] - b[0]).map(([, w]) => w);
+    const old = Uint8Array.from([...table(words), ...table(shuffled)]);
+    const nw = table(words.flatMap((w, i) => (i % 7 === 3 ? [randomBytes(20, r, 26).map((b) => b + 97), w.subarray(0, 8), w] : [w])));
+    for (const matcher of [new SuffixMatcher(old), new HashChainMatcher(old)]) {
+      const { rebuilt, out } = await roundTrip(old, nw, matcher);
+      expect(Buffer.from(rebuilt).equals(Buffer.from(nw))).toBe(true);
+      const t = triples(out.ctrl.view());
+      expect(t.length).toBeGreaterThan(100);
+      expect(t.slice(1).filter(([, add, extra]) => add === 0 && extra === 0)).toEqual([]);
+    }
+  });
 });
