@@ -47,9 +47,9 @@ describe('diff pool', () => {
     }
   });
 
-  // Large files: the old bytes and the chain index in SharedArrayBuffers, filled by both workers at
-  // once, then windows diffed on whichever worker is free: the same bytes as in one thread.
-  it('fills a shared index on every worker and diffs windows as one thread does', async () => {
+  // Large files: the old bytes and the chain index in SharedArrayBuffers, filled by a worker, then
+  // windows diffed on whichever worker is free: the same bytes as in one thread.
+  it('fills a shared index on a worker and diffs windows as one thread does', async () => {
     const pool = DiffPool.create(2, fileURLToPath(realWorker));
     try {
       const base = pseudoRandom(7, 300_000);

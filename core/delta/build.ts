@@ -210,7 +210,7 @@ class LayerEncoder {
     return out;
   }
 
-  /** The old file loaded and indexed once for all windows (the index filled on every thread). */
+  /** The old file loaded and indexed once for all windows (the index filled on another thread). */
   async oldIndex(ref: BaseFile): Promise<ChainIndex> {
     const ix = allocChainIndex(await this.load(this.base.layers[ref.layer]!, ref.entry.dataOffset, ref.entry.size), this.differ.shared);
     await this.differ.index(ix);

@@ -27,7 +27,7 @@ export interface WindowResult extends DiffResult {
 
 export interface Differ {
   diff(old: Uint8Array, nw: Uint8Array): Promise<DiffResult>;
-  /** Fills a chain index (allocChainIndex), in parts on every thread when `shared`. */
+  /** Fills a chain index (allocChainIndex), on another thread when `shared`. */
   index(ix: ChainIndex): Promise<void>;
   /** Diffs nw, the window at `newBase` of a large new file, against the indexed old file. */
   window(ix: ChainIndex, nw: Uint8Array, newBase: number): Promise<WindowResult>;

@@ -72,7 +72,7 @@ function keyAt(buf: Uint8Array, p: number): number {
 
 /**
  * A hash-chain index over old bytes, in plain arrays that may live in SharedArrayBuffers: built
- * once (its parts on several threads), then read by every thread diffing a window of the new file.
+ * once (on one thread), then read by every thread diffing a window of the new file.
  */
 export interface ChainIndex {
   old: Uint8Array;
@@ -88,7 +88,7 @@ function stepFor(size: number): number {
 
 /**
  * An empty index for `old`, its tables in SharedArrayBuffers when `shared` (then `old` should be
- * shared too, so workers see it without a copy); fill it with fillChainIndex, every part once.
+ * shared too, so workers see it without a copy); fill it with fillChainIndex.
  */
 export function allocChainIndex(old: Uint8Array, shared = false): ChainIndex {
   const step = stepFor(old.length);
@@ -99,27 +99,48 @@ export function allocChainIndex(old: Uint8Array, shared = false): ChainIndex {
   return { old, head: ints(size).fill(-1), prev: ints(keys), step };
 }
 
-const slotOf = (h: number, mask: number) => (Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 3) & mask;
+/** The head slot of the key at buf[p..p+KEY) in a table of mask + 1 slots. */
+export function keySlot(buf: Uint8Array, p: number, mask: number): number {
+  const h = keyAt(buf, p);
+  return (Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 3) & mask;
+}
+
+/** Keys whose head slots are read ahead together (fillChainIndex). */
+const FILL_BATCH = 64;
+/** Where the read-ahead loads' values go, so that the compiler keeps them. */
+let _readAhead = 0;
 
 /**
- * Fills part `part` of `parts` of the index: the keys whose head slot ≡ part (mod parts). Parts
- * write disjoint slots and keys, so they can run at once on threads sharing the tables, and the
- * filled index is the same whatever the split.
+ * Fills the index, keys in old-file order. The head table is far larger than the caches and each
+ * key's slot is random, so a key at a time waits on one memory load after another: the slots of
+ * FILL_BATCH keys are computed first and their head entries read in a loop of independent loads
+ * (which the CPU overlaps), then the keys are inserted in order as before, from cache. Node binary
+ * (117 MB, 58.7M keys): 8.7 s of CPU a key at a time, 2.4 s so; the same tables. (Filled in parts
+ * on two threads, each part still hashes every key: 6.4 s per part a key at a time, 3.2 s batched,
+ * more than the whole in one thread.)
  */
-export function fillChainIndex(ix: ChainIndex, part = 0, parts = 1): void {
+export function fillChainIndex(ix: ChainIndex): void {
   const { old, head, prev, step } = ix;
   const mask = head.length - 1;
-  for (let k = 0; k < prev.length; k++) {
-    const slot = slotOf(keyAt(old, k * step), mask);
-    if (slot % parts !== part) continue;
-    const last = head[slot]!;
-    // Inside a repeat (zero padding, tables) the same key recurs every few bytes; keeping only the
-    // first position lets a lookup find the long match from the repeat's start instead of a chain
-    // full of short ones near its end.
-    if (last >= 0 && (k - last) * step <= REPEAT_SPAN && matchLen(old, last * step, old, k * step, k * step + KEY) === KEY) continue;
-    prev[k] = last;
-    head[slot] = k;
+  const slots = new Int32Array(FILL_BATCH);
+  let touched = 0;
+  for (let k0 = 0; k0 < prev.length; k0 += FILL_BATCH) {
+    const n = Math.min(FILL_BATCH, prev.length - k0);
+    for (let i = 0; i < n; i++) slots[i] = keySlot(old, (k0 + i) * step, mask);
+    for (let i = 0; i < n; i++) touched ^= head[slots[i]!]!;
+    for (let i = 0; i < n; i++) {
+      const k = k0 + i;
+      const slot = slots[i]!;
+      const last = head[slot]!;
+      // Inside a repeat (zero padding, tables) the same key recurs every few bytes; keeping only the
+      // first position lets a lookup find the long match from the repeat's start instead of a chain
+      // full of short ones near its end.
+      if (last >= 0 && (k - last) * step <= REPEAT_SPAN && matchLen(old, last * step, old, k * step, k * step + KEY) === KEY) continue;
+      prev[k] = last;
+      head[slot] = k;
+    }
   }
+  _readAhead ^= touched;
 }
 
 /**
@@ -151,7 +172,7 @@ export class HashChainMatcher implements Matcher {
   find(nw: Uint8Array, scan: number, end: number): number {
     if (end - scan < KEY) return 0;
     let best = 0;
-    let k = this.head[slotOf(keyAt(nw, scan), this.mask)]!;
+    let k = this.head[keySlot(nw, scan, this.mask)]!;
     for (let d = 0; k >= 0 && d < CHAIN_DEPTH; d++, k = this.prev[k]!) {
       const len = matchLen(this.old, k * this.step, nw, scan, end);
       if (len > best) {

@@ -9,7 +9,7 @@ const buffers = (r: DiffResult) => [r.ctrl, r.runs, r.diff, r.extra].map((b) => 
 parentPort!.on('message', (m: { id: number } & JobMessage) => {
   try {
     if (m.kind === 'index') {
-      fillChainIndex(m.ix, m.part, m.parts);
+      fillChainIndex(m.ix);
       parentPort!.postMessage({ id: m.id, result: null });
     } else {
       const r = m.kind === 'diff' ? diffJob(m.old, m.nw) : windowJob(m.ix, m.nw, m.newBase);

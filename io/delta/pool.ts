@@ -9,10 +9,10 @@ import { Worker } from 'node:worker_threads';
 import { inThreadDiffer, type Differ, type DiffResult, type WindowResult } from '../../core/delta/differ.js';
 import type { ChainIndex } from '../../core/delta/matcher.js';
 
-/** What a worker is asked (diff-worker.ts): a whole diff, a part of a shared index, or one window. */
+/** What a worker is asked (diff-worker.ts): a whole diff, filling a shared index, or one window. */
 export type JobMessage =
   | { kind: 'diff'; old: Uint8Array; nw: Uint8Array }
-  | { kind: 'index'; ix: ChainIndex; part: number; parts: number }
+  | { kind: 'index'; ix: ChainIndex }
   | { kind: 'window'; ix: ChainIndex; nw: Uint8Array; newBase: number };
 
 interface Job {
@@ -106,10 +106,9 @@ export class DiffPool implements Differ {
     return this.run({ kind: 'diff', old, nw }, movable(old, nw));
   }
 
-  /** One part per worker, each filling its own slots of the shared tables. */
+  /** Filled on one worker: in parts on two, each part took longer than the whole (matcher.ts fillChainIndex). */
   async index(ix: ChainIndex): Promise<void> {
-    const parts = this.threads;
-    await Promise.all(Array.from({ length: parts }, (_, part) => this.run({ kind: 'index', ix, part, parts }, [])));
+    await this.run({ kind: 'index', ix }, []);
   }
 
   window(ix: ChainIndex, nw: Uint8Array, newBase: number): Promise<WindowResult> {
