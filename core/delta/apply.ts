@@ -8,6 +8,7 @@ import { readTriple, readTripleNow } from './bsdiff.js';
 import { CODE_LIMIT, CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL, WORD_MAPPED } from './ops.js';
 import { applyWordMap, readWordMap, wordsOf, WORDS_MAX_OLD } from './words.js';
 import { applyX86Delta } from './elf/delta.js';
+import { ALL_SITES, FORMAT6_SITES } from './elf/references.js';
 import { FORMAT_VERSION } from './format.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
 import { padLength, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
@@ -206,7 +207,7 @@ async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: nu
       } else if (contentKind === CONTENT.LIT) {
         yield* pipeLit(s.lit, contentLen);
       } else if (from && x86) {
-        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5, version >= 6);
+        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5, version >= 6, version >= 7 ? ALL_SITES : FORMAT6_SITES);
       } else if (mapped) {
         yield* applyDelta(s, bufferSource(mapped), 0, mapped.length, contentLen);
       } else if (from) {

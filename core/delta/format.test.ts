@@ -19,8 +19,9 @@ describe('format version', () => {
     new DataView(p.buffer).setUint32(8, version);
     return p;
   };
-  it('writes version 6 and reads versions 2 to 5 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table, config deltas, block sections, predicted symbol tables and word maps)', () => {
-    expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(6);
+  it('writes version 7 and reads versions 2 to 6 too (they lack only the x86-predicted delta kinds, cm sections, the predicted .eh_frame_hdr table, config deltas, block sections, predicted symbol tables and word maps, predicted CIE pointers)', () => {
+    expect(new DataView(encodePrefix(100).buffer).getUint32(8)).toBe(7);
+    expect(decodePrefix(prefix(7))).toBe(100);
     expect(decodePrefix(prefix(6))).toBe(100);
     expect(decodePrefix(prefix(5))).toBe(100);
     expect(decodePrefix(prefix(2))).toBe(100);
@@ -29,7 +30,7 @@ describe('format version', () => {
     expect(decodePrefix(prefix(5))).toBe(100);
   });
   it('refuses other versions, naming the ones it reads', () => {
-    expect(() => decodePrefix(prefix(7))).toThrow('unsupported patch format version 7 (this build reads 2, 3, 4, 5 and 6)');
+    expect(() => decodePrefix(prefix(8))).toThrow('unsupported patch format version 8 (this build reads 2, 3, 4, 5, 6 and 7)');
     expect(() => decodePrefix(prefix(1))).toThrow('unsupported patch format version 1');
   });
 });

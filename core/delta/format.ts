@@ -12,11 +12,12 @@ export const MAGIC = 'LGTPATCH';
  * (`configDelta`) and sections coded in independent blocks (`coding: 'blocks'`, first images,
  * compressed on both cores), version 6 the symbol tables of x86-predicted deltas predicted from
  * the old symbol of the same name (elf/symbols.ts, the matches after the control triples) and word-mapped text deltas (ops.ts
- * WORD_MAPPED, words.ts); each older version is a valid newer patch without what came
+ * WORD_MAPPED, words.ts), version 7 the CIE pointers of .eh_frame FDEs among the reference sites
+ * of x86-predicted deltas (elf/references.ts); each older version is a valid newer patch without what came
  * later, so all are read (the applier is told the version: applyLayer).
  */
-export const FORMAT_VERSION = 6;
-const READABLE_VERSIONS = [2, 3, 4, 5, 6];
+export const FORMAT_VERSION = 7;
+const READABLE_VERSIONS = [2, 3, 4, 5, 6, 7];
 export const PREFIX_BYTES = 16;
 export const HEADER_DIGEST_BYTES = 32;
 /** Bound on the compressed and on the decompressed header. */

@@ -6,7 +6,7 @@ import { newDiffOutput, readTriple, readTripleNow, writeDiff } from '../bsdiff.j
 import { BlockCache, ByteWriter, copyBytes, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
-import { AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync } from './references.js';
+import { ALL_SITES, AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync, type SiteOptions } from './references.js';
 import { ENTRY, matchSymbols, readSymbolTables, restoreTables, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
 
 /** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
@@ -104,8 +104,9 @@ function regionsOf(ctrl: Uint8Array): Regions {
  * replaced by its difference from the predicted one (ehtable.ts) and its symbol tables by their
  * differences from the entries predicted from the old ones (symbols.ts; format 6), and the control
  * with the symbol matches after the triples; undefined when `old` is not an x86-64 ELF file this predicts.
+ * `sites`: the reference sites predicted (an older format's, for tests).
  */
-export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8Array): { ctrl: Uint8Array; runs: Uint8Array; diff: Uint8Array; extra: Uint8Array } | undefined {
+export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8Array, sites: SiteOptions = ALL_SITES): { ctrl: Uint8Array; runs: Uint8Array; diff: Uint8Array; extra: Uint8Array } | undefined {
   if (old.length > X86_MAX_OLD) return undefined;
   const layout = elfLayout(old.subarray(0, HEAD_BYTES), old.length);
   if (!layout) return undefined;
@@ -117,7 +118,7 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
     if (nw === newFile) nw = newFile.slice();
     subtractTables(tables, { layout, map }, old, nw);
   }
-  const predictor = new Predictor(layout, scanSitesSync(layout, old), map);
+  const predictor = new Predictor(layout, scanSitesSync(layout, old, sites), map);
   const out = newDiffOutput();
   let piece = new Uint8Array(0);
   for (let i = 0; i < r.add.length; i++) {
@@ -141,10 +142,11 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
  * the old file's code is scanned once for reference sites (5 bytes each, 1.4M for the node
  * binary), then the triples are applied as in applyDelta with predicted old bytes. `ehTable`: the
  * new file's .eh_frame_hdr table is carried as differences from its prediction (format 5 on, ehtable.ts);
- * `symbols`: its symbol tables too, with the symbol matches after the control triples (format 6 on, symbols.ts).
+ * `symbols`: its symbol tables too, with the symbol matches after the control triples (format 6 on, symbols.ts);
+ * `sites`: the reference sites predicted (references.ts: CIE pointers from format 7 on).
  */
-export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true, symbols = true): AsyncGenerator<Uint8Array> {
-  const triples: Control = { symbols };
+export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true, symbols = true, sites: SiteOptions = ALL_SITES): AsyncGenerator<Uint8Array> {
+  const triples: Control = { symbols, sites };
   const bytes = predictedDelta(s, src, offset, oldLen, newLen, triples);
   // predictedDelta has read every triple (and the symbol matches) before its first bytes
   const restored = ehTable ? restoreTable(bytes, newLen, (start, end) => literalSpans(triples.r!, triples.r!.add.length)(start, end)) : bytes;
@@ -167,6 +169,7 @@ export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, 
 /** What predictedDelta learns from the control before its first bytes. */
 interface Control {
   symbols: boolean;
+  sites: SiteOptions;
   r?: PackedRegions;
   tables?: SymbolTable[];
   layout?: ElfLayout | undefined;
@@ -210,7 +213,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   const map = new AddressMap(r.newStart, r.oldStart, r.add);
   triples.layout = layout;
   triples.map = map;
-  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK), map);
+  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK, triples.sites), map);
   scanBuf = undefined;
   const old = new BlockCache(src, OLD_BLOCK, OLD_BLOCKS);
   const buf = new Uint8Array(PIECE + 16);

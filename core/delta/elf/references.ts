@@ -30,8 +30,10 @@ const REL1 = 2;
 const REL4 = 3;
 const ABS32 = 4;
 const SELF = 5;
+/** An .eh_frame FDE's CIE pointer: the distance from the field back to its CIE (format 7). */
+const CIE = 6;
 /** For each relative kind: bytes from the site to the address its displacement counts from. */
-const relEnd = [0, 4, 5, 8, 0, 0];
+const relEnd = [0, 4, 5, 8, 0, 0, 0];
 /** .eh_frame records followed at most (the node binary has 91k). */
 const MAX_EH_RECORDS = 1 << 22;
 
@@ -47,6 +49,17 @@ const MODRM_0F_OPS = new Set([
 function put32(out: Uint8Array, outStart: number, a: number, b: number, s: number, v: number): void {
   for (let j = 0; j < 4; j++) if (s + j >= a && s + j < b) out[s + j - outStart] = (v >>> (8 * j)) & 0xff;
 }
+
+/** What the scan looks for beyond the sites of formats 3–6. */
+export interface SiteOptions {
+  /** .eh_frame FDEs' CIE pointers (format 7). */
+  ciePointers: boolean;
+}
+
+/** The sites of the newest format. */
+export const ALL_SITES: SiteOptions = { ciePointers: true };
+/** The sites of formats 3 to 6. */
+export const FORMAT6_SITES: SiteOptions = { ciePointers: false };
 
 /** Reference sites in the executable segments, sorted by file offset. */
 export class Sites {
@@ -98,7 +111,7 @@ export class Sites {
  * the file; the builder has it in memory). `read(offset, length)` returns old bytes.
  * The scan is a greedy left-to-right pass: after a site its operand is skipped.
  */
-export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: number, length: number) => Promise<Uint8Array>, chunk = 1 << 20): Promise<Sites> {
+export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: number, length: number) => Promise<Uint8Array>, chunk = 1 << 20, opts: SiteOptions = ALL_SITES): Promise<Sites> {
   const sites = new Sites();
   const seg = new SegmentIndex(l);
   for (const r of l.exec) {
@@ -118,7 +131,7 @@ export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: n
     for (let records = 0; pos >= 0 && records < MAX_EH_RECORDS; ) {
       const n = Math.min(chunk, eh.end - pos);
       if (n < 8) break;
-      const step = walkEhFrame(l, await read(pos, n), pos, pos, eh.end, sites, MAX_EH_RECORDS - records);
+      const step = walkEhFrame(l, await read(pos, n), pos, pos, eh.end, sites, MAX_EH_RECORDS - records, opts, eh.start);
       records += step.records;
       pos = step.next;
     }
@@ -140,11 +153,14 @@ async function ehFrameStart(l: ElfLayout, read: (offset: number, length: number)
 
 /**
  * Follows .eh_frame records (u32 length, u32 CIE id or pointer; an FDE's pc_begin next) in buf,
- * from `pos` up to `end`, adding each FDE's pc_begin as a SELF site when it points into code.
+ * from `pos` up to `end`, adding each FDE's pc_begin as a SELF site when it points into code, and
+ * (opts.ciePointers) its CIE pointer as a CIE site when it points back into .eh_frame (from
+ * `ehStart` on): a recompile inserts and drops FDEs between an FDE and its CIE, which changes
+ * nearly every pointer (180k of the node binary's 192k nonzero .eh_frame difference bytes).
  * Returns the next record's offset (−1 at the terminator or a record it cannot follow) and the
  * records followed; it stops early where a record's first 12 bytes are not in buf.
  */
-function walkEhFrame(l: ElfLayout, buf: Uint8Array, bufStart: number, pos: number, end: number, sites: Sites, maxRecords: number): { next: number; records: number } {
+function walkEhFrame(l: ElfLayout, buf: Uint8Array, bufStart: number, pos: number, end: number, sites: Sites, maxRecords: number, opts: SiteOptions, ehStart: number): { next: number; records: number } {
   let records = 0;
   const bufEnd = bufStart + buf.length;
   while (records < maxRecords) {
@@ -152,7 +168,9 @@ function walkEhFrame(l: ElfLayout, buf: Uint8Array, bufStart: number, pos: numbe
     const len = u32(buf, pos - bufStart);
     if (len === 0 || len === 0xffffffff || pos + 4 + len > end) return { next: -1, records };
     const s = pos + 8;
-    if (u32(buf, pos + 4 - bufStart) !== 0 && len >= 8 && execAddress(l, biasAt(l, s)! + s + i32(buf, s - bufStart))) sites.add(s, SELF);
+    const cie = u32(buf, pos + 4 - bufStart);
+    if (cie !== 0 && opts.ciePointers && pos + 4 - cie >= ehStart) sites.add(pos + 4, CIE);
+    if (cie !== 0 && len >= 8 && execAddress(l, biasAt(l, s)! + s + i32(buf, s - bufStart))) sites.add(s, SELF);
     pos += 4 + len;
     records++;
   }
@@ -160,7 +178,7 @@ function walkEhFrame(l: ElfLayout, buf: Uint8Array, bufStart: number, pos: numbe
 }
 
 /** As scanSites, over a file held in memory (the builder's); the same sites. */
-export function scanSitesSync(l: ElfLayout, old: Uint8Array): Sites {
+export function scanSitesSync(l: ElfLayout, old: Uint8Array, opts: SiteOptions = ALL_SITES): Sites {
   const sites = new Sites();
   const seg = new SegmentIndex(l);
   for (const r of l.exec) {
@@ -171,7 +189,7 @@ export function scanSitesSync(l: ElfLayout, old: Uint8Array): Sites {
   if (h && old[h.off] === 1 && old[h.off + 1] === 0x1b) {
     const start = offsetOf(l, h.va + 4 + i32(old, h.off + 4));
     const seg = l.loads.find((s) => start >= s.off && start < s.off + s.size);
-    if (seg) walkEhFrame(l, old, 0, start, seg.off + seg.size, sites, MAX_EH_RECORDS);
+    if (seg) walkEhFrame(l, old, 0, start, seg.off + seg.size, sites, MAX_EH_RECORDS, opts, start);
   }
   sites.finish();
   return sites;
@@ -297,6 +315,12 @@ export class Predictor {
       if (s >= b) break;
       if (s + 4 > regionEnd) continue;
       const kind = sites.kind[k]!;
+      if (kind === CIE) {
+        // the field's new offset minus its CIE's (both in .eh_frame's segment: offsets, not addresses)
+        const t = s - u32(buf, s - bufStart);
+        if (t >= 0) put32(out, a, a, b, s, s + delta - addresses.map(t));
+        continue;
+      }
       const v = kind === ABS32 ? u32(buf, s - bufStart) : seg.biasAt(s) + s + relEnd[kind]! + i32(buf, s - bufStart);
       const t = seg.offsetOf(v);
       if (t < 0) continue;
