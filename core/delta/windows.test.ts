@@ -57,6 +57,39 @@ describe('windowed diff on a shared chain index', () => {
     }
   });
 
+  it('lookups that read chain heads ahead find what a walk of the chain finds, in any order of positions', () => {
+    const r = rng(9);
+    const old = Uint8Array.from([...randomBytes(30_000, r, 4), ...new Uint8Array(3000), ...randomBytes(20_000, r)]);
+    const nw = derive(old, r, 40_000);
+    const ix = allocChainIndex(old);
+    fillChainIndex(ix);
+    const walk = (scan: number, end: number): [number, number] => {
+      let best = 0;
+      let pos = -1;
+      if (end - scan < 8) return [0, pos];
+      let k = ix.head[keySlot(nw, scan, ix.head.length - 1)]!;
+      for (let d = 0; k >= 0 && d < 16; d++, k = ix.prev[k]!) {
+        let len = 0;
+        while (k * ix.step + len < old.length && scan + len < end && old[k * ix.step + len] === nw[scan + len]) len++;
+        if (len > best) {
+          best = len;
+          pos = k * ix.step;
+          if (len >= 4096) break;
+        }
+      }
+      return best >= 8 ? [best, pos] : [0, pos];
+    };
+    const m = new HashChainMatcher(ix);
+    // forwards a byte at a time, jumps, backwards, and up to the end
+    const scans = [...Array.from({ length: 3000 }, (_, i) => i), ...Array.from({ length: 2000 }, () => Math.floor(r() * nw.length)), ...Array.from({ length: 40 }, (_, i) => nw.length - 1 - i)];
+    for (const scan of scans) {
+      const end = r() < 0.1 ? Math.min(nw.length, scan + Math.floor(r() * 20)) : nw.length;
+      const [len, pos] = walk(scan, end);
+      expect(m.find(nw, scan, end)).toBe(len);
+      if (len > 0) expect(m.pos).toBe(pos);
+    }
+  });
+
   it('windows diffed on their own and joined in order rebuild random files exactly', async () => {
     const r = rng(11);
     for (let trial = 0; trial < 12; trial++) {
