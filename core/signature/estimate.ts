@@ -20,6 +20,8 @@ const NEW_ENTRY_BYTES = 8;
 const COPY_BYTES = 4;
 /** A changed file too small to sketch (or from a version 1 signature): its delta costs about this share of its packed size, besides its growth. */
 const SMALL_CHANGE_SHARE = 0.3;
+/** What a changed region of compressible content costs of its packed size (see changedShare). */
+const CHANGED_SHARE_LOW = 0.47;
 /** Version 1 signatures carry no packed sizes: brotli's typical ratio on image content. */
 const V1_PACKED_RATIO = 0.3;
 
@@ -69,10 +71,11 @@ function literalFactor(packedRatio: number): number {
 /**
  * How much of a changed region's packed size its delta costs: a changed stretch of compressible
  * content (code, text) still shares most of its structure with the old version, which the delta's
- * difference stream exploits; random data (packed/size near 1) shares nothing.
+ * difference stream (and, for executables, the reference prediction) exploits; random data
+ * (packed/size near 1) shares nothing.
  */
 function changedShare(packedRatio: number): number {
-  return 0.65 + 0.35 * Math.min(1, Math.max(0, (packedRatio - 0.3) / 0.7));
+  return CHANGED_SHARE_LOW + (1 - CHANGED_SHARE_LOW) * Math.min(1, Math.max(0, (packedRatio - 0.3) / 0.7));
 }
 
 /** Bytes to carry file `f` of a target layer, given the base file at its path (if any). */
