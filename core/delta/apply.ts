@@ -273,7 +273,7 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       left -= zeros + nonzero;
     }
     for (let k = extra; k > 0; ) {
-      const got = await lit.copyInto(out, n, Math.min(k, OUT_BLOCK - n));
+      const got = lit.copyNow(out, n, Math.min(k, OUT_BLOCK - n)) || (await lit.copyInto(out, n, Math.min(k, OUT_BLOCK - n)));
       n += got;
       k -= got;
       if (n === OUT_BLOCK) yield full();

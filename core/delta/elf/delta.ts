@@ -266,7 +266,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       a = b;
     }
     for (let k = r.extra[i]!; k > 0; ) {
-      const got = await lit.copyInto(out, n, Math.min(k, OUT_BLOCK - n));
+      const got = lit.copyNow(out, n, Math.min(k, OUT_BLOCK - n)) || (await lit.copyInto(out, n, Math.min(k, OUT_BLOCK - n)));
       n += got;
       k -= got;
       if (n === OUT_BLOCK) {

@@ -9,7 +9,7 @@
 // control triples it already has, so the patch carries nothing extra. A wrong guess (a byte
 // pattern that was no reference) only costs difference bytes; it never breaks the round trip,
 // because both sides compute the same prediction.
-import { i32le as i32, u32le as u32 } from '../bytes.js';
+import { copyBytes, i32le as i32, u32le as u32 } from '../bytes.js';
 import { biasAt, execAddress, lastAtOrBelow, offsetOf, SegmentIndex, type ElfLayout } from './layout.js';
 
 /** Add regions at least this long define the address map (shorter ones are often chance matches far away: measured, 16 B gave a third of the saving of 128 B on the node binary). */
@@ -308,7 +308,7 @@ export class Predictor {
    * so a site cut by the piece's ends is still read whole. Only sites wholly inside the region are rewritten.
    */
   predict(buf: Uint8Array, bufStart: number, a: number, b: number, regionStart: number, regionEnd: number, delta: number, out: Uint8Array): void {
-    out.set(buf.subarray(a - bufStart, b - bufStart));
+    copyBytes(out, 0, buf, a - bufStart, b - a);
     const { seg, sites, addresses } = this;
     for (let k = sites.first(Math.max(regionStart, a - 3)); k < sites.count; k++) {
       const s = sites.pos[k]!;

@@ -251,8 +251,11 @@ export async function readSymbolTables(ctrl: ChunkReader, oldLen: number, newLen
     const nameAt = new Float64Array(moves);
     const shift = new Float64Array(moves);
     for (let k = 0; k < moves; k++) {
-      nameAt[k] = (k ? nameAt[k - 1]! : 0) + (await ctrl.uvar());
-      shift[k] = (k ? shift[k - 1]! : 0) + (await ctrl.svar());
+      // synchronous while buffered: a promise per varint was a fifth of the apply's garbage
+      let at = ctrl.uvarNow();
+      if (at < 0) at = await ctrl.uvar();
+      nameAt[k] = (k ? nameAt[k - 1]! : 0) + at;
+      shift[k] = (k ? shift[k - 1]! : 0) + (ctrl.svarNow() ?? (await ctrl.svar()));
       if (nameAt[k]! >= 2 ** 32 || Math.abs(shift[k]!) >= 2 ** 32) throw bad();
     }
     const t: SymbolTable = { newOff, count, newStrOff, oldOff, oldCount, oldStrOff, match, nameAt, shift };
