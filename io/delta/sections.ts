@@ -25,7 +25,10 @@ const compressOnce = promisify(brotliCompress);
  * 7.52 MB, 11 with 4 MiB 7.58 MB: deltas keep the 4 MiB window, 0.8% for 24 MB less apply memory
  * (146 MB peak with 16 MiB). Build time is held to 1.5 × xdelta3's: on runtime-update, idle
  * machine, quality 11 built in 68.5 s (7,326,060 B) against xdelta3's 41.6 s, quality 10 in 56 s
- * (7,562,946 B), so delta streams take quality 10. A first image has no peer time to meet and its
+ * (7,562,946 B), so delta streams took quality 10; since the chain index is filled once the build
+ * has the room, and quality 11 takes runtime-update's literal section (7.28 MB) from 2,426,516 B in
+ * 12.7 s of CPU to 2,310,281 B in 16.9 s (the patch 5,018,638 → 4,926,713 B; brotli's own input
+ * blocks are its best there: 2^22 at quality 10 gave 2,400,644 B). A first image has no peer time to meet and its
  * streams are whole layers: on the binary as a first image, 7/4 MiB gave 33.1 MB in 24 s, 11/16 MiB
  * 27.7 MB in 418 s (gzip -6: 41.3 MB; xz -9: 27.0 MB). Quality 10–11 run at ~0.3–0.5 MB/s, so a
  * section whose first SMALL_SECTION bytes do not compress (random or already-compressed data:
@@ -41,9 +44,9 @@ export const SMALL_SECTION = 4 << 20;
  * compressor's.
  */
 export const STREAM = {
-  delta: { quality: 10, lgwin: 22, lgblock: 22, cm: 'pays', block: 0 },
-  dense: { quality: 10, lgwin: 22, lgblock: 22, cm: 'smaller', block: 0 },
-  firstImage: { quality: 11, lgwin: 24, lgblock: 0, cm: 'never', block: MAX_BLOCK_BYTES },
+  delta: { quality: 11, lgwin: 22, cm: 'pays', block: 0 },
+  dense: { quality: 11, lgwin: 22, cm: 'smaller', block: 0 },
+  firstImage: { quality: 11, lgwin: 24, cm: 'never', block: MAX_BLOCK_BYTES },
 } as const;
 /**
  * A first image's large sections are cut into `block` raw bytes (the last one the rest), each an
@@ -56,13 +59,6 @@ const IN_FLIGHT = Math.max(2, availableParallelism());
 export interface Stream {
   readonly quality: number;
   readonly lgwin: number;
-  /**
-   * Brotli's input block (2^lgblock bytes per meta-block; 0: brotli's choice), an encoder setting
-   * only: the applier's memory is the window's. On runtime-update's literal section (7.28 MB raw,
-   * the node binary's, quality 10, window 2^22): brotli's choice 2,426,516 B, 2^20 2,411,164,
-   * 2^22 2,400,644, 2^24 2,403,446, the same CPU (12.0–12.7 s). Quality 11 picks its own.
-   */
-  readonly lgblock: number;
   readonly cm: 'pays' | 'smaller' | 'never';
   readonly block: number;
 }
@@ -126,13 +122,12 @@ async function qualityFor(first: Buffer, quality: number): Promise<number> {
   return probe.length > first.length * PROBE_KEEPS ? INCOMPRESSIBLE_QUALITY : quality;
 }
 
-function params(quality: number, sizeHint: number, lgwin: number, lgblock = 0) {
+function params(quality: number, sizeHint: number, lgwin: number) {
   return {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: quality,
       [constants.BROTLI_PARAM_LGWIN]: lgwin,
       [constants.BROTLI_PARAM_SIZE_HINT]: sizeHint,
-      ...(lgblock ? { [constants.BROTLI_PARAM_LGBLOCK]: lgblock } : {}),
     },
   };
 }
@@ -184,7 +179,7 @@ function blockWriter(path: string, how: Stream, first: Uint8Array[]): SectionWri
   file.catch(() => undefined);
   const compress = async (b: Buffer) => {
     const quality = await qualityFor(b.subarray(0, SMALL_SECTION), how.quality);
-    return compressOnce(b, params(quality, b.length, how.lgwin, quality === how.quality ? how.lgblock : 0));
+    return compressOnce(b, params(quality, b.length, how.lgwin));
   };
   const drainOne = async () => {
     const out = await inFlight.shift()!;
@@ -269,8 +264,7 @@ function wholeWriter(path: string, how: Stream): SectionWriter {
     // zlib's default 16 KiB the engine waited on compression after every window (runtime-update:
     // the main thread was idle for 123 of 198 s).
     // (zlib streams are Transforms and honour it, though BrotliOptions does not declare it.)
-    const quality = await qualityFor(first, how.quality);
-    const options = { ...params(quality, 0, how.lgwin, quality === how.quality ? how.lgblock : 0), writableHighWaterMark: BACKLOG };
+    const options = { ...params(await qualityFor(first, how.quality), 0, how.lgwin), writableHighWaterMark: BACKLOG };
     const brotli = createBrotliCompress(options);
     const file = createWriteStream(path, { flags: 'wx' });
     brotli.on('data', (c: Buffer) => {
