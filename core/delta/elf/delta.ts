@@ -7,7 +7,7 @@ import { BlockCache, ByteWriter, copyBytes, CorruptPatchError, VarintReader, typ
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
 import { ALL_SITES, AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync, type SiteOptions } from './references.js';
-import { ENTRY, matchSymbols, readSymbolTables, restoreTables, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
+import { bssShift, ENTRY, matchSymbols, readSymbolTables, restoreTables, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
 
 /** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
 export const X86_MAX_OLD = 1 << 30;
@@ -118,7 +118,8 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
     if (nw === newFile) nw = newFile.slice();
     subtractTables(tables, { layout, map }, old, nw);
   }
-  const predictor = new Predictor(layout, scanSitesSync(layout, old, sites), map);
+  const shift = sites.bss ? bssShift(old, newFile) : undefined;
+  const predictor = new Predictor(layout, scanSitesSync(layout, old, sites), map, shift);
   const out = newDiffOutput();
   let piece = new Uint8Array(0);
   for (let i = 0; i < r.add.length; i++) {
@@ -133,6 +134,7 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
   const w = new ByteWriter(ctrl.length + 16 + tables.reduce((n, t) => n + t.count, 0));
   w.bytes(ctrl);
   writeSymbolTables(w, tables);
+  if (shift !== undefined) w.svar(shift);
   return { ctrl: w.take(), runs: out.runs.take(), diff: out.diff.take(), extra: out.extra.take() };
 }
 
@@ -200,6 +202,9 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   triples.r = r;
   const tables = triples.symbols ? await readSymbolTables(ctrl, oldLen, newLen) : [];
   triples.tables = tables;
+  // format 7: how far .bss moved, after the symbol tables
+  const shift = triples.sites.bss ? await ctrl.svar() : undefined;
+  if (shift !== undefined && Math.abs(shift) > Number.MAX_SAFE_INTEGER / 2) throw new CorruptPatchError('patch .bss shift is out of bounds');
   const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
   // The scan reads the old code in 1 MiB chunks, into one buffer where the source can.
   // (dropped after the scan: the generator's context would keep it for the whole delta)
@@ -213,7 +218,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   const map = new AddressMap(r.newStart, r.oldStart, r.add);
   triples.layout = layout;
   triples.map = map;
-  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK, triples.sites), map);
+  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK, triples.sites), map, shift);
   scanBuf = undefined;
   const old = new BlockCache(src, OLD_BLOCK, OLD_BLOCKS);
   const buf = new Uint8Array(PIECE + 16);

@@ -30,6 +30,8 @@ export interface ElfLayout {
   exec: Array<{ start: number; end: number }>;
   /** The .eh_frame_hdr segment (PT_GNU_EH_FRAME), which points at .eh_frame. */
   ehFrameHdr?: { off: number; va: number; size: number };
+  /** Address ranges of PT_LOADs past their file bytes (p_memsz > p_filesz: .bss), in program-header order. */
+  bss?: Array<{ start: number; end: number }>;
 }
 
 
@@ -43,6 +45,7 @@ export function elfLayout(head: Uint8Array, fileSize: number): ElfLayout | undef
   const phnum = u16(head, 0x38);
   if (phentsize !== PHENT || phnum === 0 || phnum > MAX_PHNUM || phoff + phnum * PHENT > head.length) return undefined;
   const loads: Segment[] = [];
+  const bss: Array<{ start: number; end: number }> = [];
   let ehFrameHdr: ElfLayout['ehFrameHdr'];
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * PHENT;
@@ -58,6 +61,8 @@ export function elfLayout(head: Uint8Array, fileSize: number): ElfLayout | undef
     if (size === 0) continue;
     if (off + size > fileSize || va + size > Number.MAX_SAFE_INTEGER) return undefined;
     loads.push({ off, va, size, exec: (u32(head, at + 4) & PF_X) !== 0 });
+    const memsz = u64(head, at + 40);
+    if (memsz > size && va + memsz <= Number.MAX_SAFE_INTEGER) bss.push({ start: va + size, end: va + memsz });
   }
   if (!loads.length) return undefined;
   const exec: ElfLayout['exec'] = [];
@@ -66,7 +71,9 @@ export function elfLayout(head: Uint8Array, fileSize: number): ElfLayout | undef
     if (last && s.off <= last.end) last.end = Math.max(last.end, s.off + s.size);
     else exec.push({ start: s.off, end: s.off + s.size });
   }
-  return ehFrameHdr ? { loads, exec, ehFrameHdr } : { loads, exec };
+  const l: ElfLayout = ehFrameHdr ? { loads, exec, ehFrameHdr } : { loads, exec };
+  if (bss.length) l.bss = bss;
+  return l;
 }
 
 /** File offset of virtual address `va`, or −1 when no segment holds it. */
@@ -190,6 +197,13 @@ export class SegmentIndex {
   execAddress(va: number): boolean {
     const k = this.vaIndex(va);
     return k >= 0 && this.execVa[k] === 1;
+  }
+
+  /** Whether `va` lies past a PT_LOAD's file bytes, in its memory (.bss). */
+  inBss(va: number): boolean {
+    const b = this.layout.bss;
+    if (b) for (const r of b) if (va >= r.start && va < r.end) return true;
+    return false;
   }
 
   get elf(): ElfLayout {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { i32le as i32, put32le } from '../bytes.js';
 import { rng } from '../testing.js';
 import { biasAt, execAddress, inExec, offsetOf, SegmentIndex, type ElfLayout, type Segment } from './layout.js';
-import { scanSitesSync } from './references.js';
+import { AddressMap, FORMAT6_SITES, Predictor, scanSitesSync } from './references.js';
 
 /** A layout of random, possibly overlapping segments (hostile files have them), exec ranges merged as elfLayout does. */
 function randomLayout(r: () => number, fileSize: number): ElfLayout {
@@ -123,5 +123,50 @@ describe('the reference scan', () => {
       found += got.length;
     }
     expect(found).toBeGreaterThan(1000);
+  });
+});
+
+describe('references into .bss (format 7)', () => {
+  it('are sites of the format 7 scan only, and are predicted moved by the patch shift', () => {
+    // code at 0x401000, data at 0x402000 with 0x100 file bytes and .bss up to 0x404000
+    const l: ElfLayout = {
+      loads: [
+        { off: 0x1000, va: 0x401000, size: 0x1000, exec: true },
+        { off: 0x2000, va: 0x402000, size: 0x100, exec: false },
+      ],
+      exec: [{ start: 0x1000, end: 0x2000 }],
+      bss: [{ start: 0x402100, end: 0x404000 }],
+    };
+    const r = rng(31);
+    for (let trial = 0; trial < 20; trial++) {
+      const old = new Uint8Array(0x2100);
+      const targets: Array<{ at: number; kind: 'lea' | 'mov' | 'ptr'; to: number }> = [];
+      for (let p = 0x1000; p < 0x1f00; p += 16) {
+        const to = 0x402100 + Math.floor(r() * 0x1f00);
+        if (r() < 0.5) {
+          old.set([0x48, 0x8d, 0x05], p); // lea rax, [rip + disp32]
+          put32le(old, p + 3, to - (0x400000 + p + 7));
+          targets.push({ at: p + 3, kind: 'lea', to });
+        } else {
+          old[p] = 0xb8; // mov eax, imm32
+          put32le(old, p + 1, to);
+          targets.push({ at: p + 1, kind: 'mov', to });
+        }
+      }
+      const to = 0x402100 + Math.floor(r() * 0x1f00);
+      put32le(old, 0x2008, to); // a 64-bit pointer in the data
+      targets.push({ at: 0x2008, kind: 'ptr', to });
+      const shift = Math.floor(r() * 0x10000) * 16 - 0x80000;
+      const sites = scanSitesSync(l, old);
+      // (chance sites in the operand bytes come and go with the greedy scan)
+      expect(sites.count).toBeGreaterThanOrEqual(scanSitesSync(l, old, FORMAT6_SITES).count + targets.length - 1 - 10);
+      const same = new AddressMap([0], [0], [old.length]);
+      const out = new Uint8Array(old.length);
+      new Predictor(l, sites, same, shift).predict(old, 0, 0, old.length, 0, old.length, 0, out);
+      for (const t of targets) expect(i32(out, t.at)).toBe((t.kind === 'lea' ? t.to + shift - (0x400000 + t.at + 4) : t.to + shift) | 0);
+      // without the .bss sites and a shift (formats 3-6) the operands stay as they were
+      new Predictor(l, scanSitesSync(l, old, FORMAT6_SITES), same).predict(old, 0, 0, old.length, 0, old.length, 0, out);
+      for (const t of targets) expect(i32(out, t.at)).toBe(i32(old, t.at));
+    }
   });
 });

@@ -54,12 +54,14 @@ function put32(out: Uint8Array, outStart: number, a: number, b: number, s: numbe
 export interface SiteOptions {
   /** .eh_frame FDEs' CIE pointers (format 7). */
   ciePointers: boolean;
+  /** RIP-relative, absolute and 64-bit references into .bss (format 7; the patch carries .bss's move). */
+  bss: boolean;
 }
 
 /** The sites of the newest format. */
-export const ALL_SITES: SiteOptions = { ciePointers: true };
+export const ALL_SITES: SiteOptions = { ciePointers: true, bss: true };
 /** The sites of formats 3 to 6. */
-export const FORMAT6_SITES: SiteOptions = { ciePointers: false };
+export const FORMAT6_SITES: SiteOptions = { ciePointers: false, bss: false };
 
 /** Reference sites in the executable segments, sorted by file offset. */
 export class Sites {
@@ -122,7 +124,7 @@ export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: n
       const from = Math.max(0, i - 1);
       const to = Math.min(end, i + chunk);
       const buf = await read(from, to + SCAN_REACH - from);
-      i = scanRange(seg, buf, from, i, to, sites);
+      i = scanRange(seg, buf, from, i, to, sites, opts.bss);
     }
   }
   const eh = await ehFrameStart(l, read);
@@ -183,7 +185,7 @@ export function scanSitesSync(l: ElfLayout, old: Uint8Array, opts: SiteOptions =
   const seg = new SegmentIndex(l);
   for (const r of l.exec) {
     const end = Math.min(r.end, old.length) - SCAN_REACH;
-    if (r.start < end) scanRange(seg, old, 0, r.start, end, sites);
+    if (r.start < end) scanRange(seg, old, 0, r.start, end, sites, opts.bss);
   }
   const h = l.ehFrameHdr;
   if (h && old[h.off] === 1 && old[h.off + 1] === 0x1b) {
@@ -216,7 +218,7 @@ OPS[0x68]! |= ABS;
  * scan starts. Opcode sets are looked up in OPS and segments in a SegmentIndex: with Set lookups
  * and loops over the segments per byte this took 1.4 s over the node binary's code.
  */
-function scanRange(seg: SegmentIndex, buf: Uint8Array, bufStart: number, i: number, to: number, sites: Sites): number {
+function scanRange(seg: SegmentIndex, buf: Uint8Array, bufStart: number, i: number, to: number, sites: Sites, bss: boolean): number {
   while (i < to) {
     const p = i - bufStart;
     const op = buf[p]!;
@@ -239,7 +241,8 @@ function scanRange(seg: SegmentIndex, buf: Uint8Array, bufStart: number, i: numb
     if ((m & 0xc7) === 0x05) {
       const k = f & MODRM || (f & MODRM_0F && p > 0 && buf[p - 1] === 0x0f) ? REL0 : f & IMM1 ? REL1 : f & IMM4 ? REL4 : 0;
       const s = i + 2;
-      if (k && seg.offsetOf(seg.biasAt(s) + s + relEnd[k]! + i32(buf, s - bufStart)) >= 0) {
+      const v = seg.biasAt(s) + s + relEnd[k]! + i32(buf, s - bufStart);
+      if (k && (seg.offsetOf(v) >= 0 || (bss && seg.inBss(v)))) {
         sites.add(s, k);
         i = s + relEnd[k]!;
         continue;
@@ -253,7 +256,7 @@ function scanRange(seg: SegmentIndex, buf: Uint8Array, bufStart: number, i: numb
     else if (f & MODRM && (m & 0xc7) === 0x04 && (buf[p + 2]! & 7) === 5) a = i + 3;
     if (a >= 0) {
       const v = u32(buf, a - bufStart);
-      if (v >= MIN_ADDRESS && seg.offsetOf(v) >= 0) {
+      if (v >= MIN_ADDRESS && (seg.offsetOf(v) >= 0 || (bss && seg.inBss(v)))) {
         sites.add(a, ABS32);
         i = a + 4;
         continue;
@@ -297,8 +300,18 @@ export class Predictor {
     layout: ElfLayout,
     private readonly sites: Sites,
     private readonly addresses: AddressMap,
+    /** How far .bss moved (format 7: references into it are predicted moved by as much), or undefined. */
+    private readonly bssShift?: number,
   ) {
     this.seg = new SegmentIndex(layout);
+  }
+
+  /** The new address of old address v (NaN: not predicted): through the address map where it has file bytes, by bssShift in .bss. */
+  private moved(v: number): number {
+    const { seg } = this;
+    const t = seg.offsetOf(v);
+    if (t >= 0) return this.addresses.map(t) + (v - t); // assuming the target's segment keeps its bias
+    return this.bssShift !== undefined && seg.inBss(v) ? v + this.bssShift : NaN;
   }
 
   /**
@@ -322,9 +335,8 @@ export class Predictor {
         continue;
       }
       const v = kind === ABS32 ? u32(buf, s - bufStart) : seg.biasAt(s) + s + relEnd[kind]! + i32(buf, s - bufStart);
-      const t = seg.offsetOf(v);
-      if (t < 0) continue;
-      const nt = addresses.map(t) + (v - t); // new address, assuming the target's segment keeps its bias
+      const nt = this.moved(v);
+      if (nt !== nt) continue;
       put32(out, a, a, b, s, kind === ABS32 ? nt : nt - (seg.biasAt(s) + s + relEnd[kind]! + delta));
     }
     // 64-bit pointers (vtables, init arrays, GOT, symbol tables): 8-aligned values outside code
@@ -333,9 +345,8 @@ export class Predictor {
       if (hi >= 1 << 20) continue;
       const v = hi * 2 ** 32 + u32(buf, s - bufStart);
       if (v < MIN_ADDRESS || seg.inExec(s)) continue;
-      const t = seg.offsetOf(v);
-      if (t < 0) continue;
-      const nv = addresses.map(t) + (v - t);
+      const nv = this.moved(v);
+      if (nv !== nv) continue;
       put32(out, a, a, b, s, nv % 2 ** 32);
       put32(out, a, a, b, s + 4, Math.floor(nv / 2 ** 32));
     }

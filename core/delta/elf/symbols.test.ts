@@ -5,7 +5,7 @@ import { takeResult } from '../differ.js';
 import { SuffixMatcher } from '../matcher.js';
 import { chunked, collect, randomBytes, rng } from '../testing.js';
 import { applyX86Delta, x86Differences } from './delta.js';
-import { matchSymbols, readSymbolTables, writeSymbolTables } from './symbols.js';
+import { bssShift, matchSymbols, readSymbolTables, writeSymbolTables } from './symbols.js';
 
 const BIAS = 0x400000;
 const CODE_OFF = 0x1000;
@@ -214,6 +214,26 @@ describe('symbol table prediction', () => {
       expect(() => matchSymbols(o, cut)).not.toThrow();
       await roundTrip(o, cut.slice());
     }
+  });
+
+  it('takes how far .bss moved from the two files\' first allocated non-TLS NOBITS sections, else 0', () => {
+    const { old, nw } = randomPair(41, 30);
+    const nobits = (f: Uint8Array, index: number, flags: number, addr: number) => {
+      const dv = new DataView(f.buffer, f.byteOffset, f.byteLength);
+      const at = Number(dv.getBigUint64(0x28, true)) + 64 * index;
+      dv.setUint32(at + 4, 8, true);
+      dv.setBigUint64(at + 8, BigInt(flags), true);
+      dv.setBigUint64(at + 16, BigInt(addr), true);
+    };
+    expect(bssShift(old, nw)).toBe(0);
+    const [o, n] = [old.slice(), nw.slice()];
+    nobits(o, 0, 0x403, 0x600000); // TLS (.tbss): passed over
+    nobits(n, 0, 0x403, 0x700000);
+    expect(bssShift(o, n)).toBe(0);
+    nobits(o, 6, 3, 0x612000);
+    nobits(n, 6, 3, 0x60e000);
+    expect(bssShift(o, n)).toBe(-0x4000);
+    expect(bssShift(o, n.subarray(0, n.length - 64))).toBe(0); // section headers cut
   });
 
   it('gives the same bytes for the same inputs', () => {

@@ -72,6 +72,8 @@ const chainCount = (t: SymbolTable) => t.count - t.hash!.symoffset;
 
 interface Section {
   type: number;
+  flags: number;
+  addr: number;
   off: number;
   size: number;
   link: number;
@@ -88,7 +90,7 @@ function sections(f: Uint8Array): Section[] | undefined {
   const out: Section[] = [];
   for (let i = 0; i < shnum; i++) {
     const at = shoff + i * SHENT;
-    out.push({ type: u32(f, at + 4), off: u64(f, at + 24), size: u64(f, at + 32), link: u32(f, at + 40), entsize: u64(f, at + 56) });
+    out.push({ type: u32(f, at + 4), flags: u64(f, at + 8), addr: u64(f, at + 16), off: u64(f, at + 24), size: u64(f, at + 32), link: u32(f, at + 40), entsize: u64(f, at + 56) });
   }
   return out;
 }
@@ -115,6 +117,21 @@ function gnuHash(f: Uint8Array, secs: Section[], sym: number, count: number): { 
   const chainOff = bucketsOff + 4 * nbuckets;
   if (nbuckets > MAX_ENTRIES || bloom > MAX_ENTRIES || symoffset > count || chainOff + 4 * (count - symoffset) > h.off + h.size) return undefined;
   return { bucketsOff, nbuckets, chainOff, symoffset };
+}
+
+const SHT_NOBITS = 8;
+const SHF_ALLOC = 2;
+const SHF_TLS = 0x400;
+
+/**
+ * How far .bss moved (format 7): the new file's first allocated, non-TLS SHT_NOBITS section's
+ * address minus the old one's; 0 when either file has none or its section headers are not wholly inside it.
+ */
+export function bssShift(old: Uint8Array, nw: Uint8Array): number {
+  const first = (f: Uint8Array) => sections(f)?.find((s) => s.type === SHT_NOBITS && (s.flags & (SHF_ALLOC | SHF_TLS)) === SHF_ALLOC);
+  const o = first(old);
+  const n = first(nw);
+  return o && n && Number.isSafeInteger(n.addr - o.addr) ? n.addr - o.addr : 0;
 }
 
 const latin1 = new TextDecoder('latin1');
