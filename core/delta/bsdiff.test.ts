@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HashChainMatcher, SuffixMatcher, type Matcher } from './matcher.js';
 import { VarintReader } from './bytes.js';
+import { newDiffOutput, writeDiff } from './bsdiff.js';
 import { randomBytes, rng, roundTrip } from './testing.js';
 
 /** Random edits: byte changes, insertions, deletions, moved blocks. */
@@ -165,6 +166,42 @@ describe('cover selection', () => {
       const t = triples(out.ctrl.view());
       expect(t.length).toBeGreaterThan(100);
       expect(t.slice(1).filter(([, add, extra]) => add === 0 && extra === 0)).toEqual([]);
+    }
+  });
+});
+
+describe('difference runs', () => {
+  // Differences where about half the bytes change: every nonzero run must start and end on a
+  // changed byte and hold no two equal bytes in a row (they end it), and every zero run between
+  // two nonzero ones is at least two bytes long (one that reaches the end may be shorter); the
+  // runs and bytes add back to the new bytes.
+  it('end a nonzero run at two equal bytes and keep a lone equal byte inline', () => {
+    const r = rng(33);
+    for (let trial = 0; trial < 50; trial++) {
+      const n = 1 + Math.floor(r() * 400);
+      const old = randomBytes(n, r);
+      const nw = old.map((b) => (r() < 0.5 ? (b + 1 + Math.floor(r() * 255)) & 0xff : b));
+      const out = newDiffOutput();
+      writeDiff(out, old, 0, nw, 0, n);
+      const runs = new VarintReader(out.runs.view());
+      const diff = out.diff.view();
+      const rebuilt = new Uint8Array(n);
+      let at = 0;
+      let d = 0;
+      while (at < n) {
+        const zeros = runs.uvar();
+        const k = runs.uvar();
+        if (at > 0 && at + zeros < n) expect(zeros).toBeGreaterThanOrEqual(2);
+        for (let j = 0; j < zeros; j++, at++) rebuilt[at] = old[at]!;
+        for (let j = 0; j < k; j++, at++) {
+          rebuilt[at] = (old[at]! + diff[d++]!) & 0xff;
+          if (j > 0 && nw[at] === old[at]) expect(nw[at - 1]).not.toBe(old[at - 1]);
+        }
+        if (k > 0) expect([nw[at - k] !== old[at - k], nw[at - 1] !== old[at - 1]]).toEqual([true, true]);
+      }
+      expect(runs.done).toBe(true);
+      expect(d).toBe(diff.length);
+      expect(Buffer.from(rebuilt).equals(Buffer.from(nw))).toBe(true);
     }
   });
 });

@@ -27,6 +27,13 @@ export function newDiffOutput(): DiffOutput {
   return { ctrl: new ByteWriter(), runs: new ByteWriter(), diff: new ByteWriter(), extra: new ByteWriter() };
 }
 
+/**
+ * Equal bytes that end a nonzero difference run (encoder only: the applier reads whatever runs it
+ * is given). On the node binary pair (x86-predicted, runs + nonzero differences, brotli 11 each):
+ * 1: 1,990,070 B, 2: 1,989,451, 3: 2,005,548, 4: 2,014,129, 8: 2,111,743.
+ */
+const RUN_BREAK = 2;
+
 /** Zero-run codes the difference nw[np..np+len) − old[op..op+len). */
 export function writeDiff(out: DiffOutput, old: Uint8Array, op: number, nw: Uint8Array, np: number, len: number): void {
   let i = 0;
@@ -34,12 +41,12 @@ export function writeDiff(out: DiffOutput, old: Uint8Array, op: number, nw: Uint
     let z = i;
     while (z < len && old[op + z] === nw[np + z]) z++;
     let k = z;
-    // A nonzero run ends at the first stretch of ≥ 4 equal bytes, so short equal gaps stay inline.
+    // A nonzero run ends at the first stretch of RUN_BREAK equal bytes, so a lone equal byte stays inline.
     while (k < len) {
       if (old[op + k] === nw[np + k]) {
         let e = k;
-        while (e < len && e - k < 4 && old[op + e] === nw[np + e]) e++;
-        if (e - k >= 4 || e === len) break;
+        while (e < len && e - k < RUN_BREAK && old[op + e] === nw[np + e]) e++;
+        if (e - k >= RUN_BREAK || e === len) break;
         k = e;
       } else k++;
     }

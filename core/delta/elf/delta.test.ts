@@ -136,6 +136,8 @@ function render(spec: Spec, grow: number[], opts: { table?: boolean; dummies?: n
 
 /** Every byte literal (for the table's own tests). */
 const all = (start: number, end: number): Array<[number, number]> => [[start, end]];
+/** Difference bytes that are not zero (a run may carry a lone equal byte inline: bsdiff.ts RUN_BREAK). */
+const nonzero = (diff: Uint8Array) => diff.reduce((n, b) => n + (b !== 0 ? 1 : 0), 0);
 
 /** Applies runs/diff of a predicted delta with the control and literal streams of `plain`. */
 async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Uint8Array; extra: Uint8Array }, p: { ctrl?: Uint8Array; runs: Uint8Array; diff: Uint8Array; extra?: Uint8Array }, sites = ALL_SITES) {
@@ -201,12 +203,14 @@ describe('x86-64 reference prediction', () => {
       const sites7 = scanSitesSync(o, old).count;
       expect(sites7 - sites6).toBeGreaterThanOrEqual(spec.functions.length);
       pointers += sites7 - sites6;
-      diff7 += p7.diff.length;
-      diff6 += p6.diff.length;
+      diff7 += nonzero(p7.diff);
+      diff6 += nonzero(p6.diff);
     }
     expect(pointers).toBeGreaterThan(400);
-    // (where the CIE itself maps wrongly, every pointer to it is mispredicted: one trial in 8 here)
-    expect(diff7).toBeLessThan(diff6 * 0.75);
+    // (where the CIE itself maps wrongly, every pointer to it is mispredicted: one trial in 8 here).
+    // Counted as nonzero difference bytes, which do not depend on where the builder ends a run
+    // (bsdiff.ts RUN_BREAK): 5,365 against 6,565 here; the stream lengths were 0.75 × with runs ended at 4 equal bytes.
+    expect(diff7).toBeLessThan(diff6 * 0.85);
   });
 
   it('round-trips programs whose code points into .bss, in formats 6 and 7', async () => {
