@@ -1,9 +1,10 @@
 // Nothing half-written is ever visible: every file Lighter produces is written to a temp name in
 // the same directory, fsynced, checked, renamed into place, and the directory fsynced (not on
 // Windows, which refuses it).
-import { promises as fs } from 'node:fs';
+import { createWriteStream, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 
 const TEMP_MARK = '.lighter-partial-';
@@ -28,24 +29,41 @@ export async function fsyncDir(dir: string, platform: NodeJS.Platform = process.
 }
 
 /**
- * Writes a stream or bytes to `finalPath` atomically (an AtomicFile). `verify` runs on the complete,
- * fsynced temp file before the rename and may throw to reject it; the temp file is removed on any failure.
+ * Writes a stream to `finalPath` atomically. `verify` runs on the complete temp file before the
+ * rename and may throw to reject it; the temp file is removed on any failure.
  */
 export async function writeFileAtomic(
   finalPath: string,
   data: Readable | Uint8Array | string,
   verify?: (tempPath: string) => Promise<void>,
 ): Promise<void> {
-  const file = await AtomicFile.open(finalPath);
+  const tmp = tempPathFor(finalPath);
   try {
-    if (typeof data === 'string') await file.write(Buffer.from(data));
-    else if (data instanceof Uint8Array) await file.write(data);
-    else for await (const chunk of data as AsyncIterable<Uint8Array | string>) await file.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      const fh = await fs.open(tmp, 'wx');
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } else {
+      const out = createWriteStream(tmp, { flags: 'wx' });
+      await pipeline(data, out);
+      const fh = await fs.open(tmp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    if (verify) await verify(tmp);
+    await fs.rename(tmp, finalPath);
+    await fsyncDir(dirname(finalPath));
   } catch (err) {
-    await file.discard();
+    await fs.rm(tmp, { force: true });
     throw err;
   }
-  await file.commit(verify);
 }
 
 /** Removes temp files a killed process left behind in `dir` (not recursive). Returns how many. */
@@ -134,11 +152,8 @@ export class AtomicFile {
     }
   }
 
-  /**
-   * Makes the file durable and visible at its final path; `verify` may reject the complete temp file
-   * first. Removes it on any failure.
-   */
-  async commit(verify?: (tempPath: string) => Promise<void>): Promise<void> {
+  /** Makes the file durable and visible at its final path; removes it on failure. */
+  async commit(): Promise<void> {
     try {
       await Promise.all(this.filling);
       if (this.fillError) throw this.fillError;
@@ -146,7 +161,6 @@ export class AtomicFile {
       if (this.flushError) throw this.flushError;
       await this.fh.sync();
       await this.fh.close();
-      if (verify) await verify(this.tempPath);
       await fs.rename(this.tempPath, this.finalPath);
       await fsyncDir(dirname(this.finalPath));
     } catch (err) {
