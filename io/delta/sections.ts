@@ -25,10 +25,11 @@ const compressOnce = promisify(brotliCompress);
  * 7.52 MB, 11 with 4 MiB 7.58 MB: deltas keep the 4 MiB window, 0.8% for 24 MB less apply memory
  * (146 MB peak with 16 MiB). Build time is held to 1.5 × xdelta3's: on runtime-update, idle
  * machine, quality 11 built in 68.5 s (7,326,060 B) against xdelta3's 41.6 s, quality 10 in 56 s
- * (7,562,946 B), so delta streams took quality 10; since the chain index is filled once the build
- * has the room, and quality 11 takes runtime-update's literal section (7.28 MB) from 2,426,516 B in
- * 12.7 s of CPU to 2,310,281 B in 16.9 s (the patch 5,018,638 → 4,926,713 B; brotli's own input
- * blocks are its best there: 2^22 at quality 10 gave 2,400,644 B). A first image has no peer time to meet and its
+ * (7,562,946 B), so delta streams took quality 10. They take 11 now, for size: runtime-update's literal
+ * section (7.28 MB) goes from 2,426,516 B in 12.7 s of CPU to 2,310,281 B in 16.9 s (the patch
+ * 5,018,638 → 4,926,713 B, bringing it under 0.7 × HDiffPatch; brotli's own input blocks are its best
+ * there: 2^22 at quality 10 gave 2,400,644 B), at the cost of the build target: 1.92 × xdelta3 in
+ * docs/bench.md's run of 2026-12-03, where that section runs alone on one thread after the diffing. A first image has no peer time to meet and its
  * streams are whole layers: on the binary as a first image, 7/4 MiB gave 33.1 MB in 24 s, 11/16 MiB
  * 27.7 MB in 418 s (gzip -6: 41.3 MB; xz -9: 27.0 MB). Quality 10–11 run at ~0.3–0.5 MB/s, so a
  * section whose first SMALL_SECTION bytes do not compress (random or already-compressed data:
