@@ -1,16 +1,29 @@
 // The CLI's own contract, as a pipeline sees it: --version, usage errors (exit 2, naming the
-// culprit, usage printed once), and a distinct documented status per bundle refusal.
-import { spawnSync } from 'node:child_process';
+// culprit, usage printed once), a distinct documented status per bundle refusal, and a quiet end
+// when the reader of its output goes away.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_EXIT } from '../main/cli/exit-status.js';
+import { BUNDLE_EXIT, EXIT_CLOSED_PIPE } from '../main/cli/exit-status.js';
 import { buildTestImages, type TestImages } from './support/images.js';
 
 let images: TestImages;
 let work: string;
 const lighter = (...args: string[]) => spawnSync(process.execPath, ['bin/lighter.js', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', LIGHTER_DATA_DIR: join(work, 'data') } });
+
+/**
+ * Runs lighter with the read end of its `closed` stream shut before it has written anything (as
+ * `head` or `grep -q` that have seen enough): its status and what it wrote on the other stream.
+ */
+function withClosedPipe(closed: 'stdout' | 'stderr', ...args: string[]): Promise<{ status: number | null; other: string }> {
+  const child = spawn(process.execPath, ['bin/lighter.js', ...args], { env: { ...process.env, CI: 'true', LIGHTER_DATA_DIR: join(work, 'data') } });
+  child[closed].destroy();
+  let other = '';
+  child[closed === 'stdout' ? 'stderr' : 'stdout'].setEncoding('utf8').on('data', (text: string) => (other += text));
+  return new Promise((resolve, reject) => child.on('error', reject).on('close', (status) => resolve({ status, other })));
+}
 
 beforeAll(() => {
   images = buildTestImages();
@@ -52,6 +65,20 @@ describe('lighter usage', () => {
     expect(verify.status).toBe(0);
     expect(verify.stdout).toMatch(/^Usage: lighter bundle verify \[options\] <FILE>\n/);
     expect(verify.stdout).toContain('--pubkey <KEY>');
+  });
+});
+
+describe('lighter with its output closed early', () => {
+  it('ends quietly with the closed-pipe status, for help, results and errors alike', async () => {
+    const cases: Array<['stdout' | 'stderr', string[]]> = [
+      ['stdout', ['--help']], // commander's own output
+      ['stdout', ['keys', 'generate', '-o', join(work, 'pipe-keys'), '--json']], // a command's result
+      ['stderr', ['frobnicate']], // a usage error
+    ];
+    for (const [closed, args] of cases) {
+      const r = await withClosedPipe(closed, ...args);
+      expect(r, `${args.join(' ')} with ${closed} closed`).toEqual({ status: EXIT_CLOSED_PIPE, other: '' });
+    }
   });
 });
 

@@ -8,6 +8,11 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 /** unknown command or option, a missing or extra argument, a bad option value */
 export const EXIT_USAGE = 2;
+/**
+ * stdout's or stderr's reader closed it (`lighter ... | head`, `grep -q`): the status a shell gives a program
+ * killed by SIGPIPE (128 + 13), which Node ignores, so the CLI exits with it itself (index.ts).
+ */
+export const EXIT_CLOSED_PIPE = 141;
 
 /** A bundle refusal exits with the status of its code (10-19 the file, 20-29 trust, 30-39 content). */
 export const BUNDLE_EXIT: Record<BundleErrorCode, number> = {
@@ -42,6 +47,7 @@ export function exitStatusTable(): string {
     [EXIT_FAILURE, 'failed (the message says why: a missing file, a registry error, ...)'],
     [EXIT_USAGE, 'usage: unknown command or option, missing or extra argument'],
     ...Object.entries(BUNDLE_EXIT).map(([code, status]): [number, string] => [status, `bundle refused: ${code}`]),
+    [EXIT_CLOSED_PIPE, 'output closed by its reader (`head`, `grep -q`): quietly, as a program killed by SIGPIPE'],
   ];
   return rows.map(([status, what]) => `  ${String(status).padStart(3)}  ${what}`).join('\n');
 }
