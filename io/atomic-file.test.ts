@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { fsyncDir, writeFileAtomic } from './atomic-file.js';
+import { DigestMismatchError, sha256, VerifyingStream } from './digest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lighter-atomic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,5 +63,21 @@ describe('atomic files', () => {
     await expect(writeFileAtomic(file, failing)).rejects.toThrow('link dropped');
     expect(readFileSync(file).equals(Buffer.concat(chunks)), 'the old file is untouched').toBe(true);
     expect(readdirSync(dir).filter((n) => n.startsWith('.lighter-partial-'))).toEqual([]);
+  });
+
+  it('takes a stream that fails at its end, before the temp file is open, without an unhandled error', async () => {
+    // What io/blob/device-index.ts hands it: a body piped into a VerifyingStream, whose digest check
+    // fails as the body ends, which a small body does before the open of the temp file is done.
+    const file = join(dir, 'checked-stream.bin');
+    const body = Readable.from([Buffer.from('not the bundle')]);
+    const verified = body.pipe(new VerifyingStream('bundle x', { digest: sha256('the bundle'), size: 14 }));
+    await expect(writeFileAtomic(file, verified)).rejects.toThrow(DigestMismatchError);
+    expect(existsSync(file)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.lighter-partial-'))).toEqual([]);
+  });
+
+  it('leaves no temp file when the directory cannot take one', async () => {
+    await expect(writeFileAtomic(join(dir, 'no-such-dir', 'f'), Readable.from([Buffer.from('x')]))).rejects.toThrow(/ENOENT/);
+    await expect(writeFileAtomic(join(dir, 'no-such-dir', 'f'), 'x')).rejects.toThrow(/ENOENT/);
   });
 });

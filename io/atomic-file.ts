@@ -1,11 +1,11 @@
 // Nothing half-written is ever visible: every file Lighter produces is written to a temp name in
 // the same directory, fsynced, checked, renamed into place, and the directory fsynced (not on
 // Windows, which refuses it).
-import { createWriteStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 
 const TEMP_MARK = '.lighter-partial-';
 
@@ -29,41 +29,47 @@ export async function fsyncDir(dir: string, platform: NodeJS.Platform = process.
 }
 
 /**
- * Writes a stream to `finalPath` atomically. `verify` runs on the complete temp file before the
- * rename and may throw to reject it; the temp file is removed on any failure.
+ * Writes a stream or bytes to `finalPath` atomically, through an AtomicFile (its one commit
+ * sequence). `verify` runs on the complete, fsynced temp file before the rename and may throw to
+ * reject it; the temp file is removed on any failure.
  */
 export async function writeFileAtomic(
   finalPath: string,
   data: Readable | Uint8Array | string,
   verify?: (tempPath: string) => Promise<void>,
 ): Promise<void> {
-  const tmp = tempPathFor(finalPath);
+  // Opened now, awaited by the sink's construct(): the stream goes into the pipeline before anything
+  // is awaited, since a stream that fails before the open is done (a VerifyingStream whose digest
+  // check fails at its end) must already have pipeline's error listener, or its error is unhandled
+  // (cd6569f, reverted in fca41a8). A failed open is the pipeline's error, through construct().
+  const opening = AtomicFile.open(finalPath);
+  let file: AtomicFile | undefined;
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) {
-      const fh = await fs.open(tmp, 'wx');
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      file = await opening;
+      await file.write(typeof data === 'string' ? Buffer.from(data) : data);
     } else {
-      const out = createWriteStream(tmp, { flags: 'wx' });
-      await pipeline(data, out);
-      const fh = await fs.open(tmp, 'r+');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await pipeline(
+        data,
+        new Writable({
+          construct(done) {
+            opening.then((f) => {
+              file = f;
+              done();
+            }, done);
+          },
+          write(chunk: Buffer, _encoding, done) {
+            file!.write(chunk).then(() => done(), done);
+          },
+        }),
+      );
     }
-    if (verify) await verify(tmp);
-    await fs.rename(tmp, finalPath);
-    await fsyncDir(dirname(finalPath));
   } catch (err) {
-    await fs.rm(tmp, { force: true });
+    // whenever the open ends: the pipeline may fail while it is under way
+    await opening.then((f) => f.discard(), () => undefined);
     throw err;
   }
+  await file!.commit(verify);
 }
 
 /** Removes temp files a killed process left behind in `dir` (not recursive). Returns how many. */
@@ -82,8 +88,8 @@ export async function sweepPartials(dir: string): Promise<number> {
 const FLUSH_EVERY = 64 << 20;
 
 /**
- * A file written by position to a temp name and made visible by commit() as writeFileAtomic does
- * (fsync, rename, directory fsync). While it is written, every FLUSH_EVERY bytes an fdatasync
+ * A file written by position to a temp name and made visible by commit() (fsync, rename, directory
+ * fsync): the one commit sequence, writeFileAtomic's too. While it is written, every FLUSH_EVERY bytes an fdatasync
  * runs in the background (one at a time), so the disk works while the writer does and the final
  * fsync has little left to wait for. Writes resolve when their buffer may be reused.
  */
@@ -152,8 +158,11 @@ export class AtomicFile {
     }
   }
 
-  /** Makes the file durable and visible at its final path; removes it on failure. */
-  async commit(): Promise<void> {
+  /**
+   * Makes the file durable and visible at its final path; `verify` may reject the complete, fsynced
+   * temp file first. Removes it on any failure.
+   */
+  async commit(verify?: (tempPath: string) => Promise<void>): Promise<void> {
     try {
       await Promise.all(this.filling);
       if (this.fillError) throw this.fillError;
@@ -161,6 +170,7 @@ export class AtomicFile {
       if (this.flushError) throw this.flushError;
       await this.fh.sync();
       await this.fh.close();
+      if (verify) await verify(this.tempPath);
       await fs.rename(this.tempPath, this.finalPath);
       await fsyncDir(dirname(this.finalPath));
     } catch (err) {
