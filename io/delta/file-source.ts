@@ -51,17 +51,21 @@ export class FileSource implements ByteSource {
 
   /** readInto, done before it returns. */
   readIntoSync(target: Uint8Array, offset: number): void {
-    const length = target.length;
-    if (offset < 0 || offset + length > this.size) throw new RangeError(`read ${offset}+${length} outside ${this.path} (${this.size} bytes)`);
-    for (let done = 0; done < length; ) {
-      const n = readSync(this.fh.fd, target, done, length - done, offset + done);
-      if (n === 0) throw new Error(`${this.path} shrank while reading`);
-      done += n;
-    }
+    if (offset < 0 || offset + target.length > this.size) throw new RangeError(`read ${offset}+${target.length} outside ${this.path} (${this.size} bytes)`);
+    readFullySync(this.fh.fd, target, offset, this.path);
   }
 
   close(): Promise<void> {
     return this.fh.close();
+  }
+}
+
+/** Fills `target` from descriptor `fd` (of `path`) at `offset` by preads; the file must hold the range. */
+export function readFullySync(fd: number, target: Uint8Array, offset: number, path: string): void {
+  for (let done = 0; done < target.length; ) {
+    const n = readSync(fd, target, done, target.length - done, offset + done);
+    if (n === 0) throw new Error(`${path} shrank while reading`);
+    done += n;
   }
 }
 

@@ -4,6 +4,7 @@
 // copies one or two such layers). One worker, started for a copy and ended when it has none left
 // (it costs ~12 MB while it lives, and a rebuild's peak comes later). Where the compiled worker
 // does not exist (tests running TypeScript sources) there is no copier and the caller copies in-thread.
+import type { Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -15,6 +16,23 @@ export interface CopyJob {
   size: number;
   fd: number;
   at: number;
+}
+
+/**
+ * The one copy loop of a layer lying in a file, on the worker (copy-worker.ts) or in-thread
+ * (docker-archive.ts): bytes [offset, offset + size) as `read` fills them into `bufs` in turn, one
+ * block per buffer, each hashed into `hash` before it is yielded. A buffer is filled again
+ * bufs.length yields later: the caller's write of it must be done by the time it resumes the
+ * generator that many times.
+ */
+export function* hashedBlocks(read: (target: Uint8Array, offset: number) => void, offset: number, size: number, bufs: readonly Uint8Array[], hash: Hash): Generator<Uint8Array> {
+  for (let o = 0, k = 0; o < size; k = (k + 1) % bufs.length) {
+    const b = bufs[k]!.subarray(0, Math.min(bufs[k]!.length, size - o));
+    read(b, offset + o);
+    hash.update(b);
+    yield b;
+    o += b.length;
+  }
 }
 
 export class Copier {

@@ -15,7 +15,7 @@ import { layerCompression, layerMediaType, MediaType, sniffCompression } from '.
 import { padLength } from '../../core/tar/reader.js';
 import { ustarHeader } from '../../core/tar/writer.js';
 import { AtomicFile, tempPathFor } from '../atomic-file.js';
-import { Copier } from './copier.js';
+import { Copier, hashedBlocks } from './copier.js';
 import { FileSource } from '../delta/file-source.js';
 import { DigestMismatchError, sha256, VerifyingStream } from '../digest.js';
 import { chain, spool } from './layer-stream.js';
@@ -273,14 +273,10 @@ export async function openArchiveDestination(path: string, tag: string | undefin
           return file.size;
         }
         const hash = createHash('sha256');
+        // two buffers: a buffer is filled again two puts after its own, and put() returns only
+        // when the write before it is done
         const bufs = [new Uint8Array(COPY_BLOCK), new Uint8Array(COPY_BLOCK)];
-        for (let o = 0, k = 0; o < file.size; o += COPY_BLOCK, k ^= 1) {
-          // bufs[k] was written two puts ago: put() returned only when that write was done
-          const b = bufs[k]!.subarray(0, Math.min(COPY_BLOCK, file.size - o));
-          src.readIntoSync(b, file.offset + o);
-          hash.update(b);
-          await put(b);
-        }
+        for (const b of hashedBlocks((t, o) => src.readIntoSync(t, o), file.offset, file.size, bufs, hash)) await put(b);
         const actual = `sha256:${hash.digest('hex')}`;
         if (actual !== digest) throw new DigestMismatchError(what, digest, actual);
         await pad(file.size);
