@@ -7,7 +7,7 @@ import { BlockCache, ByteWriter, copyBytes, CorruptPatchError, VarintReader, typ
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
 import { ALL_SITES, AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync, type SiteOptions } from './references.js';
-import { bssShift, ENTRY, matchSymbols, readSymbolTables, restoreTables, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
+import { bssShift, ENTRY, matchSymbols, readSymbolTables, restoreTables, sectionHeaders, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
 
 /** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
 export const X86_MAX_OLD = 1 << 30;
@@ -112,13 +112,15 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
   if (!layout) return undefined;
   const r = regionsOf(ctrl);
   const map = new AddressMap(r.newStart, r.oldStart, r.add);
-  const tables = matchSymbols(old, newFile);
+  const oldSections = sectionHeaders(old);
+  const newSections = sectionHeaders(newFile);
+  const tables = matchSymbols(old, newFile, oldSections, newSections);
   let nw = withTableDifferences(newFile, literalSpans(r, r.add.length));
   if (tables.length) {
     if (nw === newFile) nw = newFile.slice();
     subtractTables(tables, { layout, map }, old, nw);
   }
-  const shift = sites.bss ? bssShift(old, newFile) : undefined;
+  const shift = sites.bss ? bssShift(oldSections, newSections) : undefined;
   const predictor = new Predictor(layout, scanSitesSync(layout, old, sites), map, shift);
   const out = newDiffOutput();
   let piece = new Uint8Array(0);

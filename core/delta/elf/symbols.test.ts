@@ -5,7 +5,7 @@ import { takeResult } from '../differ.js';
 import { SuffixMatcher } from '../matcher.js';
 import { chunked, collect, randomBytes, rng } from '../testing.js';
 import { applyX86Delta, x86Differences } from './delta.js';
-import { bssShift, matchSymbols, readSymbolTables, writeSymbolTables } from './symbols.js';
+import { bssShift, matchSymbols, readSymbolTables, sectionHeaders, writeSymbolTables } from './symbols.js';
 
 const BIAS = 0x400000;
 const CODE_OFF = 0x1000;
@@ -161,7 +161,7 @@ describe('symbol table prediction', () => {
     let plain = 0;
     for (let seed = 1; seed <= 8; seed++) {
       const { old, nw } = randomPair(seed, 100 + seed * 40);
-      const tables = matchSymbols(old, nw);
+      const tables = matchSymbols(old, nw, sectionHeaders(old), sectionHeaders(nw));
       expect(tables.length).toBe(2);
       for (const t of tables) expect(t.match.filter((j) => j >= 0).length).toBeGreaterThan(t.count * 0.8);
       expect(tables.filter((t) => t.hash).length).toBe(1);
@@ -196,7 +196,7 @@ describe('symbol table prediction', () => {
         const n = nw.slice();
         const target = which === 'old' ? o : n;
         spoil(target, new DataView(target.buffer));
-        expect(() => matchSymbols(o, n)).not.toThrow();
+        expect(() => matchSymbols(o, n, sectionHeaders(o), sectionHeaders(n))).not.toThrow();
         expect((await roundTrip(o, n)).predicted).toBeGreaterThanOrEqual(0);
       }
     }
@@ -211,7 +211,7 @@ describe('symbol table prediction', () => {
       }
       await roundTrip(o, n);
       const cut = n.subarray(0, Math.floor(r() * n.length));
-      expect(() => matchSymbols(o, cut)).not.toThrow();
+      expect(() => matchSymbols(o, cut, sectionHeaders(o), sectionHeaders(cut))).not.toThrow();
       await roundTrip(o, cut.slice());
     }
   });
@@ -225,15 +225,15 @@ describe('symbol table prediction', () => {
       dv.setBigUint64(at + 8, BigInt(flags), true);
       dv.setBigUint64(at + 16, BigInt(addr), true);
     };
-    expect(bssShift(old, nw)).toBe(0);
+    expect(bssShift(sectionHeaders(old), sectionHeaders(nw))).toBe(0);
     const [o, n] = [old.slice(), nw.slice()];
     nobits(o, 0, 0x403, 0x600000); // TLS (.tbss): passed over
     nobits(n, 0, 0x403, 0x700000);
-    expect(bssShift(o, n)).toBe(0);
+    expect(bssShift(sectionHeaders(o), sectionHeaders(n))).toBe(0);
     nobits(o, 6, 3, 0x612000);
     nobits(n, 6, 3, 0x60e000);
-    expect(bssShift(o, n)).toBe(-0x4000);
-    expect(bssShift(o, n.subarray(0, n.length - 64))).toBe(0); // section headers cut
+    expect(bssShift(sectionHeaders(o), sectionHeaders(n))).toBe(-0x4000);
+    expect(bssShift(sectionHeaders(o), sectionHeaders(n.subarray(0, n.length - 64)))).toBe(0); // section headers cut
   });
 
   it('gives the same bytes for the same inputs', () => {
@@ -246,7 +246,7 @@ describe('symbol table prediction', () => {
 
   it('refuses symbol matches out of bounds', async () => {
     const { old, nw } = randomPair(3, 60);
-    const tables = matchSymbols(old, nw);
+    const tables = matchSymbols(old, nw, sectionHeaders(old), sectionHeaders(nw));
     const read = (bytes: Uint8Array, oldLen = old.length, newLen = nw.length) => readSymbolTables(chunked(bytes, 'ctrl', 5), oldLen, newLen);
     const w = new ByteWriter(64);
     writeSymbolTables(w, tables);

@@ -70,7 +70,7 @@ const SHT_GNU_HASH = 0x6ffffff6;
 /** A table's .gnu.hash chain entries (its dynsym entries from symoffset on). */
 const chainCount = (t: SymbolTable) => t.count - t.hash!.symoffset;
 
-interface Section {
+export interface Section {
   type: number;
   flags: number;
   addr: number;
@@ -80,8 +80,12 @@ interface Section {
   entsize: number;
 }
 
-/** The section headers of an ELF64 little-endian file held whole, or undefined when they are not all inside it. */
-function sections(f: Uint8Array): Section[] | undefined {
+/**
+ * The section headers of an ELF64 little-endian file held whole, or undefined when they are not
+ * all inside it: the builder's (they lie at the end of the file, past layout.ts's first bytes),
+ * parsed once per file for matchSymbols and bssShift.
+ */
+export function sectionHeaders(f: Uint8Array): Section[] | undefined {
   if (f.length < 64 || f[0] !== 0x7f || f[1] !== 0x45 || f[2] !== 0x4c || f[3] !== 0x46 || f[4] !== 2 || f[5] !== 1) return undefined;
   const shoff = u64(f, 0x28);
   const shentsize = u16(f, 0x3a);
@@ -125,12 +129,13 @@ const SHF_TLS = 0x400;
 
 /**
  * How far .bss moved (format 7): the new file's first allocated, non-TLS SHT_NOBITS section's
- * address minus the old one's; 0 when either file has none or its section headers are not wholly inside it.
+ * address minus the old one's, from the files' sectionHeaders; 0 when either file has none or its
+ * section headers are not wholly inside it.
  */
-export function bssShift(old: Uint8Array, nw: Uint8Array): number {
-  const first = (f: Uint8Array) => sections(f)?.find((s) => s.type === SHT_NOBITS && (s.flags & (SHF_ALLOC | SHF_TLS)) === SHF_ALLOC);
-  const o = first(old);
-  const n = first(nw);
+export function bssShift(oldSections: Section[] | undefined, newSections: Section[] | undefined): number {
+  const first = (secs: Section[] | undefined) => secs?.find((s) => s.type === SHT_NOBITS && (s.flags & (SHF_ALLOC | SHF_TLS)) === SHF_ALLOC);
+  const o = first(oldSections);
+  const n = first(newSections);
   return o && n && Number.isSafeInteger(n.addr - o.addr) ? n.addr - o.addr : 0;
 }
 
@@ -152,11 +157,9 @@ function names(f: Uint8Array, t: { off: number; count: number; strOff: number; s
 /**
  * The builder's side: the .symtab and .dynsym tables of `nw` with each entry matched to the old
  * entry of the same name (the first not yet taken, in old order), for those both files have; none
- * where either file's section headers or tables are not wholly inside it.
+ * where either file's section headers (`os`, `ns`: their sectionHeaders) or tables are not wholly inside it.
  */
-export function matchSymbols(old: Uint8Array, nw: Uint8Array): SymbolTable[] {
-  const os = sections(old);
-  const ns = sections(nw);
+export function matchSymbols(old: Uint8Array, nw: Uint8Array, os: Section[] | undefined, ns: Section[] | undefined): SymbolTable[] {
   if (!os || !ns) return [];
   const out: SymbolTable[] = [];
   for (const type of [SHT_DYNSYM, SHT_SYMTAB]) {
