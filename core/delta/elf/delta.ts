@@ -143,7 +143,7 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
 /**
  * Applies a predicted delta over old = src[offset, offset+oldLen). The delta's control triples are
  * read first (the address map needs all of them: 16 bytes each, 250k for the node binary), then
- * the old file's code is scanned once for reference sites (5 bytes each, 1.4M for the node
+ * the old file's code is scanned once for reference sites (2 bytes each, 1.57M for the node
  * binary), then the triples are applied as in applyDelta with predicted old bytes. `ehTable`: the
  * new file's .eh_frame_hdr table is carried as differences from its prediction (format 5 on, ehtable.ts);
  * `symbols`: its symbol tables too, with the symbol matches after the control triples (format 6 on, symbols.ts);

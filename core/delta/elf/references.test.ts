@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { i32le as i32, put32le } from '../bytes.js';
-import { rng } from '../testing.js';
+import { rng, siteList } from '../testing.js';
 import { biasAt, execAddress, inExec, offsetOf, SegmentIndex, type ElfLayout, type Segment } from './layout.js';
-import { AddressMap, FORMAT6_SITES, Predictor, scanSitesSync } from './references.js';
+import { AddressMap, FORMAT6_SITES, Predictor, scanSitesSync, SiteCursor, Sites } from './references.js';
 
 /** A layout of random, possibly overlapping segments (hostile files have them), exec ranges merged as elfLayout does. */
 function randomLayout(r: () => number, fileSize: number): ElfLayout {
@@ -109,6 +109,38 @@ describe('SegmentIndex', () => {
   });
 });
 
+describe('the site list', () => {
+  it('keeps sites in the order added while each comes after the one before, else sorted by offset and kind; seeks find the first at or after', () => {
+    const r = rng(41);
+    for (let t = 0; t < 80; t++) {
+      const sites = new Sites();
+      const added: Array<[number, number]> = [];
+      // gaps from 0 to past several entries' reach (2^13 per entry, 2^26 per skip entry), sometimes a step back; offsets below 2^30 (X86_MAX_OLD)
+      let p = Math.floor(r() * 100);
+      for (let n = Math.floor(r() * 3000); n > 0; n--) {
+        const x = r();
+        p += x < 0.02 ? -Math.floor(r() * 5000) : x < 0.03 ? Math.floor(r() * 2 ** 27) : x < 0.1 ? 8191 + Math.floor(r() * 3) : Math.floor(r() * 60);
+        p = Math.min(2 ** 30 - 1, Math.max(0, p));
+        const site: [number, number] = [p, 1 + Math.floor(r() * 6)];
+        sites.add(...site);
+        added.push(site);
+      }
+      sites.finish();
+      const inOrder = added.every(([q], k) => k === 0 || q > added[k - 1]![0]);
+      const want = inOrder ? added : [...added].sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+      expect(siteList(sites)).toEqual(want);
+      expect(sites.count).toBe(added.length);
+      const c = new SiteCursor(sites);
+      for (let k = 0; k < 50; k++) {
+        const q = k === 0 ? 0 : want.length && r() < 0.5 ? want[Math.floor(r() * want.length)]![0] + Math.floor(r() * 3) - 1 : Math.floor(r() * (p + 10));
+        c.seek(q);
+        const i = want.findIndex(([x]) => x >= q);
+        expect([c.pos, i < 0 ? 0 : c.kind]).toEqual(i < 0 ? [Infinity, 0] : want[i]);
+      }
+    }
+  });
+});
+
 describe('the reference scan', () => {
   it('finds exactly the sites of the scan as first written, on random code-like bytes and layouts', () => {
     const r = rng(7);
@@ -118,7 +150,7 @@ describe('the reference scan', () => {
       const l = randomLayout(r, n);
       const buf = codeLike(r, n, l);
       const sites = scanSitesSync(l, buf);
-      const got = Array.from(sites.pos.subarray(0, sites.count), (p, k) => [p, sites.kind[k]!] as [number, number]);
+      const got = siteList(sites);
       expect(got).toEqual(referenceScan(l, buf));
       found += got.length;
     }
