@@ -7,8 +7,6 @@ import { BlockCache, bufferSource, CorruptPatchError, type ByteSource, type Chun
 import { readTriple, readTripleNow } from './bsdiff.js';
 import { CODE_LIMIT, CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL, WORD_MAPPED } from './ops.js';
 import { applyWordMap, readWordMap, wordsOf, WORDS_MAX_OLD } from './words.js';
-import { applyX86Delta } from './elf/delta.js';
-import { ALL_SITES, FORMAT6_SITES } from './elf/references.js';
 import { FORMAT_VERSION } from './format.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
 import { padLength, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
@@ -23,6 +21,10 @@ export interface LayerStreams {
 }
 
 const CHUNK = 1 << 20;
+
+/** The x86-64 delta (elf/), loaded at the first entry that needs it: most layers have none, and it is ~8 ms of start-up. */
+let elf: Promise<[typeof import('./elf/delta.js'), typeof import('./elf/references.js')]> | undefined;
+const loadElf = () => (elf ??= Promise.all([import('./elf/delta.js'), import('./elf/references.js')]));
 
 /** Reads up to this long (tar headers, small files' contents) go through the layer's block cache. */
 const SMALL_READ = 64 << 10;
@@ -207,6 +209,7 @@ async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: nu
       } else if (contentKind === CONTENT.LIT) {
         yield* pipeLit(s.lit, contentLen);
       } else if (from && x86) {
+        const [{ applyX86Delta }, { ALL_SITES, FORMAT6_SITES }] = await loadElf();
         yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5, version >= 6, version >= 7 ? ALL_SITES : FORMAT6_SITES);
       } else if (mapped) {
         yield* applyDelta(s, bufferSource(mapped), 0, mapped.length, contentLen);

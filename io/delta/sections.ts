@@ -12,7 +12,6 @@ import type { LayerWriter, SectionWriter } from '../../core/delta/build.js';
 import type { CarriedLayer, SectionName, SectionSize } from '../../core/delta/format.js';
 import { MAX_BLOCK_BYTES, SECTION_NAMES } from '../../core/delta/format.js';
 import { availableParallelism } from 'node:os';
-import { CmDecoder, cmEncode, CorruptCodeError } from '../../core/delta/cm/coder.js';
 import { DigestMismatchError } from '../digest.js';
 
 const compressOnce = promisify(brotliCompress);
@@ -112,6 +111,11 @@ export function cmPays(how: Stream['cm'], raw: number, brotli: number, cm?: numb
 }
 /** A cm section's code is never this much longer than its raw bytes (a larger claim is corruption, not a reason to allocate). */
 const cmCodeBound = (raw: number) => raw + (raw >> 3) + 64;
+/**
+ * The context-mixing coder, loaded when a section is cm-coded or may be: its tables are computed
+ * as it loads (~10 ms of an apply's start-up, and most patches have no cm section).
+ */
+const cmCoder = () => import('../../core/delta/cm/coder.js');
 /** Raw bytes a cm section decodes per turn of the event loop. */
 const CM_CHUNK = 64 << 10;
 /** Raw bytes a streamed section may queue ahead of its compressor. */
@@ -310,7 +314,7 @@ function wholeWriter(path: string, how: Stream): SectionWriter {
       const all = Buffer.concat(pending);
       const quality = await qualityFor(all, SMALL_QUALITY);
       const brotli = await compressOnce(all, params(quality, pendingBytes, SMALL_LGWIN));
-      const cm = quality !== INCOMPRESSIBLE_QUALITY && cmPays(how.cm, all.length, brotli.length) ? cmEncode(all) : undefined;
+      const cm = quality !== INCOMPRESSIBLE_QUALITY && cmPays(how.cm, all.length, brotli.length) ? (await cmCoder()).cmEncode(all) : undefined;
       const out = cm && cmPays(how.cm, all.length, brotli.length, cm.length) ? cm : brotli;
       await fs.writeFile(path, out, { flag: 'wx' });
       return out === cm ? { length: out.length, rawLength: raw, coding: 'cm' } : { length: out.length, rawLength: raw };
@@ -368,6 +372,7 @@ async function* cmChunks(file: string, start: number, s: SectionSize, what: stri
   } finally {
     await fh.close();
   }
+  const { CmDecoder, CorruptCodeError } = await cmCoder();
   try {
     const decoder = new CmDecoder(code, s.rawLength);
     while (decoder.remaining > 0) {
