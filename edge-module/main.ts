@@ -1,6 +1,9 @@
 // Entry point of the edge module's program (bin/lighter-edge.js, and `lighter edge` via bin/lighter.js).
+import { exitOnClosedOutput } from '../io/closed-output.js';
 import { sweepScratch } from '../io/scratch.js';
 import { main } from './cli.js';
+
+exitOnClosedOutput(); // `lighter edge ... | head` ends quietly
 
 // As every lighter command does: a run killed by power loss or kill -9 left its spool under
 // <data>/tmp; take it back before this run adds its own (a live run's directory is never touched).

@@ -73,6 +73,7 @@ describe('lighter with its output closed early', () => {
     const cases: Array<['stdout' | 'stderr', string[]]> = [
       ['stdout', ['--help']], // commander's own output
       ['stdout', ['keys', 'generate', '-o', join(work, 'pipe-keys'), '--json']], // a command's result
+      ['stdout', ['edge', '--help']], // the edge module's program, which bin/lighter.js runs too
       ['stderr', ['frobnicate']], // a usage error
     ];
     for (const [closed, args] of cases) {

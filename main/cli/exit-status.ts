@@ -2,17 +2,15 @@
 // script can tell tampering from a short copy without parsing messages. docs/cli.md shows this table
 // (a test keeps the two equal); statuses are part of the CLI's interface: never renumber one.
 import { BundleError, type BundleErrorCode } from '../../core/bundle/errors.js';
+import { EXIT_CLOSED_PIPE } from '../../io/closed-output.js';
 
 export const EXIT_OK = 0;
 /** anything that is not a usage error or a bundle refusal: a missing file, a registry error, ... */
 export const EXIT_FAILURE = 1;
 /** unknown command or option, a missing or extra argument, a bad option value */
 export const EXIT_USAGE = 2;
-/**
- * stdout's or stderr's reader closed it (`lighter ... | head`, `grep -q`): the status a shell gives a program
- * killed by SIGPIPE (128 + 13), which Node ignores, so the CLI exits with it itself (index.ts).
- */
-export const EXIT_CLOSED_PIPE = 141;
+/** stdout's or stderr's reader closed it (io/closed-output.ts) */
+export { EXIT_CLOSED_PIPE };
 
 /** A bundle refusal exits with the status of its code (10-19 the file, 20-29 trust, 30-39 content). */
 export const BUNDLE_EXIT: Record<BundleErrorCode, number> = {

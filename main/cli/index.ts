@@ -2,10 +2,11 @@
 // Each command lives in commands/<area>.ts (written as command.ts says) and is listed in
 // modules.ts, the one place that knows them all.
 import { Command as Commander, CommanderError } from 'commander';
+import { exitOnClosedOutput } from '../../io/closed-output.js';
 import { sweepScratch } from '../../io/scratch.js';
 import { appVersion } from '../services.js';
 import { addCommand, configure } from './command.js';
-import { EXIT_CLOSED_PIPE, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitStatusTable } from './exit-status.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitStatusTable } from './exit-status.js';
 import { MODULES } from './modules.js';
 
 /** What the group commands (the first word of a two-word command) say in `lighter --help`. */
@@ -54,16 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   return status;
 }
 
-// Every write of the CLI (commander's help and errors, results, notes, image manifests) ends in these
-// two streams, so a reader that closes early (`| head`, `grep -q`) is handled here, once: the EPIPE
-// ends the command as SIGPIPE ends a C program, without the stack of an unhandled 'error' event.
-// Anything else the streams report stays an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    process.exit(EXIT_CLOSED_PIPE);
-  });
-}
+exitOnClosedOutput(); // `lighter ... | head` ends quietly
 
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
