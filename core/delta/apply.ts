@@ -7,6 +7,7 @@ import { BlockCache, bufferSource, CorruptPatchError, type ByteSource, type Chun
 import { readTriple, readTripleNow } from './bsdiff.js';
 import { CODE_LIMIT, CONTENT, HDR_MODE, HF_SHIFT, OP, PAD_LITERAL, WORD_MAPPED } from './ops.js';
 import { applyWordMap, readWordMap, wordsOf, WORDS_MAX_OLD } from './words.js';
+import type { SiteScanner } from './elf/references.js';
 import { FORMAT_VERSION } from './format.js';
 import { decodeHeader, HF } from '../tar/header-codec.js';
 import { padLength, readTarLayout, type TarEntry, type TarLayout } from '../tar/reader.js';
@@ -97,12 +98,13 @@ const PASS = 64 << 10;
  * Rebuilds one layer in blocks of OUT_BLOCK bytes (or pieces of at least PASS): a layer of small
  * files is mostly 512-byte headers and short contents, and every piece was a write of its own
  * through the verifying stream, the archive and the file (app-update: 2,200 writes for 5 MB).
- * `expectedSize` bounds the output.
+ * `expectedSize` bounds the output. `scanner`: where x86 deltas' reference scans may run besides this
+ * thread (elf/references.ts SiteScanner).
  */
-export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expectedSize: number, version = FORMAT_VERSION): AsyncGenerator<Uint8Array> {
+export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expectedSize: number, version = FORMAT_VERSION, scanner?: SiteScanner): AsyncGenerator<Uint8Array> {
   let block = new Uint8Array(OUT_BLOCK);
   let n = 0;
-  for await (const c of program(s, sources, expectedSize, version)) {
+  for await (const c of program(s, sources, expectedSize, version, scanner)) {
     if (c.length >= PASS) {
       if (n > 0) yield block.subarray(0, n);
       if (n > 0) block = new Uint8Array(OUT_BLOCK);
@@ -125,7 +127,7 @@ export async function* applyLayer(s: LayerStreams, sources: ByteSource[], expect
   if (n > 0) yield block.subarray(0, n);
 }
 
-async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: number, version: number): AsyncGenerator<Uint8Array> {
+async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: number, version: number, scanner: SiteScanner | undefined): AsyncGenerator<Uint8Array> {
   const base = new BaseLayers(sources);
   const lastIndex = new Map<number, number>();
   let previousHeader: Uint8Array | undefined;
@@ -210,7 +212,7 @@ async function* program(s: LayerStreams, sources: ByteSource[], expectedSize: nu
         yield* pipeLit(s.lit, contentLen);
       } else if (from && x86) {
         const [{ applyX86Delta }, { ALL_SITES, FORMAT6_SITES }] = await loadElf();
-        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5, version >= 6, version >= 7 ? ALL_SITES : FORMAT6_SITES);
+        yield* applyX86Delta(s, base.source(from.layer), from.entry.dataOffset, from.entry.size, contentLen, version >= 5, version >= 6, version >= 7 ? ALL_SITES : FORMAT6_SITES, scanner);
       } else if (mapped) {
         yield* applyDelta(s, bufferSource(mapped), 0, mapped.length, contentLen);
       } else if (from) {

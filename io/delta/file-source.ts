@@ -55,6 +55,11 @@ export class FileSource implements ByteSource {
     readFullySync(this.fh.fd, target, offset, this.path);
   }
 
+  /** Where the bytes lie, for another thread to read them (a spooled file was verified as it was written). */
+  span(): { path: string; offset: number } {
+    return { path: this.path, offset: 0 };
+  }
+
   close(): Promise<void> {
     return this.fh.close();
   }
@@ -124,6 +129,11 @@ export class FileRange implements ByteSource {
     if (offset < 0 || offset + target.length > this.size) throw new RangeError(`read ${offset}+${target.length} outside ${this.what} (${this.size} bytes)`);
     if (!this.ok) await (this.checked ??= this.check());
     this.file.readIntoSync(target, this.offset + offset);
+  }
+
+  /** Where the bytes lie, for another thread to read them: only once they are checked. */
+  span(): { path: string; offset: number } | undefined {
+    return this.ok ? { path: this.file.path, offset: this.offset } : undefined;
   }
 
   close(): Promise<void> {

@@ -19,6 +19,7 @@ import { putLayer } from '../image/layer-stream.js';
 import type { ImageDestination, ImageSource, LayerInfo } from '../image/types.js';
 import { FileRange, FileSource, spool } from './file-source.js';
 import { layerReaders, SectionStore, STREAM, verifyLayer } from './sections.js';
+import { workerScanner } from './site-scanner.js';
 
 export interface Progress {
   (done: number, total: number): void;
@@ -122,6 +123,8 @@ async function writePatchFile(outPath: string, header: PatchHeader, sectionFiles
   });
 }
 
+const scanner = workerScanner();
+
 /** A patch file, header checked (magic, version, bounds, digest, total size). */
 export class PatchFile {
   private constructor(
@@ -185,7 +188,7 @@ export class PatchFile {
     const layer = this.header.layers[index];
     if (!layer || layer.from !== 'patch') throw new Error(`layer ${index} is not carried by this patch`);
     await verifyLayer(this.path, this.dataStart, layer, `patch layer ${index}`);
-    const chunks = applyLayer(layerReaders(this.path, this.dataStart, layer, `patch layer ${index}`), base, layer.size, this.version);
+    const chunks = applyLayer(layerReaders(this.path, this.dataStart, layer, `patch layer ${index}`), base, layer.size, this.version, scanner);
     const verified = new VerifyingStream(`rebuilt layer ${index}`, { digest: layer.diffID, size: layer.size });
     // pipe() does not forward errors: a corrupt patch must fail the stream, not hang it.
     return Readable.from(chunks, { objectMode: false }).on('error', (err) => verified.destroy(err)).pipe(verified);

@@ -6,7 +6,7 @@ import { memoryEnv, rng } from '../testing.js';
 import { applyX86Delta, x86Differences } from './delta.js';
 import { ehTable, restoreTable, withTableDifferences } from './ehtable.js';
 import { elfLayout } from './layout.js';
-import { ALL_SITES, FORMAT6_SITES, scanSites, scanSitesSync } from './references.js';
+import { ALL_SITES, FORMAT6_SITES, scanSites, scanSitesSync, Sites, type SiteScanner } from './references.js';
 import { diffJob, takeResult } from '../differ.js';
 import { diffBytes } from '../bsdiff.js';
 import { SuffixMatcher } from '../matcher.js';
@@ -140,7 +140,7 @@ const all = (start: number, end: number): Array<[number, number]> => [[start, en
 const nonzero = (diff: Uint8Array) => diff.reduce((n, b) => n + (b !== 0 ? 1 : 0), 0);
 
 /** Applies runs/diff of a predicted delta with the control and literal streams of `plain`. */
-async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Uint8Array; extra: Uint8Array }, p: { ctrl?: Uint8Array; runs: Uint8Array; diff: Uint8Array; extra?: Uint8Array }, sites = ALL_SITES) {
+async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Uint8Array; extra: Uint8Array }, p: { ctrl?: Uint8Array; runs: Uint8Array; diff: Uint8Array; extra?: Uint8Array }, sites = ALL_SITES, scanner?: SiteScanner) {
   // a predicted delta's control ends with its symbol matches (format 6): none after plain triples
   const s = {
     ops: chunked(new Uint8Array(0), 'ops'),
@@ -150,7 +150,7 @@ async function applyPredicted(old: Uint8Array, nw: Uint8Array, plain: { ctrl: Ui
     diff: chunked(p.diff, 'diff', 1001),
     lit: chunked(p.extra ?? plain.extra, 'lit', 555),
   };
-  const rebuilt = await collect(applyX86Delta(s, bufferSource(old), 0, old.length, nw.length, true, true, sites));
+  const rebuilt = await collect(applyX86Delta(s, bufferSource(old), 0, old.length, nw.length, true, true, sites, scanner));
   for (const r of [s.ctrl, s.runs, s.diff, s.lit]) expect(await r.atEnd()).toBe(true);
   return rebuilt;
 }
@@ -176,6 +176,57 @@ describe('x86-64 reference prediction', () => {
     }
     // With every reference moved, the plain delta pays a difference per shifted call and pointer.
     expect(predictedBytes).toBeLessThan(plainBytes / 3);
+  });
+
+  it('round-trips with the sites fed from a scan elsewhere, a chunk a turn late, as with them scanned in-thread', async () => {
+    const r = rng(18);
+    for (let trial = 0; trial < 6; trial++) {
+      const spec = randomSpec(r, 50 + Math.floor(r() * 300));
+      const old = render(spec, []);
+      const nw = render(
+        spec,
+        spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0)),
+      );
+      const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
+      const p = x86Differences(old, nw, plain.ctrl)!;
+      let fed = 0;
+      // as io/delta/site-scanner.ts's worker does: each chunk's sites handed over, arriving a turn later
+      const scanner: SiteScanner = (src, offset, oldLen, layout, opts, feed) => {
+        const later = (f: () => void) => setTimeout(f, 1);
+        let length = 0;
+        let count = 0;
+        const take = (sites: Sites) => {
+          const t = { entries: sites.entries.slice(length, sites.length), sites: sites.count - count };
+          length = sites.length;
+          count = sites.count;
+          return t;
+        };
+        void scanSites(layout, oldLen, (o, n) => src.read(offset + o, n), 101 + trial, opts, (sites, frontier) => {
+          const t = take(sites);
+          fed++;
+          later(() => feed.push(t.entries, t.sites, frontier));
+        }).then((sites) => {
+          const t = take(sites);
+          later(() => feed.end(t.entries, t.sites));
+        });
+        return true;
+      };
+      expect(Buffer.from(await applyPredicted(old, nw, plain, p, ALL_SITES, scanner)).equals(Buffer.from(nw))).toBe(true);
+      expect(fed).toBeGreaterThan(10);
+    }
+  });
+
+  it('a scan elsewhere that fails fails the apply with its error', async () => {
+    const spec = randomSpec(rng(19), 100);
+    const old = render(spec, []);
+    const nw = render(spec, spec.functions.map((_, k) => (k % 5 === 0 ? 3 : 0)));
+    const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
+    const p = x86Differences(old, nw, plain.ctrl)!;
+    const scanner: SiteScanner = (_src, _offset, _length, _layout, _opts, feed) => {
+      setTimeout(() => feed.fail(new Error('reference scan: the disk went away')), 1);
+      return true;
+    };
+    await expect(applyPredicted(old, nw, plain, p, ALL_SITES, scanner)).rejects.toThrow(/the disk went away/);
   });
 
   it('predicts the CIE pointers of FDEs that records inserted or dropped before them moved (format 7), and round-trips in either format', async () => {
@@ -306,6 +357,27 @@ describe('x86-64 reference prediction', () => {
       const chunked = await scanSites(l, old.length, async (o, n) => old.slice(o, o + n), 97 + trial);
       expect(chunked.count).toBe(whole.count);
       expect(siteList(chunked)).toEqual(siteList(whole));
+      // handed over as found (the applier's worker): the same sites, in order, each below the frontier reported with it
+      const fed = new Sites();
+      let last = 0;
+      let length = 0;
+      let count = 0;
+      const handOver = (sites: Sites) => {
+        const before = siteList(fed).length;
+        fed.append(sites.entries.slice(length, sites.length), sites.count - count);
+        length = sites.length;
+        count = sites.count;
+        return siteList(fed).slice(before);
+      };
+      const rest = await scanSites(l, old.length, async (o, n) => old.slice(o, o + n), 97 + trial, ALL_SITES, (sites, frontier) => {
+        for (const [p] of handOver(sites)) expect(p).toBeLessThan(frontier);
+        expect(frontier).toBeGreaterThanOrEqual(last);
+        last = frontier;
+      });
+      handOver(rest);
+      expect(last).toBeGreaterThan(0);
+      expect(fed.count).toBe(whole.count);
+      expect(siteList(fed)).toEqual(siteList(whole));
     }
   });
 

@@ -6,7 +6,7 @@ import { newDiffOutput, readTriple, readTripleNow, writeDiff } from '../bsdiff.j
 import { BlockCache, ByteWriter, copyBytes, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
-import { ALL_SITES, AddressMap, Predictor, SCAN_REACH, scanSites, scanSitesSync, type SiteOptions } from './references.js';
+import { ALL_SITES, AddressMap, Predictor, SCAN_REACH, SiteFeed, scanSites, scanSitesSync, type SiteOptions, type SiteScanner, type Sites } from './references.js';
 import { bssShift, ENTRY, matchSymbols, readSymbolTables, restoreTables, sectionHeaders, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
 
 /** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
@@ -149,8 +149,8 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
  * `symbols`: its symbol tables too, with the symbol matches after the control triples (format 6 on, symbols.ts);
  * `sites`: the reference sites predicted (references.ts: CIE pointers from format 7 on).
  */
-export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true, symbols = true, sites: SiteOptions = ALL_SITES): AsyncGenerator<Uint8Array> {
-  const triples: Control = { symbols, sites };
+export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true, symbols = true, sites: SiteOptions = ALL_SITES, scanner?: SiteScanner): AsyncGenerator<Uint8Array> {
+  const triples: Control = { symbols, sites, scanner };
   const bytes = predictedDelta(s, src, offset, oldLen, newLen, triples);
   // predictedDelta has read every triple (and the symbol matches) before its first bytes
   const restored = ehTable ? restoreTable(bytes, newLen, (start, end) => literalSpans(triples.r!, triples.r!.add.length)(start, end)) : bytes;
@@ -174,10 +174,23 @@ export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, 
 interface Control {
   symbols: boolean;
   sites: SiteOptions;
+  scanner: SiteScanner | undefined;
   r?: PackedRegions;
   tables?: SymbolTable[];
   layout?: ElfLayout | undefined;
   map?: AddressMap;
+}
+
+/** The old file's reference sites, scanned on this thread in 1 MiB chunks, read into one buffer where the source can. */
+async function scanHere(src: ByteSource, offset: number, oldLen: number, layout: ElfLayout, opts: SiteOptions): Promise<Sites> {
+  const scanBuf = new Uint8Array(SCAN_CHUNK + SCAN_REACH + 1);
+  const readScan = async (o: number, n: number) => {
+    if (!src.readInto || n > scanBuf.length) return src.read(offset + o, n);
+    const v = scanBuf.subarray(0, n);
+    await src.readInto(v, offset + o);
+    return v;
+  };
+  return scanSites(layout, oldLen, readScan, SCAN_CHUNK, opts);
 }
 
 /** applyX86Delta's bytes before the .eh_frame_hdr table is restored (the whole of it before format 5). */
@@ -185,6 +198,11 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   const { ctrl, runs, diff, lit } = s;
   if (oldLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
   if (newLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
+  const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
+  // The reference scan goes on elsewhere where it can (the scanner's thread) while this one reads
+  // the control and predicts the old file's start: it was the longest serial step of the apply.
+  const feed = layout && triples.scanner ? new SiteFeed() : undefined;
+  const elsewhere = feed !== undefined && triples.scanner!(src, offset, oldLen, layout!, triples.sites, feed);
   // 16 bytes per triple (the builder keeps both files under 1 GiB, so 32-bit offsets do)
   let r: PackedRegions = grown({ newStart: new Int32Array(0), oldStart: new Int32Array(0), add: new Int32Array(0), extra: new Int32Array(0) }, 1 << 12);
   let count = 0;
@@ -207,21 +225,10 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   // format 7: how far .bss moved, after the symbol tables
   const shift = triples.sites.bss ? await ctrl.svar() : undefined;
   if (shift !== undefined && Math.abs(shift) > Number.MAX_SAFE_INTEGER / 2) throw new CorruptPatchError('patch .bss shift is out of bounds');
-  const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
-  // The scan reads the old code in 1 MiB chunks, into one buffer where the source can.
-  // (dropped after the scan: the generator's context would keep it for the whole delta)
-  let scanBuf: Uint8Array | undefined = new Uint8Array(SCAN_CHUNK + SCAN_REACH + 1);
-  const readScan = async (o: number, n: number) => {
-    if (!src.readInto || !scanBuf || n > scanBuf.length) return src.read(offset + o, n);
-    const v = scanBuf.subarray(0, n);
-    await src.readInto(v, offset + o);
-    return v;
-  };
   const map = new AddressMap(r.newStart, r.oldStart, r.add);
   triples.layout = layout;
   triples.map = map;
-  const predictor = layout && new Predictor(layout, await scanSites(layout, oldLen, readScan, SCAN_CHUNK, triples.sites), map, shift);
-  scanBuf = undefined;
+  const predictor = layout && new Predictor(layout, elsewhere ? feed.sites : await scanHere(src, offset, oldLen, layout, triples.sites), map, shift);
   const old = new BlockCache(src, OLD_BLOCK, OLD_BLOCKS);
   const buf = new Uint8Array(PIECE + 16);
   const piece = new Uint8Array(PIECE);
@@ -237,6 +244,10 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       const lo = Math.max(o, a - 8);
       const hi = Math.min(end, b + 8);
       for (let k = lo; k < hi; ) k += old.copyNow(offset + k, hi - k, buf, k - lo) || (await old.copy(offset + k, hi - k, buf, k - lo));
+      if (elsewhere) {
+        const known = feed.need(b);
+        if (known) await known;
+      }
       if (predictor) predictor.predict(buf, lo, a, b, o, end, r.newStart[i]! - o, piece);
       else piece.set(buf.subarray(a - lo, b - lo));
       zeroTables(tables, a + r.newStart[i]! - o, b - a, piece);

@@ -9,7 +9,7 @@
 // control triples it already has, so the patch carries nothing extra. A wrong guess (a byte
 // pattern that was no reference) only costs difference bytes; it never breaks the round trip,
 // because both sides compute the same prediction.
-import { copyBytes, i32le as i32, u32le as u32 } from '../bytes.js';
+import { copyBytes, i32le as i32, u32le as u32, type ByteSource } from '../bytes.js';
 import { biasAt, execAddress, lastAtOrBelow, offsetOf, SegmentIndex, type ElfLayout } from './layout.js';
 
 /** Add regions at least this long define the address map (shorter ones are often chance matches far away: measured, 16 B gave a third of the saving of 128 B on the node binary). */
@@ -92,6 +92,18 @@ export class Sites {
     if (this.length > 0 && p <= this.at) this.late.push(p * 8 + k);
     else this.push(p, k);
     this.count++;
+  }
+
+  /**
+   * Appends entries another Sites made (a scan on another thread hands them over as it goes: its
+   * `entries` from `length` on), all after the sites held; `sites`: how many sites they hold.
+   */
+  append(entries: Uint16Array, sites: number): void {
+    for (const v of entries) {
+      const k = v & 7;
+      this.entry(k ? v >> 3 : (v >> 3) * GAP_LIMIT, k);
+    }
+    this.count += sites;
   }
 
   private push(p: number, k: number): void {
@@ -205,10 +217,18 @@ export class SiteCursor {
  * Scans the old file's executable ranges for reference sites, chunk by chunk (the applier reads
  * the file; the builder has it in memory). `read(offset, length)` returns old bytes.
  * The scan is a greedy left-to-right pass: after a site its operand is skipped.
+ * `progress(sites, frontier)`, after each chunk: every site below `frontier` is in `sites`, in offset
+ * order (only where the sites come in that order: code ranges, then .eh_frame after them; the node
+ * binary's), so that an applier may predict the old file's start while the scan goes on elsewhere.
  */
-export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: number, length: number) => Promise<Uint8Array>, chunk = 1 << 20, opts: SiteOptions = ALL_SITES): Promise<Sites> {
+export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: number, length: number) => Promise<Uint8Array>, chunk = 1 << 20, opts: SiteOptions = ALL_SITES, progress?: (sites: Sites, frontier: number) => void): Promise<Sites> {
   const sites = new Sites();
   const seg = new SegmentIndex(l);
+  const eh = await ehFrameStart(l, read);
+  const codeEnd = l.exec.length ? l.exec[l.exec.length - 1]!.end : 0;
+  const report = progress && (!eh || eh.start >= codeEnd) ? (frontier: number) => progress(sites, frontier) : undefined;
+  // no site lies before the first code range
+  if (l.exec.length) report?.(l.exec[0]!.start);
   for (const r of l.exec) {
     const end = Math.min(r.end, fileSize) - SCAN_REACH;
     let i = r.start;
@@ -218,21 +238,77 @@ export async function scanSites(l: ElfLayout, fileSize: number, read: (offset: n
       const to = Math.min(end, i + chunk);
       const buf = await read(from, to + SCAN_REACH - from);
       i = scanRange(seg, buf, from, i, to, sites, opts.bss);
+      report?.(i);
     }
   }
-  const eh = await ehFrameStart(l, read);
   if (eh) {
     let pos = eh.start;
+    report?.(pos);
     for (let records = 0; pos >= 0 && records < MAX_EH_RECORDS; ) {
       const n = Math.min(chunk, eh.end - pos);
       if (n < 8) break;
       const step = walkEhFrame(l, await read(pos, n), pos, pos, eh.end, sites, MAX_EH_RECORDS - records, opts, eh.start);
       records += step.records;
       pos = step.next;
+      if (pos >= 0) report?.(pos);
     }
   }
   sites.finish();
   return sites;
+}
+
+/**
+ * Starts scanning old file bytes src[offset, offset + length) (laid out as `layout`) for reference
+ * sites elsewhere (another thread), feeding `feed`; false where it cannot (the caller scans itself).
+ */
+export type SiteScanner = (src: ByteSource, offset: number, length: number, layout: ElfLayout, opts: SiteOptions, feed: SiteFeed) => boolean;
+
+/**
+ * Reference sites as a scan elsewhere (another thread) finds them: every site below `frontier` is
+ * held, in offset order. The predictor reads `sites` and waits (need) where the frontier is not yet.
+ */
+export class SiteFeed {
+  readonly sites = new Sites();
+  private frontier = 0;
+  private error: Error | undefined;
+  private wake: { at: number; resolve(): void; reject(e: Error): void } | undefined;
+  /** The scan's entries since the last push (Sites.append), and how far the sites are known now. */
+  push(entries: Uint16Array, sites: number, frontier: number): void {
+    this.sites.append(entries, sites);
+    this.frontier = Math.max(this.frontier, frontier);
+    this.poke();
+  }
+  /** The rest of the entries (the scan is over). */
+  end(entries: Uint16Array, sites: number): void {
+    this.sites.append(entries, sites);
+    this.frontier = Infinity;
+    this.poke();
+  }
+  fail(e: Error): void {
+    this.error ??= e;
+    this.poke();
+  }
+  /** Resolves once every site below `p` is held (undefined: already). */
+  need(p: number): Promise<void> | undefined {
+    if (this.error) return Promise.reject(this.error);
+    if (p <= this.frontier) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.wake = { at: p, resolve, reject };
+    });
+  }
+  /** Every site, once the scan is over. */
+  async all(): Promise<Sites> {
+    await this.need(Infinity);
+    return this.sites;
+  }
+  private poke(): void {
+    const w = this.wake;
+    if (!w) return;
+    if (this.error) w.reject(this.error);
+    else if (w.at <= this.frontier) w.resolve();
+    else return;
+    this.wake = undefined;
+  }
 }
 
 /** Where .eh_frame starts (from .eh_frame_hdr's pcrel sdata4 pointer) and the end of its segment. */
