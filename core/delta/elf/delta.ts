@@ -6,7 +6,7 @@ import { newDiffOutput, readTriple, readTripleNow, writeDiff } from '../bsdiff.j
 import { BlockCache, ByteWriter, copyBytes, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
-import { ALL_SITES, AddressMap, Predictor, SCAN_REACH, SiteFeed, scanSites, scanSitesSync, type SiteOptions, type SiteScanner, type Sites } from './references.js';
+import { ALL_SITES, AddressMap, MAP_MIN_LEN, Predictor, SCAN_REACH, SiteFeed, scanSites, scanSitesSync, type SiteOptions, type SiteScanner, type Sites } from './references.js';
 import { bssShift, ENTRY, matchSymbols, readSymbolTables, restoreTables, sectionHeaders, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
 
 /** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
@@ -47,31 +47,21 @@ interface Regions {
   extra: number[];
 }
 
-type PackedRegions = { [K in keyof Regions]: Int32Array };
-
-function grown(r: PackedRegions, size: number): PackedRegions {
-  const f = (a: Int32Array) => {
-    const b = new Int32Array(size);
-    b.set(a.subarray(0, Math.min(size, a.length)));
-    return b;
-  };
-  return { newStart: f(r.newStart), oldStart: f(r.oldStart), add: f(r.add), extra: f(r.extra) };
-}
-
-/** The literal parts of new offsets [start, end) under regions `r` (in new-file order). */
-function literalSpans(r: { newStart: ArrayLike<number>; add: ArrayLike<number>; extra: ArrayLike<number> }, count: number): LiteralSpans {
+/**
+ * The literal parts of new offsets [start, end) under the control triples `triples` (bsdiff.ts
+ * varints, in new-file order), found by walking them: each side asks once per delta (the
+ * .eh_frame_hdr table's range).
+ */
+function literalSpans(triples: Uint8Array): LiteralSpans {
   return (start, end) => {
-    let lo = 0;
-    let hi = count;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (r.newStart[m]! + r.add[m]! + r.extra[m]! <= start) lo = m + 1;
-      else hi = m;
-    }
     const spans: Array<[number, number]> = [];
-    for (let i = lo; i < count && r.newStart[i]! < end; i++) {
-      const s = Math.max(start, r.newStart[i]! + r.add[i]!);
-      const e = Math.min(end, r.newStart[i]! + r.add[i]! + r.extra[i]!);
+    const v = new VarintReader(triples);
+    for (let newPos = 0; !v.done && newPos < end; ) {
+      v.svar();
+      const lit = newPos + v.uvar();
+      newPos = lit + v.uvar();
+      const s = Math.max(start, lit);
+      const e = Math.min(end, newPos);
       if (s < e) spans.push([s, e]);
     }
     return spans;
@@ -115,7 +105,7 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
   const oldSections = sectionHeaders(old);
   const newSections = sectionHeaders(newFile);
   const tables = matchSymbols(old, newFile, oldSections, newSections);
-  let nw = withTableDifferences(newFile, literalSpans(r, r.add.length));
+  let nw = withTableDifferences(newFile, literalSpans(ctrl));
   if (tables.length) {
     if (nw === newFile) nw = newFile.slice();
     subtractTables(tables, { layout, map }, old, nw);
@@ -142,7 +132,7 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
 
 /**
  * Applies a predicted delta over old = src[offset, offset+oldLen). The delta's control triples are
- * read first (the address map needs all of them: 16 bytes each, 250k for the node binary), then
+ * read first (the address map needs all of them: kept as varints, 165k for the node binary), then
  * the old file's code is scanned once for reference sites (2 bytes each, 1.57M for the node
  * binary), then the triples are applied as in applyDelta with predicted old bytes. `ehTable`: the
  * new file's .eh_frame_hdr table is carried as differences from its prediction (format 5 on, ehtable.ts);
@@ -153,7 +143,7 @@ export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, 
   const triples: Control = { symbols, sites, scanner };
   const bytes = predictedDelta(s, src, offset, oldLen, newLen, triples);
   // predictedDelta has read every triple (and the symbol matches) before its first bytes
-  const restored = ehTable ? restoreTable(bytes, newLen, (start, end) => literalSpans(triples.r!, triples.r!.add.length)(start, end)) : bytes;
+  const restored = ehTable ? restoreTable(bytes, newLen, (start, end) => literalSpans(triples.triples!)(start, end)) : bytes;
   if (!symbols) return restored;
   const old = new BlockCache(src, 64 << 10, SYMBOL_CACHE_BLOCKS);
   const entry = new Uint8Array(ENTRY);
@@ -175,7 +165,8 @@ interface Control {
   symbols: boolean;
   sites: SiteOptions;
   scanner: SiteScanner | undefined;
-  r?: PackedRegions;
+  /** the control triples, as the patch codes them */
+  triples?: Uint8Array;
   tables?: SymbolTable[];
   layout?: ElfLayout | undefined;
   map?: AddressMap;
@@ -203,29 +194,30 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   // the control and predicts the old file's start: it was the longest serial step of the apply.
   const feed = layout && triples.scanner ? new SiteFeed() : undefined;
   const elsewhere = feed !== undefined && triples.scanner!(src, offset, oldLen, layout!, triples.sites, feed);
-  // 16 bytes per triple (the builder keeps both files under 1 GiB, so 32-bit offsets do)
-  let r: PackedRegions = grown({ newStart: new Int32Array(0), oldStart: new Int32Array(0), add: new Int32Array(0), extra: new Int32Array(0) }, 1 << 12);
-  let count = 0;
+  // The triples are kept as the patch codes them, ~5 bytes each (four Int32Arrays took 16 and
+  // twice that while they grew: the node binary's 165k), and the address map's long regions apart.
+  const kept = new ByteWriter(1 << 16);
+  const long = { newStart: [] as number[], oldStart: [] as number[], add: [] as number[] };
   for (let done = 0, oldPos = 0; done < newLen; ) {
-    let add: number;
-    let extra: number;
-    [oldPos, add, extra] = readTripleNow(ctrl, oldPos, done, oldLen, newLen) ?? (await readTriple(ctrl, oldPos, done, oldLen, newLen));
-    if (count === r.add.length) r = grown(r, count * 2);
-    r.newStart[count] = done;
-    r.oldStart[count] = oldPos;
-    r.add[count] = add;
-    r.extra[count++] = extra;
-    oldPos += add;
+    const [seek, add, extra] = readTripleNow(ctrl, oldPos, done, oldLen, newLen) ?? (await readTriple(ctrl, oldPos, done, oldLen, newLen));
+    kept.svar(seek - oldPos);
+    kept.uvar(add);
+    kept.uvar(extra);
+    if (add >= MAP_MIN_LEN) {
+      long.newStart.push(done);
+      long.oldStart.push(seek);
+      long.add.push(add);
+    }
+    oldPos = seek + add;
     done += add + extra;
   }
-  r = grown(r, count);
-  triples.r = r;
+  triples.triples = kept.take();
   const tables = triples.symbols ? await readSymbolTables(ctrl, oldLen, newLen) : [];
   triples.tables = tables;
   // format 7: how far .bss moved, after the symbol tables
   const shift = triples.sites.bss ? await ctrl.svar() : undefined;
   if (shift !== undefined && Math.abs(shift) > Number.MAX_SAFE_INTEGER / 2) throw new CorruptPatchError('patch .bss shift is out of bounds');
-  const map = new AddressMap(r.newStart, r.oldStart, r.add);
+  const map = new AddressMap(long.newStart, long.oldStart, long.add);
   triples.layout = layout;
   triples.map = map;
   const predictor = layout && new Predictor(layout, elsewhere ? feed.sites : await scanHere(src, offset, oldLen, layout, triples.sites), map, shift);
@@ -234,9 +226,11 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   const piece = new Uint8Array(PIECE);
   let out = new Uint8Array(OUT_BLOCK);
   let n = 0;
-  for (let i = 0; i < r.add.length; i++) {
-    const o = r.oldStart[i]!;
-    const end = o + r.add[i]!;
+  const t = new VarintReader(triples.triples);
+  for (let newPos = 0, o = 0; !t.done; ) {
+    o += t.svar();
+    const end = o + t.uvar();
+    const extra = t.uvar();
     let zeros = 0;
     let nonzero = 0;
     for (let a = o; a < end; ) {
@@ -248,9 +242,9 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
         const known = feed.need(b);
         if (known) await known;
       }
-      if (predictor) predictor.predict(buf, lo, a, b, o, end, r.newStart[i]! - o, piece);
+      if (predictor) predictor.predict(buf, lo, a, b, o, end, newPos - o, piece);
       else piece.set(buf.subarray(a - lo, b - lo));
-      zeroTables(tables, a + r.newStart[i]! - o, b - a, piece);
+      zeroTables(tables, a + newPos - o, b - a, piece);
       // the piece's bytes, through the region's zero-run coded differences
       for (let j = 0; j < b - a; ) {
         if (zeros === 0 && nonzero === 0) {
@@ -283,7 +277,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       }
       a = b;
     }
-    for (let k = r.extra[i]!; k > 0; ) {
+    for (let k = extra; k > 0; ) {
       const got = lit.copyNow(out, n, Math.min(k, OUT_BLOCK - n)) || (await lit.copyInto(out, n, Math.min(k, OUT_BLOCK - n)));
       n += got;
       k -= got;
@@ -293,6 +287,8 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
         n = 0;
       }
     }
+    newPos += end - o + extra;
+    o = end;
   }
   if (n > 0) yield out.subarray(0, n);
 }

@@ -13,7 +13,7 @@ import { copyBytes, i32le as i32, u32le as u32, type ByteSource } from '../bytes
 import { biasAt, execAddress, lastAtOrBelow, offsetOf, SegmentIndex, type ElfLayout } from './layout.js';
 
 /** Add regions at least this long define the address map (shorter ones are often chance matches far away: measured, 16 B gave a third of the saving of 128 B on the node binary). */
-const MAP_MIN_LEN = 128;
+export const MAP_MIN_LEN = 128;
 /** Regions tried before the one found by binary search, for the longest one covering an address. */
 const MAP_LOOKBACK = 16;
 /** Absolute 32/64-bit values below this are taken as numbers, not addresses. */
