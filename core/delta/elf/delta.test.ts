@@ -134,6 +134,18 @@ function render(spec: Spec, grow: number[], opts: { table?: boolean; dummies?: n
   return b;
 }
 
+/** How many bytes each function of `spec` grows by in a new version: a fifth of them, by up to 39. */
+const grownFunctions = (r: () => number, spec: Spec) => spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0));
+
+/** A random program and its new version with grown functions, their plain delta and its prediction. */
+function movedPair(r: () => number) {
+  const spec = randomSpec(r, 50 + Math.floor(r() * 300));
+  const old = render(spec, []);
+  const nw = render(spec, grownFunctions(r, spec));
+  const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
+  return { old, nw, plain, p: x86Differences(old, nw, plain.ctrl)! };
+}
+
 /** Every byte literal (for the table's own tests). */
 const all = (start: number, end: number): Array<[number, number]> => [[start, end]];
 /** Difference bytes that are not zero (a run may carry a lone equal byte inline: bsdiff.ts RUN_BREAK). */
@@ -161,14 +173,7 @@ describe('x86-64 reference prediction', () => {
     let plainBytes = 0;
     let predictedBytes = 0;
     for (let trial = 0; trial < 12; trial++) {
-      const spec = randomSpec(r, 50 + Math.floor(r() * 300));
-      const old = render(spec, []);
-      const nw = render(
-        spec,
-        spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0)),
-      );
-      const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
-      const p = x86Differences(old, nw, plain.ctrl)!;
+      const { old, nw, plain, p } = movedPair(r);
       expect(Buffer.from(await applyPredicted(old, nw, plain, p)).equals(Buffer.from(nw))).toBe(true);
       expect(diffJob(old, nw).x86).toBe(true);
       plainBytes += plain.diff.length;
@@ -181,14 +186,7 @@ describe('x86-64 reference prediction', () => {
   it('round-trips with the sites fed from a scan elsewhere, a chunk a turn late, as with them scanned in-thread', async () => {
     const r = rng(18);
     for (let trial = 0; trial < 6; trial++) {
-      const spec = randomSpec(r, 50 + Math.floor(r() * 300));
-      const old = render(spec, []);
-      const nw = render(
-        spec,
-        spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0)),
-      );
-      const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
-      const p = x86Differences(old, nw, plain.ctrl)!;
+      const { old, nw, plain, p } = movedPair(r);
       let fed = 0;
       // as io/delta/site-scanner.ts's worker does: each chunk's sites handed over, arriving a turn later
       const scanner: SiteScanner = (src, offset, oldLen, layout, opts, feed) => {
@@ -238,11 +236,7 @@ describe('x86-64 reference prediction', () => {
       const spec = randomSpec(r, 50 + Math.floor(r() * 200));
       const dummies = () => spec.functions.map(() => (r() < 0.1 ? 1 + Math.floor(r() * 3) : 0));
       const old = render(spec, [], { dummies: dummies() });
-      const nw = render(
-        spec,
-        spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0)),
-        { dummies: dummies() },
-      );
+      const nw = render(spec, grownFunctions(r, spec), { dummies: dummies() });
       const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
       const p7 = x86Differences(old, nw, plain.ctrl)!;
       const p6 = x86Differences(old, nw, plain.ctrl, FORMAT6_SITES)!;
@@ -269,11 +263,7 @@ describe('x86-64 reference prediction', () => {
     for (let trial = 0; trial < 8; trial++) {
       const spec = randomSpec(r, 50 + Math.floor(r() * 200));
       const old = render(spec, [], { bss: true });
-      const nw = render(
-        spec,
-        spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0)),
-        { bss: true },
-      );
+      const nw = render(spec, grownFunctions(r, spec), { bss: true });
       for (let k = 0; k < 10 * trial; k++) nw[Math.floor(r() * nw.length)] = Math.floor(r() * 256);
       expect(elfLayout(old, old.length)!.bss).toHaveLength(1);
       const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
@@ -386,11 +376,7 @@ describe('x86-64 reference prediction', () => {
     for (let trial = 0; trial < 8; trial++) {
       const spec = randomSpec(r, 100 + Math.floor(r() * 300));
       const old = render(spec, [], { table: true });
-      const nw = render(
-        spec,
-        spec.functions.map(() => (r() < 0.2 ? Math.floor(r() * 40) : 0)),
-        { table: true },
-      );
+      const nw = render(spec, grownFunctions(r, spec), { table: true });
       const t = ehTable(elfLayout(nw.subarray(0, 1 << 16), nw.length)!, nw.subarray(0x10000, 0x10000 + 12), nw.length)!;
       expect(t.end - t.start).toBe(8 * spec.functions.length);
       const d = withTableDifferences(nw, all);
