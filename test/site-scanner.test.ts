@@ -41,7 +41,8 @@ describe('reference scan worker', () => {
       expect(scanner(range, at, elf.length, layout, ALL_SITES, feed)).toBe(false); // not checked yet
       await range.read(0, 1);
       expect(scanner(range, at, elf.length, layout, ALL_SITES, feed)).toBe(true);
-      const sites = await feed.all();
+      await feed.need(Infinity); // the scan is over
+      const sites = feed.sites;
       const want = scanSitesSync(layout, elf);
       expect(want.count).toBeGreaterThan(1000);
       expect(sites.count).toBe(want.count);
@@ -60,7 +61,7 @@ describe('reference scan worker', () => {
       truncateSync(join(dir, 'shrinking'), at + 4096);
       const feed = new SiteFeed();
       expect(scanner(range, at, elf.length, layout, ALL_SITES, feed)).toBe(true);
-      await expect(feed.all()).rejects.toThrow(/reference scan: .*shrank while reading/);
+      await expect(feed.need(Infinity)).rejects.toThrow(/reference scan: .*shrank while reading/);
     } finally {
       await range.close();
     }

@@ -296,11 +296,6 @@ export class SiteFeed {
       this.wake = { at: p, resolve, reject };
     });
   }
-  /** Every site, once the scan is over. */
-  async all(): Promise<Sites> {
-    await this.need(Infinity);
-    return this.sites;
-  }
   private poke(): void {
     const w = this.wake;
     if (!w) return;
