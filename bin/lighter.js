@@ -12,8 +12,8 @@
 //   117-125 MB with these two; `lighter diff` of base-on-device: same CPU, 134 against 171 MB.
 // - --optimize-for-size for the commands that rebuild images (set here, so builds keep V8's
 //   defaults): V8 collects promoted stream buffers sooner; runtime-update 111-112 MB against 118-126.
-// - For the same commands, 8 x V8's interrupt budget (67584): a function is optimized after 8 x as
-//   much bytecode has run in it. An apply's per-entry code (core/delta/apply.ts program, the tar
+// - For the same commands, 8 x V8's interrupt budget (its default is 67584 bytes): a function is
+//   optimized after 8 x as much bytecode has run in it. An apply's per-entry code (core/delta/apply.ts program, the tar
 //   header codec, the word maps) is optimized, deoptimized and optimized again within its first
 //   thousand entries, and on the small pairs TurboFan's background threads took ~0.3 s of CPU,
 //   about a quarter of the whole apply; its hot loops still get optimized.
