@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { elfLayout, HEAD_BYTES } from '../core/delta/elf/layout.js';
-import { ALL_SITES, scanSitesSync, SiteFeed } from '../core/delta/elf/references.js';
+import { elfLayout, HEAD_BYTES, type ElfLayout } from '../core/delta/elf/layout.js';
+import { ALL_SITES, scanSitesSync, SiteFeed, siteRanges } from '../core/delta/elf/references.js';
 import { siteList } from '../core/delta/testing.js';
 import { FileRange } from '../io/delta/file-source.js';
 import { workerScanner } from '../io/delta/site-scanner.js';
@@ -20,6 +20,8 @@ const script = join(import.meta.dirname, '..', 'dist', 'io', 'delta', 'scan-work
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 // an x86-64 executable the machine has: this shell
 const elf = new Uint8Array(readFileSync('/bin/bash'));
+
+const ranges = (layout: ElfLayout) => siteRanges(layout, async (o, n) => elf.subarray(o, o + n));
 
 async function rangeOf(name: string, headLen: number): Promise<{ range: FileRange; at: number }> {
   const head = pseudoRandom(7, headLen);
@@ -37,11 +39,11 @@ describe('reference scan worker', () => {
     expect(layout).toBeDefined();
     const { range, at } = await rangeOf('layer', 12345);
     try {
-      const feed = new SiteFeed();
+      const feed = new SiteFeed(await ranges(layout));
       expect(scanner(range, at, elf.length, layout, ALL_SITES, feed)).toBe(false); // not checked yet
       await range.read(0, 1);
       expect(scanner(range, at, elf.length, layout, ALL_SITES, feed)).toBe(true);
-      await feed.need(Infinity); // the scan is over
+      await feed.need(0, Infinity); // the scan is over
       const sites = feed.sites;
       const want = scanSitesSync(layout, elf);
       expect(want.count).toBeGreaterThan(1000);
@@ -59,9 +61,9 @@ describe('reference scan worker', () => {
     try {
       await range.read(0, 1);
       truncateSync(join(dir, 'shrinking'), at + 4096);
-      const feed = new SiteFeed();
+      const feed = new SiteFeed(await ranges(layout));
       expect(scanner(range, at, elf.length, layout, ALL_SITES, feed)).toBe(true);
-      await expect(feed.need(Infinity)).rejects.toThrow(/reference scan: .*shrank while reading/);
+      await expect(feed.need(0, Infinity)).rejects.toThrow(/reference scan: .*shrank while reading/);
     } finally {
       await range.close();
     }

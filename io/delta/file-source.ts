@@ -80,6 +80,9 @@ export async function spool(stream: Readable, path: string): Promise<FileSource>
   return FileSource.open(path);
 }
 
+/** The parts a FileRange's check reads and hashes, two at a time. */
+const CHECK_PART = 1 << 20;
+
 /**
  * A layer tar that lies uncompressed inside a local file (a docker-archive's layer entry), read in
  * place instead of copied out: the copy was a quarter of an apply's time. Its sha256 is checked
@@ -107,12 +110,16 @@ export class FileRange implements ByteSource {
   }
 
   private async check(): Promise<void> {
+    // Each part is hashed while the next one is read (on the thread pool): read, then hash, took
+    // node 22.11's 170 MB layer 0.45-0.6 s of runtime-update's apply at load 5, every byte waited for.
     const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (let o = 0; o < this.size; o += buf.length) {
-      const part = buf.subarray(0, Math.min(buf.length, this.size - o));
-      await this.file.load(part, this.offset + o);
-      h.update(part);
+    const bufs = [Buffer.allocUnsafe(CHECK_PART), Buffer.allocUnsafe(CHECK_PART)];
+    const part = (o: number) => bufs[(o / CHECK_PART) & 1]!.subarray(0, Math.min(CHECK_PART, this.size - o));
+    let next = this.size > 0 ? this.file.load(part(0), this.offset) : undefined;
+    for (let o = 0; o < this.size; o += CHECK_PART) {
+      await next;
+      next = o + CHECK_PART < this.size ? this.file.load(part(o + CHECK_PART), this.offset + o + CHECK_PART) : undefined;
+      h.update(part(o));
     }
     const actual = `sha256:${h.digest('hex')}`;
     if (actual !== this.diffID) throw new DigestMismatchError(this.what, this.diffID, actual);

@@ -6,7 +6,7 @@ import { newDiffOutput, readTriple, readTripleNow, writeDiff } from '../bsdiff.j
 import { BlockCache, ByteWriter, copyBytes, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
-import { ALL_SITES, AddressMap, MAP_MIN_LEN, Predictor, SCAN_REACH, SiteFeed, scanSites, scanSitesSync, type SiteOptions, type SiteScanner, type Sites } from './references.js';
+import { ALL_SITES, AddressMap, MAP_MIN_LEN, Predictor, SCAN_REACH, SiteFeed, siteRanges, scanSites, scanSitesSync, type SiteOptions, type SiteScanner, type Sites } from './references.js';
 import { bssShift, ENTRY, matchSymbols, readSymbolTables, restoreTables, sectionHeaders, subtractTables, writeSymbolTables, zeroTables, type SymbolContext, type SymbolTable } from './symbols.js';
 
 /** Larger old files are not predicted (site offsets are 32-bit; the builder holds old and new whole). */
@@ -194,7 +194,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
   // The reference scan goes on elsewhere where it can (the scanner's thread) while this one reads
   // the control and predicts the old file's start: it was the longest serial step of the apply.
-  const feed = layout && triples.scanner ? new SiteFeed() : undefined;
+  const feed = layout && triples.scanner ? new SiteFeed(await siteRanges(layout, (o, n) => src.read(offset + o, n))) : undefined;
   const elsewhere = feed !== undefined && triples.scanner!(src, offset, oldLen, layout!, triples.sites, feed);
   // The triples are kept as the patch codes them, ~5 bytes each (four Int32Arrays took 16 and
   // twice that while they grew: the node binary's 165k), and the address map's long regions apart.
@@ -241,7 +241,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       const hi = Math.min(end, b + 8);
       for (let k = lo; k < hi; ) k += old.copyNow(offset + k, hi - k, buf, k - lo) || (await old.copy(offset + k, hi - k, buf, k - lo));
       if (elsewhere) {
-        const known = feed.need(b);
+        const known = feed.need(Math.max(o, a - 3), b);
         if (known) await known;
       }
       if (predictor) predictor.predict(buf, lo, a, b, o, end, newPos - o, piece);

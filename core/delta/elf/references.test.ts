@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { i32le as i32, put32le } from '../bytes.js';
 import { rng, siteList } from '../testing.js';
 import { biasAt, execAddress, inExec, offsetOf, SegmentIndex, type ElfLayout, type Segment } from './layout.js';
-import { AddressMap, FORMAT6_SITES, Predictor, scanSitesSync, SiteCursor, Sites } from './references.js';
+import { AddressMap, FORMAT6_SITES, Predictor, scanSitesSync, SiteCursor, SiteFeed, Sites } from './references.js';
 
 /** A layout of random, possibly overlapping segments (hostile files have them), exec ranges merged as elfLayout does. */
 function randomLayout(r: () => number, fileSize: number): ElfLayout {
@@ -138,6 +138,32 @@ describe('the site list', () => {
         expect([c.pos, i < 0 ? 0 : c.kind]).toEqual(i < 0 ? [Infinity, 0] : want[i]);
       }
     }
+  });
+});
+
+describe('the site feed', () => {
+  it('waits for the frontier only where a scanned range lies in what is needed, past the frontier', async () => {
+    const feed = new SiteFeed([
+      { start: 100, end: 200 },
+      { start: 500, end: 600 },
+    ]);
+    expect(feed.need(0, 100)).toBeUndefined(); // before every range
+    expect(feed.need(300, 400)).toBeUndefined(); // between the ranges, with the frontier at 0
+    let woke = 0;
+    const code = feed.need(150, 160)!.then(() => woke++);
+    feed.push(new Uint16Array(0), 0, 120);
+    await Promise.resolve();
+    expect(woke).toBe(0);
+    feed.push(new Uint16Array(0), 0, 170);
+    await code;
+    expect(woke).toBe(1);
+    const across = feed.need(160, 450)!.then(() => woke++); // the first range's rest is past the frontier
+    feed.push(new Uint16Array(0), 0, 200);
+    await across;
+    expect(feed.need(190, 500)).toBeUndefined();
+    const last = feed.need(450, 501)!;
+    feed.fail(new Error('scan failed'));
+    await expect(last).rejects.toThrow('scan failed');
   });
 });
 
