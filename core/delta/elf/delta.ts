@@ -141,7 +141,7 @@ export function x86Differences(old: Uint8Array, newFile: Uint8Array, ctrl: Uint8
  * `symbols`: its symbol tables too, with the symbol matches after the control triples (format 6 on, symbols.ts);
  * `sites`: the reference sites predicted (references.ts: CIE pointers from format 7 on).
  */
-export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true, symbols = true, sites: SiteOptions = ALL_SITES, scanner?: SiteScanner): AsyncGenerator<Uint8Array> {
+export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, ehTable = true, symbols = true, sites: SiteOptions = ALL_SITES, scanner?: SiteScanner): AsyncIterable<Uint8Array> {
   const triples: Control = { symbols, sites, scanner };
   const bytes = predictedDelta(s, src, offset, oldLen, newLen, triples);
   // predictedDelta has read every triple (and the symbol matches) before its first bytes
@@ -186,18 +186,13 @@ async function scanHere(src: ByteSource, offset: number, oldLen: number, layout:
   return scanSites(layout, oldLen, readScan, SCAN_CHUNK, opts);
 }
 
-/** applyX86Delta's bytes before the .eh_frame_hdr table is restored (the whole of it before format 5). */
-async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, triples: Control): AsyncGenerator<Uint8Array> {
-  const { ctrl, runs, diff, lit } = s;
-  if (oldLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
-  if (newLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
-  const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
-  // The reference scan goes on elsewhere where it can (the scanner's thread) while this one reads
-  // the control and predicts the old file's start: it was the longest serial step of the apply.
-  const feed = layout && triples.scanner ? new SiteFeed(await siteRanges(layout, (o, n) => src.read(offset + o, n))) : undefined;
-  const elsewhere = feed !== undefined && triples.scanner!(src, offset, oldLen, layout!, triples.sites, feed);
-  // The triples are kept as the patch codes them, ~5 bytes each (four Int32Arrays took 16 and
-  // twice that while they grew: the node binary's 165k), and the address map's long regions apart.
+/**
+ * A predicted delta's control triples, read whole: kept as the patch codes them, ~5 bytes each (four
+ * Int32Arrays took 16 and twice that while they grew: the node binary's 165k), and the address map
+ * of the long regions. Apart, so that nothing but these two outlives the read (the regions' number
+ * arrays, 1.2 MB on node, were held to the delta's end beside the map's copy of them).
+ */
+async function readTriples(ctrl: ChunkReader, oldLen: number, newLen: number): Promise<{ kept: Uint8Array; map: AddressMap }> {
   const kept = new ByteWriter(1 << 16);
   const long = { newStart: [] as number[], oldStart: [] as number[], add: [] as number[] };
   for (let done = 0, oldPos = 0; done < newLen; ) {
@@ -213,13 +208,27 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
     oldPos = seek + add;
     done += add + extra;
   }
-  triples.triples = kept.take();
+  // a view, not take()'s copy: the writer is done with, and its buffer would be held besides
+  return { kept: kept.view(), map: new AddressMap(long.newStart, long.oldStart, long.add) };
+}
+
+/** applyX86Delta's bytes before the .eh_frame_hdr table is restored (the whole of it before format 5). */
+async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, triples: Control): AsyncGenerator<Uint8Array> {
+  const { ctrl, runs, diff, lit } = s;
+  if (oldLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
+  if (newLen > X86_MAX_OLD) throw new CorruptPatchError('patch predicts references in a file too large to predict');
+  const layout = oldLen > 0 ? elfLayout(await src.read(offset, Math.min(oldLen, HEAD_BYTES)), oldLen) : undefined;
+  // The reference scan goes on elsewhere where it can (the scanner's thread) while this one reads
+  // the control and predicts the old file's start: it was the longest serial step of the apply.
+  const feed = layout && triples.scanner ? new SiteFeed(await siteRanges(layout, (o, n) => src.read(offset + o, n))) : undefined;
+  const elsewhere = feed !== undefined && triples.scanner!(src, offset, oldLen, layout!, triples.sites, feed);
+  const { kept, map } = await readTriples(ctrl, oldLen, newLen);
+  triples.triples = kept;
   const tables = triples.symbols ? await readSymbolTables(ctrl, oldLen, newLen) : [];
   triples.tables = tables;
   // format 7: how far .bss moved, after the symbol tables
   const shift = triples.sites.bss ? await ctrl.svar() : undefined;
   if (shift !== undefined && Math.abs(shift) > Number.MAX_SAFE_INTEGER / 2) throw new CorruptPatchError('patch .bss shift is out of bounds');
-  const map = new AddressMap(long.newStart, long.oldStart, long.add);
   triples.layout = layout;
   triples.map = map;
   const predictor = layout && new Predictor(layout, elsewhere ? feed.sites : await scanHere(src, offset, oldLen, layout, triples.sites), map, shift);

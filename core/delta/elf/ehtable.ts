@@ -131,8 +131,14 @@ export function withTableDifferences(nw: Uint8Array, literal: LiteralSpans): Uin
   return out;
 }
 
-/** The applier's side: the new file's bytes as `blocks` gives them with table differences, with the table's bytes restored. */
-export async function* restoreTable(blocks: AsyncIterable<Uint8Array>, size: number, literal: LiteralSpans): AsyncGenerator<Uint8Array> {
+/**
+ * The applier's side: the new file's bytes as `blocks` gives them with table differences, with the
+ * table's bytes restored. An iterator of its own rather than a generator: a suspended generator
+ * keeps the registers it last used, and one of them held the 4 MB span after it was handed on, to
+ * the end of the delta (runtime-update's peak); here the span lives in `held` only, cleared once out.
+ */
+export function restoreTable(blocks: AsyncIterable<Uint8Array>, size: number, literal: LiteralSpans): AsyncIterableIterator<Uint8Array> {
+  const source = blocks[Symbol.asyncIterator]();
   const head = new Uint8Array(HEAD_BYTES);
   let pos = 0;
   let hdr: { layout: ElfLayout; off: number } | undefined;
@@ -141,11 +147,14 @@ export async function* restoreTable(blocks: AsyncIterable<Uint8Array>, size: num
   let held: Uint8Array | undefined;
   let heldLen = 0;
   let t: EhTable | undefined;
-  for await (const b of blocks) {
+  /** what is ready to hand out, in order */
+  const ready: Uint8Array[] = [];
+  let ended = false;
+  const take = (b: Uint8Array): void => {
     if (decided) {
-      yield b;
+      ready.push(b);
       pos += b.length;
-      continue;
+      return;
     }
     let rest = b;
     if (pos < HEAD_BYTES) {
@@ -157,18 +166,18 @@ export async function* restoreTable(blocks: AsyncIterable<Uint8Array>, size: num
       }
     }
     if (decided || !hdr || pos + rest.length <= hdr.off) {
-      yield rest;
+      ready.push(rest);
       pos += rest.length;
-      continue;
+      return;
     }
     if (!held) {
       const before = hdr.off - pos;
-      if (before > 0) yield rest.subarray(0, before);
+      if (before > 0) ready.push(rest.subarray(0, before));
       pos += before;
       rest = rest.subarray(before);
       held = new Uint8Array(HDR_BYTES);
     }
-    while (rest.length > 0 && !decided) {
+    while (held && rest.length > 0 && !decided) {
       const n = Math.min(held.length - heldLen, rest.length);
       held.set(rest.subarray(0, n), heldLen);
       heldLen += n;
@@ -179,7 +188,8 @@ export async function* restoreTable(blocks: AsyncIterable<Uint8Array>, size: num
         t = ehTable(hdr.layout, held, size);
         if (!t) {
           decided = true;
-          yield held;
+          ready.push(held);
+          held = undefined;
           break;
         }
         const grown = new Uint8Array(t.walkEnd - t.hdr);
@@ -189,13 +199,39 @@ export async function* restoreTable(blocks: AsyncIterable<Uint8Array>, size: num
       }
       addTable(held, t.hdr, t, predictTable(t, held.subarray(HDR_BYTES)), literal, 1);
       decided = true;
-      yield held;
+      ready.push(held);
+      held = undefined;
     }
     if (rest.length > 0) {
-      yield rest;
+      ready.push(rest);
       pos += rest.length;
     }
-  }
-  // A stream that ends inside the held bytes is short; the caller's size check reports it.
-  if (!decided && held && heldLen > 0) yield held.subarray(0, heldLen);
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next(): Promise<IteratorResult<Uint8Array>> {
+      while (ready.length === 0) {
+        if (ended) return { done: true, value: undefined };
+        const r = await source.next();
+        if (!r.done) take(r.value);
+        else {
+          ended = true;
+          // A stream that ends inside the held bytes is short; the caller's size check reports it.
+          if (!decided && held && heldLen > 0) ready.push(held.subarray(0, heldLen));
+          held = undefined;
+        }
+      }
+      return { done: false, value: ready.shift()! };
+    },
+    // a consumer that stops early (an error downstream) stops the source too, as for await would
+    async return(): Promise<IteratorResult<Uint8Array>> {
+      ended = true;
+      ready.length = 0;
+      held = undefined;
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+  };
 }
