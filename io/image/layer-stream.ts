@@ -1,7 +1,6 @@
 // Turning stored blobs into verified uncompressed layer tars and back: decompression by type,
 // gzip for destinations that store compressed layers, and spooling to temp files where a size or
 // digest must be known before the bytes can be sent.
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { Duplex, PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +14,9 @@ import { VerifyingStream } from '../digest.js';
 export function decompressor(compression: Compression): Duplex {
   if (compression === 'none') return new PassThrough();
   if (compression === 'gzip') return createGunzip({ chunkSize: 1 << 16 });
-  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // child_process (with dgram) is loaded here, not with this module: the edge module imports this
+  // module to apply bundles, has no other use for it, and rarely meets zstd.
+  const child = process.getBuiltinModule('node:child_process').spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const d = Duplex.from({ writable: child.stdin, readable: child.stdout });
