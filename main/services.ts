@@ -17,7 +17,8 @@ import type { BundleStore } from './deployments/bundle-store.js';
 import type { DeploymentService } from './deployments/service.js';
 import { dataDir } from '../io/data-dir.js';
 import { defaultDbPath } from './inventory/location.js';
-import { Inventory, resolveActor } from './inventory/store.js';
+import { resolveActor } from './inventory/actor.js';
+import type { Inventory } from './inventory/store.js';
 import { Jobs } from './jobs/service.js';
 import type { OrderRule } from '../core/transfers/queue-order.js';
 import type { Db } from './inventory/open.js';
@@ -139,8 +140,9 @@ export interface Services extends CoreServices {
 }
 
 export async function openServices(options: CoreOptions & { background?: BackgroundSyncOptions }): Promise<CoreServices> {
-  const [{ openInventory }, { JobHistory }, { BundleStore }, { FileSecretStore }, { DeploymentService }, { PlanningService }, { UsbExporter }, { ReceiptIntake }] = await Promise.all([
+  const [{ openInventory }, { Inventory }, { JobHistory }, { BundleStore }, { FileSecretStore }, { DeploymentService }, { PlanningService }, { UsbExporter }, { ReceiptIntake }] = await Promise.all([
     import('./inventory/open.js'),
+    import('./inventory/store.js'),
     import('./jobs/history.js'),
     import('./deployments/bundle-store.js'),
     import('./secrets/file-secret-store.js'),

@@ -7,7 +7,8 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseDeviceList } from '../main/inventory/import-devices.js';
 import { openInventory, type Db } from '../main/inventory/open.js';
 import { IllegalTransitionError } from '../main/inventory/states.js';
-import { Inventory, resolveActor, UnknownEntityError } from '../main/inventory/store.js';
+import { resolveActor } from '../main/inventory/actor.js';
+import { Inventory, UnknownEntityError } from '../main/inventory/store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lighter-inv-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

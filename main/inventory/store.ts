@@ -1,6 +1,5 @@
 // The inventory service: every write is one transaction that also records who did it (audit log)
 // and, for state changes, the move (state history). Reads serve the planner and the dashboards.
-import { userInfo } from 'node:os';
 import type { DeploymentView, DeviceBundle } from '../../contract/index.js';
 import { parseImageName, repositoryOf } from '../../core/deployment/image-name.js';
 import { parseManifest } from '../../core/deployment/manifest.js';
@@ -20,13 +19,6 @@ import {
 
 export class UnknownEntityError extends Error {
   override name = 'UnknownEntityError';
-}
-
-/** Who acts: --user, else LIGHTER_USER, else the OS account. */
-export function resolveActor(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const who = flag || env.LIGHTER_USER || userInfo().username;
-  if (!who) throw new Error('cannot tell who is acting; pass --user NAME or set LIGHTER_USER');
-  return who;
 }
 
 export interface DeviceInput {
