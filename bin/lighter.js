@@ -17,6 +17,14 @@
 //   header codec, the word maps) is optimized, deoptimized and optimized again within its first
 //   thousand entries, and on the small pairs TurboFan's background threads took ~0.3 s of CPU,
 //   about a quarter of the whole apply; its hot loops still get optimized.
+// Any V8 flag that is not at its default, these three included, makes Node reject the code cache
+// of its own modules (the flag hash differs; NODE_DEBUG_NATIVE=CODE_CACHE lists 187 rejected in an
+// app-update apply). The worse hit is the copier's worker, whose bootstrap compiles some 130
+// modules: 60-90 ms of its CPU against 40-50 with the cache. Setting the flags later does not pay:
+// with the semi-space flag reset to 0 at once (the heap keeps its 1 MiB semi-spaces) and the other
+// two set once the worker was up, app-update's apply took 1.41 s CPU and 80 MB against 1.28 s and
+// 73 MB (medians of 15, alternating, load 10); with no flags at all, 1.46 s and 83 MB against
+// 1.32 s and 73 MB (7 each, load 5).
 import { setFlagsFromString } from 'node:v8';
 
 const [cmd, sub] = process.argv.slice(2);
