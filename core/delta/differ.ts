@@ -3,7 +3,7 @@
 import { diffBytes, diffRange, newDiffOutput, type DiffOutput } from './bsdiff.js';
 import { ByteWriter, VarintReader } from './bytes.js';
 import { fillChainIndex, HashChainMatcher, SuffixMatcher, type ChainIndex } from './matcher.js';
-import { x86Differences } from './elf/delta.js';
+import { x86Differences, type X86Context } from './elf/delta.js';
 import { applyWordMap, encodeWordMap, findWordMap, renamedShare, wordsOf, WORDS_MAX_OLD } from './words.js';
 
 export interface DiffResult {
@@ -44,10 +44,11 @@ export function takeResult(out: DiffOutput): DiffResult {
 /**
  * Takes the x86-64 prediction's differences when the old file is an ELF executable and they are
  * smaller (raw bytes: runs plus nonzero differences, what brotli mostly pays for); their literal
- * bytes too where the .eh_frame_hdr table is carried as differences (elf/ehtable.ts).
+ * bytes too where the .eh_frame_hdr table is carried as differences (elf/ehtable.ts). `cx`: the
+ * files' x86Context, when taken already.
  */
-export function withX86Prediction(old: Uint8Array, nw: Uint8Array, r: DiffResult): DiffResult {
-  const p = x86Differences(old, nw, r.ctrl);
+export function withX86Prediction(old: Uint8Array, nw: Uint8Array, r: DiffResult, cx?: X86Context): DiffResult {
+  const p = x86Differences(old, nw, r.ctrl, undefined, cx);
   return p && p.runs.length + p.diff.length < r.runs.length + r.diff.length ? { ...r, ...p, x86: true } : r;
 }
 
