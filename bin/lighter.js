@@ -12,11 +12,15 @@
 //   117-125 MB with these two; `lighter diff` of base-on-device: same CPU, 134 against 171 MB.
 // - --optimize-for-size for the commands that rebuild images (set here, so builds keep V8's
 //   defaults): V8 collects promoted stream buffers sooner; runtime-update 111-112 MB against 118-126.
-// - For the same commands, 8 x V8's interrupt budget (its default is 67584 bytes): a function is
-//   optimized after 8 x as much bytecode has run in it. An apply's per-entry code (core/delta/apply.ts program, the tar
+// - For the same commands, 32 x V8's interrupt budget (its default is 67584 bytes): a function is
+//   optimized after 32 x as much bytecode has run in it. An apply's per-entry code (core/delta/apply.ts program, the tar
 //   header codec, the word maps) is optimized, deoptimized and optimized again within its first
 //   thousand entries, and on the small pairs TurboFan's background threads took ~0.3 s of CPU,
-//   about a quarter of the whole apply; its hot loops still get optimized.
+//   about a quarter of the whole apply; its hot loops still get optimized. 32 x rather than 8 x:
+//   at 8 x, `program` (an async generator: 64 ms of TurboFan) got hot at the end of app-update's
+//   and base-on-device's apply, and a process's exit waits for a compile in flight (app-update:
+//   40-100 ms between the commit's last fsync and exit_group); at 32 x the small pairs compile 8
+//   functions instead of 16 and not `program`.
 // Any V8 flag that is not at its default, these three included, makes Node reject the code cache
 // of its own modules (the flag hash differs; NODE_DEBUG_NATIVE=CODE_CACHE lists 187 rejected in an
 // app-update apply). The worse hit is the copier's worker, whose bootstrap compiles some 130
@@ -30,7 +34,7 @@ import { setFlagsFromString } from 'node:v8';
 const [cmd, sub] = process.argv.slice(2);
 if (cmd === 'patch' || cmd === 'edge' || (cmd === 'bundle' && sub === 'apply')) {
   setFlagsFromString('--optimize-for-size');
-  setFlagsFromString('--interrupt-budget=540672');
+  setFlagsFromString('--interrupt-budget=2162688');
 }
 // `lighter edge ...` is the device's program (edge-module/), which main/ may not import (layer
 // table): it is started here, in this process, so signals and exit codes are its own.
