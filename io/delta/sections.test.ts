@@ -95,6 +95,15 @@ describe('section coding', () => {
     await expect(readAll(file, huge)).rejects.toThrow(/beyond what a patch writes/);
   });
 
+  it("codes a delta's section over 4 MiB in blocks of one 4 MiB window, so that both cores compress it", async () => {
+    const lit = text((4 << 20) + 100_000);
+    const { file, l } = await oneLayer(lit, { ...STREAM.delta, quality: 5 });
+    expect(STREAM.delta.block).toBe(1 << STREAM.delta.lgwin);
+    expect(l.sections.lit).toMatchObject({ coding: 'blocks', block: 4 << 20, rawLength: lit.length });
+    expect(l.sections.lit.blocks).toHaveLength(2);
+    expect(Buffer.from(await readAll(file, l)).equals(Buffer.from(lit))).toBe(true);
+  });
+
   it('codes a large first-image section in independent blocks, the same bytes whatever the timing, and reads it back exactly', async () => {
     // 9 MiB: text, then random bytes (the block holding them falls to the incompressible quality).
     const lit = new Uint8Array(9 << 20);

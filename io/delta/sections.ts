@@ -1,11 +1,10 @@
 // Patch sections on disk: brotli-compressed while the engine writes them (to temp files, then
 // concatenated into the patch), and read back as verified, size-capped decompressed streams.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { constants, createBrotliCompress, createBrotliDecompress, brotliCompress, type BrotliCompress } from 'node:zlib';
+import { constants, createBrotliDecompress, brotliCompress } from 'node:zlib';
 import { promisify } from 'node:util';
 import { ChunkReader, CorruptPatchError } from '../../core/delta/bytes.js';
 import type { LayerWriter, SectionWriter } from '../../core/delta/build.js';
@@ -18,8 +17,8 @@ const compressOnce = promisify(brotliCompress);
 
 /**
  * Brotli parameters, chosen by measurement (docs/bench.md). Sections up to SMALL_SECTION raw bytes
- * are compressed whole at quality 11; larger ones stream, and the applier holds one window per
- * streamed section. On the node binary's delta streams (117 → 120 MB; control, runs, differences,
+ * are compressed whole at quality 11; larger ones in blocks, and the applier holds one window at a
+ * time. On the node binary's delta streams (117 → 120 MB; control, runs, differences,
  * literal) quality 7 with a 4 MiB window gave 8.48 MB, 9 with 16 MiB 8.42 MB, 11 with 16 MiB
  * 7.52 MB, 11 with 4 MiB 7.58 MB: deltas keep the 4 MiB window, 0.8% for 24 MB less apply memory
  * (146 MB peak with 16 MiB). Build time is held to 1.5 × xdelta3's: on runtime-update, idle
@@ -31,31 +30,39 @@ const compressOnce = promisify(brotliCompress);
  * docs/bench.md's run of 2026-12-03, where that section runs alone on one thread after the diffing. A first image has no peer time to meet and its
  * streams are whole layers: on the binary as a first image, 7/4 MiB gave 33.1 MB in 24 s, 11/16 MiB
  * 27.7 MB in 418 s (gzip -6: 41.3 MB; xz -9: 27.0 MB). Quality 10–11 run at ~0.3–0.5 MB/s, so a
- * section whose first SMALL_SECTION bytes do not compress (random or already-compressed data:
- * brotli quality 1 saves under 3%) streams at quality 4 instead: on 26 MB of random bytes
+ * block whose first SMALL_SECTION bytes do not compress (random or already-compressed data:
+ * brotli quality 1 saves under 3%) is coded at quality 4 instead: on 26 MB of random bytes
  * quality 11 took 64 s to save nothing, quality 4 0.4 s.
  */
 export const SMALL_SECTION = 4 << 20;
 /**
- * How sections over SMALL_SECTION stream, by what the patch carries, and when whole ones are
+ * A delta's large sections in blocks of one window (2^22): runtime-update's literal section (the
+ * node binary's, 7.28 MB) was one stream of 22 s of CPU, alone on a core at the build's end after
+ * ctrl, runs and diff (whole, 22 s together) had shared the cores with it; as 4 MiB blocks both cores
+ * take it, for 2,319,220 B against one stream's 2,310,687 (+0.4%; halves of 3.64 MB cost +26,172 B),
+ * docs/patch-format.md "Sections in blocks".
+ */
+const DELTA_BLOCK = 4 << 20;
+/**
+ * How sections over SMALL_SECTION are coded, by what the patch carries, and when whole ones are
  * cm-coded (`cm`, see cmPays): in a delta, where it pays at the design's link speed; asked to be
  * dense (`lighter diff --dense`: a metered or slower link, where bytes count more than device time),
  * wherever it is smaller by CM_MARGIN; never in a first image, whose build time is held to a general
  * compressor's.
  */
 export const STREAM = {
-  delta: { quality: 11, lgwin: 22, cm: 'pays', block: 0 },
-  dense: { quality: 11, lgwin: 22, cm: 'smaller', block: 0 },
+  delta: { quality: 11, lgwin: 22, cm: 'pays', block: DELTA_BLOCK },
+  dense: { quality: 11, lgwin: 22, cm: 'smaller', block: DELTA_BLOCK },
   firstImage: { quality: 11, lgwin: 24, cm: 'never', block: MAX_BLOCK_BYTES },
 } as const;
 /**
- * A first image's large sections are cut into `block` raw bytes (the last one the rest), each an
- * independent brotli stream, so that up to IN_FLIGHT of them compress at once on the libuv pool
- * (both cores) while the engine reads on; block boundaries depend on the raw bytes only, so the
- * patch is the same whatever the timing. The applier decodes one block at a time (one window).
+ * Large sections are cut into `block` raw bytes (the last one the rest), each an independent
+ * brotli stream, so that up to IN_FLIGHT of them compress at once on the libuv pool (both cores)
+ * while the engine reads on; block boundaries depend on the raw bytes only, so the patch is the
+ * same whatever the timing. The applier decodes one block at a time (one window).
  */
 const IN_FLIGHT = Math.max(2, availableParallelism());
-/** How a section is coded; `block`: 0 streams it whole, else the raw bytes per block (≤ MAX_BLOCK_BYTES). */
+/** How a section over SMALL_SECTION is coded; `block`: its raw bytes per block (≤ MAX_BLOCK_BYTES). */
 export interface Stream {
   readonly quality: number;
   readonly lgwin: number;
@@ -118,8 +125,6 @@ const cmCodeBound = (raw: number) => raw + (raw >> 3) + 64;
 const cmCoder = () => import('../../core/delta/cm/coder.js');
 /** Raw bytes a cm section decodes per turn of the event loop. */
 const CM_CHUNK = 64 << 10;
-/** Raw bytes a streamed section may queue ahead of its compressor. */
-const BACKLOG = 32 << 20;
 
 /** The quality for a section, judged by its first (up to SMALL_SECTION) bytes. */
 async function qualityFor(first: Buffer, quality: number): Promise<number> {
@@ -230,96 +235,34 @@ function blockWriter(path: string, how: Stream, first: Uint8Array[]): SectionWri
   };
 }
 
+/** A section: whole (one brotli stream or cm code) up to SMALL_SECTION raw bytes, past that in blocks. */
 function sectionWriter(path: string, how: Stream): SectionWriter {
-  if (how.block > 0) {
-    // Small sections stay whole (one brotli stream); past SMALL_SECTION the section goes to blocks.
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    let blocks: SectionWriter | undefined;
-    const whole = wholeWriter(path, how);
-    return {
-      write: async (b: Uint8Array) => {
-        if (b.length === 0) return;
-        if (blocks) return blocks.write(b);
-        pending.push(new Uint8Array(b));
-        pendingBytes += b.length;
-        if (pendingBytes > SMALL_SECTION) {
-          blocks = blockWriter(path, how, pending);
-          pending = [];
-        }
-      },
-      finish: async () => {
-        if (blocks) return blocks.finish();
-        for (const b of pending) await whole.write(b);
-        return whole.finish();
-      },
-    };
-  }
-  return wholeWriter(path, how);
-}
-
-function wholeWriter(path: string, how: Stream): SectionWriter {
-  let raw = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
-  let stream: { brotli: BrotliCompress; done: Promise<unknown> } | undefined;
-  let length = 0;
-  const startStream = async (first: Buffer) => {
-    // A deep write buffer lets the engine diff on while brotli (on the thread pool) catches up: with
-    // zlib's default 16 KiB the engine waited on compression after every window (runtime-update:
-    // the main thread was idle for 123 of 198 s).
-    // (zlib streams are Transforms and honour it, though BrotliOptions does not declare it.)
-    const options = { ...params(await qualityFor(first, how.quality), 0, how.lgwin), writableHighWaterMark: BACKLOG };
-    const brotli = createBrotliCompress(options);
-    const file = createWriteStream(path, { flags: 'wx' });
-    brotli.on('data', (c: Buffer) => {
-      length += c.length;
-      if (!file.write(c)) {
-        brotli.pause();
-        file.once('drain', () => brotli.resume());
-      }
-    });
-    const done = new Promise((resolve, reject) => {
-      brotli.on('error', reject);
-      file.on('error', reject);
-      brotli.on('end', () => file.end());
-      file.on('finish', () => resolve(undefined));
-    });
-    done.catch(() => undefined);
-    return { brotli, done };
-  };
-  const push = async (b: Uint8Array) => {
-    if (!stream!.brotli.write(b)) await once(stream!.brotli, 'drain');
-  };
+  let blocks: SectionWriter | undefined;
   return {
     write: async (b: Uint8Array) => {
       if (b.length === 0) return;
-      raw += b.length;
-      if (stream) return push(b);
+      if (blocks) return blocks.write(b);
       pending.push(new Uint8Array(b));
       pendingBytes += b.length;
       if (pendingBytes > SMALL_SECTION) {
-        const first = Buffer.concat(pending);
+        blocks = blockWriter(path, how, pending);
         pending = [];
-        stream = await startStream(first);
-        await push(first);
       }
     },
-    finish: async (): Promise<SectionSize> => {
-      if (stream) {
-        stream.brotli.end();
-        await stream.done;
-        return { length, rawLength: raw };
-      }
-      const all = Buffer.concat(pending);
-      const quality = await qualityFor(all, SMALL_QUALITY);
-      const brotli = await compressOnce(all, params(quality, pendingBytes, SMALL_LGWIN));
-      const cm = quality !== INCOMPRESSIBLE_QUALITY && cmPays(how.cm, all.length, brotli.length) ? (await cmCoder()).cmEncode(all) : undefined;
-      const out = cm && cmPays(how.cm, all.length, brotli.length, cm.length) ? cm : brotli;
-      await fs.writeFile(path, out, { flag: 'wx' });
-      return out === cm ? { length: out.length, rawLength: raw, coding: 'cm' } : { length: out.length, rawLength: raw };
-    },
+    finish: async () => (blocks ? blocks.finish() : writeWhole(path, how, Buffer.concat(pending))),
   };
+}
+
+/** A section of at most SMALL_SECTION raw bytes, compressed whole at quality 11 (or cm-coded where that pays). */
+async function writeWhole(path: string, how: Stream, all: Buffer): Promise<SectionSize> {
+  const quality = await qualityFor(all, SMALL_QUALITY);
+  const brotli = await compressOnce(all, params(quality, all.length, SMALL_LGWIN));
+  const cm = quality !== INCOMPRESSIBLE_QUALITY && cmPays(how.cm, all.length, brotli.length) ? (await cmCoder()).cmEncode(all) : undefined;
+  const out = cm && cmPays(how.cm, all.length, brotli.length, cm.length) ? cm : brotli;
+  await fs.writeFile(path, out, { flag: 'wx' });
+  return out === cm ? { length: out.length, rawLength: all.length, coding: 'cm' } : { length: out.length, rawLength: all.length };
 }
 
 /** Checks a carried layer's sha256 (reading its section bytes once) before anything decompresses them. */
