@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readTriple, readTripleNow } from './bsdiff.js';
-import { BlockCache, bufferSource, ByteWriter, ChunkReader, copyBytes, CorruptPatchError, i32le, put32le, u16le, u32le, u64le } from './bytes.js';
+import { BlockCache, blockPlan, bufferSource, ByteWriter, ChunkReader, copyBytes, CorruptPatchError, i32le, put32le, u16le, u32le, u64le } from './bytes.js';
 import { rng } from './testing.js';
 
 describe('BlockCache', () => {
@@ -51,6 +51,71 @@ describe('BlockCache', () => {
     const cache = new BlockCache({ size: src.size, read: (o, n) => (reads++, src.read(o, n)) }, 1024, 2);
     for (let at = 0; at < 10_000; ) at += (cache.now(at, 100) ?? (await cache.get(at, 100))).length;
     expect(reads).toBe(10);
+  });
+});
+
+describe('BlockCache with a plan', () => {
+  /** Reads of `sequence` (block indices) through a cache of `size` blocks evicting by next use, simulated apart. */
+  const belady = (sequence: number[], size: number): number => {
+    const cached = new Set<number>();
+    let reads = 0;
+    sequence.forEach((b, i) => {
+      if (cached.has(b)) return;
+      reads++;
+      if (cached.size >= size) {
+        const next = (c: number) => {
+          const j = sequence.indexOf(c, i + 1);
+          return j < 0 ? Infinity : j;
+        };
+        let worst = -1;
+        for (const c of cached) if (worst < 0 || next(c) > next(worst)) worst = c;
+        cached.delete(worst);
+      }
+      cached.add(b);
+    });
+    return reads;
+  };
+
+  it('returns the source bytes and reads as often as evicting by next use does, fewer than by least recent use', async () => {
+    const rand = rng(5);
+    const block = 256;
+    const bytes = new Uint8Array(65 * block).map(() => Math.floor(rand() * 256));
+    // nearby jumps with returns, as a delta's old position moves; no block twice in a row
+    const sequence: number[] = [];
+    for (let at = 0; sequence.length < 3000; ) {
+      at = Math.max(0, Math.min(64, at + Math.floor(rand() * 9) - 4));
+      if (at !== sequence.at(-1)) sequence.push(at);
+    }
+    const reads = { plan: 0, lru: 0 };
+    const counted = (k: 'plan' | 'lru') => {
+      // copies, as a file's reads are: evicted blocks are read into again
+      return { size: bytes.length, read: async (o: number, n: number) => (reads[k]++, bytes.slice(o, o + n)), readInto: async (into: Uint8Array, o: number) => (reads[k]++, into.set(bytes.subarray(o, o + into.length))) };
+    };
+    const planned = new BlockCache(counted('plan'), block, 6, blockPlan(Int32Array.from(sequence), 65));
+    const lru = new BlockCache(counted('lru'), block, 6);
+    const out = new Uint8Array(2 * block);
+    for (const b of sequence) {
+      // each use asks for a random part of its block, some in two steps (one use: the same block)
+      const at = b * block + Math.floor(rand() * 100);
+      for (const cache of [planned, lru]) {
+        let n = cache.copyNow(at, 50, out, 0) || (await cache.copy(at, 50, out, 0));
+        n += cache.copyNow(at + n, 50, out, n) || (await cache.copy(at + n, 50, out, n));
+        expect(out.subarray(0, n)).toEqual(bytes.subarray(at, at + n));
+      }
+    }
+    expect(reads.plan).toBe(belady(sequence, 6));
+    expect(reads.plan).toBeLessThan(reads.lru);
+  });
+
+  it('still returns the source bytes when asked for blocks off its plan', async () => {
+    const rand = rng(9);
+    const bytes = new Uint8Array(20_000).map(() => Math.floor(rand() * 256));
+    const cache = new BlockCache(bufferSource(bytes), 1000, 3, blockPlan(Int32Array.from([0, 1, 2, 3]), 20));
+    for (let i = 0; i < 500; i++) {
+      const at = Math.floor(rand() * bytes.length);
+      const v = cache.now(at, 300) ?? (await cache.get(at, 300));
+      expect(v).toEqual(bytes.subarray(at, at + v.length));
+    }
   });
 });
 

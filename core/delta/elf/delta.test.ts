@@ -3,14 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { buildPatch } from '../build.js';
 import { archive, member } from '../../tar/testing.js';
 import { memoryEnv, rng } from '../testing.js';
-import { applyX86Delta, x86Differences } from './delta.js';
+import { applyX86Delta, oldReadPlan, x86Differences } from './delta.js';
 import { ehTable, restoreTable, withTableDifferences } from './ehtable.js';
 import { elfLayout } from './layout.js';
 import { ALL_SITES, FORMAT6_SITES, scanSites, scanSitesSync, Sites, type SiteScanner } from './references.js';
 import { diffJob, takeResult } from '../differ.js';
 import { diffBytes } from '../bsdiff.js';
 import { SuffixMatcher } from '../matcher.js';
-import { bufferSource } from '../bytes.js';
+import { bufferSource, ByteWriter } from '../bytes.js';
 import { chunked, collect, siteList } from '../testing.js';
 
 /** A synthetic program: functions made of calls, RIP-relative leas, absolute movs and filler. */
@@ -486,5 +486,20 @@ describe('x86-64 prediction in a patch', () => {
     const plain = takeResult(diffBytes(oldElf, newElf, new SuffixMatcher(oldElf)));
     expect(l.sections.diff.rawLength).toBe(x86Differences(oldElf, newElf, plain.ctrl)!.diff.length);
     expect(l.sections.diff.rawLength).toBeLessThan(plain.diff.length / 3);
+  });
+});
+
+describe('the old-byte cache plan', () => {
+  it('lists the blocks the applier asks for, in its order, each with its next use', () => {
+    const w = new ByteWriter();
+    // seek (from the last region's end), add, extra: a region over two 64 KiB pieces, a far one, one back at the start
+    for (const [seek, add, extra] of [[0, 70_000, 3], [163_845 - 70_000, 10, 0], [100 - 163_855, 1, 5]]) {
+      w.svar(seek!);
+      w.uvar(add!);
+      w.uvar(extra!);
+    }
+    // blocks of 16 KiB asked for: 0-4 (the first piece and 8 bytes past it), 3-4 (the second from 8 before it), 10, 0
+    const never = 0x7fffffff;
+    expect(Array.from(oldReadPlan(w.view(), 0, 200_000))).toEqual([8, never, never, 5, 6, never, never, never, never]);
   });
 });

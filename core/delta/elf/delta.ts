@@ -3,7 +3,7 @@
 // with their references moved, so a recompile's shifted calls and pointers cost nothing where the
 // prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
 import { newDiffOutput, readTriple, readTripleNow, writeDiff } from '../bsdiff.js';
-import { BlockCache, ByteWriter, copyBytes, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
+import { BlockCache, blockPlan, ByteWriter, copyBytes, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
 import { ALL_SITES, AddressMap, MAP_MIN_LEN, Predictor, SCAN_REACH, SiteFeed, siteRanges, scanSites, scanSitesSync, type SiteOptions, type SiteScanner, type Sites } from './references.js';
@@ -232,6 +232,41 @@ async function readTriples(ctrl: ChunkReader, oldLen: number, newLen: number): P
   return { kept: kept.view(), map: new AddressMap(long.newStart, long.oldStart, long.add) };
 }
 
+/**
+ * The old-byte cache's plan (BlockCache, blockPlan): the blocks predictedDelta's loop below will
+ * ask for, in its order (each piece's old bytes with 8 on either side, clipped to its region).
+ */
+export function oldReadPlan(kept: Uint8Array, offset: number, size: number): Int32Array {
+  // one pass into a growing array: this runs once, unoptimized (a counting pass first cost as much again)
+  let sequence = new Int32Array(1 << 16);
+  let uses = 0;
+  let last = -1;
+  const t = new VarintReader(kept);
+  for (let o = 0; !t.done; ) {
+    o += t.svar();
+    const end = o + t.uvar();
+    t.uvar();
+    for (let a = o; a < end; ) {
+      const b = Math.min(end, a + PIECE);
+      const lo = Math.max(o, a - 8);
+      const hi = Math.min(end, b + 8);
+      for (let k = Math.floor((offset + lo) / OLD_BLOCK), top = Math.floor((offset + hi - 1) / OLD_BLOCK); k <= top; k++) {
+        if (k === last) continue;
+        if (uses === sequence.length) {
+          const grown = new Int32Array(2 * uses);
+          grown.set(sequence);
+          sequence = grown;
+        }
+        sequence[uses++] = k;
+        last = k;
+      }
+      a = b;
+    }
+    o = end;
+  }
+  return blockPlan(sequence.subarray(0, uses), Math.ceil(size / OLD_BLOCK));
+}
+
 /** applyX86Delta's bytes before the .eh_frame_hdr table is restored (the whole of it before format 5). */
 async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number, oldLen: number, newLen: number, triples: Control): AsyncGenerator<Uint8Array> {
   const { ctrl, runs, diff, lit } = s;
@@ -252,7 +287,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
   triples.layout = layout;
   triples.map = map;
   const predictor = layout && new Predictor(layout, elsewhere ? feed.sites : await scanHere(src, offset, oldLen, layout, triples.sites), map, shift);
-  const old = new BlockCache(src, OLD_BLOCK, OLD_BLOCKS);
+  const old = new BlockCache(src, OLD_BLOCK, OLD_BLOCKS, oldReadPlan(kept, offset, src.size));
   const buf = new Uint8Array(PIECE + 16);
   const piece = new Uint8Array(PIECE);
   let out = new Uint8Array(OUT_BLOCK);
