@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptPatchError } from '../../core/delta/bytes.js';
 import { SECTION_NAMES, type CarriedLayer, type SectionName, type SectionSize } from '../../core/delta/format.js';
@@ -93,6 +94,28 @@ describe('section coding', () => {
     await expect(readAll(file, l)).rejects.toThrow(/section lit does not decode/);
     const huge = { ...l, sections: { ...l.sections, lit: { ...l.sections.lit, rawLength: 64 << 20 } } };
     await expect(readAll(file, huge)).rejects.toThrow(/beyond what a patch writes/);
+  });
+
+  it("holds a brotli section's last bytes until its stream has ended, so an unterminated one fails at its last byte", async () => {
+    // Handing the last bytes on at once let a reader stop at the section's end with the decoder
+    // (and its window) alive to the end of the layer, and took a stream that never ends as whole.
+    const lit = text(60_000);
+    const { file, l } = await oneLayer(lit, STREAM.delta);
+    expect(l.sections.lit.coding).toBeUndefined();
+    // every byte of lit, flushed, without the stream's last meta-block
+    const enc = zlib.createBrotliCompress();
+    const parts: Buffer[] = [];
+    enc.on('data', (b: Buffer) => parts.push(b));
+    enc.write(lit);
+    await new Promise<void>((done) => enc.flush(zlib.constants.BROTLI_OPERATION_FLUSH, () => done()));
+    enc.destroy();
+    const open = Buffer.concat(parts);
+    expect(zlib.brotliDecompressSync(open, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }).equals(Buffer.from(lit))).toBe(true);
+    const bytes = await fs.readFile(file);
+    const litStart = SECTION_NAMES.slice(0, -1).reduce((n, s) => n + l.sections[s].length, 0);
+    await fs.writeFile(file, Buffer.concat([bytes.subarray(0, litStart), open]));
+    const unterminated = { ...l, sections: { ...l.sections, lit: { ...l.sections.lit, length: open.length } } };
+    await expect(layerReaders(file, 0, unterminated, 'layer').lit.exact(lit.length)).rejects.toThrow(/section lit does not decompress/);
   });
 
   it("codes a delta's section over 4 MiB in blocks of one 4 MiB window, so that both cores compress it", async () => {

@@ -335,11 +335,17 @@ async function* brotliChunks(file: string, start: number, s: SectionSize, what: 
   input.on('error', (e) => brotli.destroy(e));
   input.pipe(brotli);
   let seen = 0;
+  // The section's last bytes are handed on only once its stream has ended and the decoder is
+  // destroyed: a reader stops at the section's last byte without asking for the end, and the
+  // suspended generator kept the decoder and its window (2-5 MB allocated) alive to the end of the
+  // layer (runtime-update: the control section, read whole at the start, through the whole delta).
+  let last: Uint8Array | undefined;
   try {
     for await (const c of brotli) {
       seen += (c as Buffer).length;
       if (seen > s.rawLength) throw new CorruptPatchError(`${what} decompresses to more than its declared ${s.rawLength} bytes`);
-      yield c as Buffer;
+      if (seen < s.rawLength) yield c as Buffer;
+      else last = c as Buffer;
     }
   } catch (e) {
     if (e instanceof CorruptPatchError) throw e;
@@ -349,4 +355,5 @@ async function* brotliChunks(file: string, start: number, s: SectionSize, what: 
     brotli.destroy();
   }
   if (seen !== s.rawLength) throw new CorruptPatchError(`${what} decompresses to ${seen} bytes, not ${s.rawLength}`);
+  if (last) yield last;
 }
