@@ -20,13 +20,11 @@ async function scan(m: ScanJob): Promise<void> {
       readFullySync(fd, v, m.offset + o, m.path);
       return v;
     };
-    // the entries found since the last post (references.ts Sites.append)
-    let length = 0;
+    // the entries found since the last post (references.ts Sites.append), forgotten here once posted
     let count = 0;
     const post = (sites: Sites, frontier: number | undefined) => {
-      const entries = sites.entries.slice(length, sites.length);
+      const entries = sites.takeEntries();
       parentPort!.postMessage({ id: m.id, entries, sites: sites.count - count, frontier }, [entries.buffer as ArrayBuffer]);
-      length = sites.length;
       count = sites.count;
     };
     post(await scanSites(m.layout, m.length, read, CHUNK, m.opts, post), undefined);

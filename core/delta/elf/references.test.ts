@@ -141,6 +141,35 @@ describe('the site list', () => {
   });
 });
 
+describe('the site list handed over as it grows', () => {
+  it('gives, taken in parts and appended in order, the same sites as the whole list', () => {
+    const r = rng(43);
+    for (let t = 0; t < 40; t++) {
+      const whole = new Sites();
+      const taker = new Sites();
+      const got = new Sites();
+      let taken = 0;
+      // gaps up to several entries' reach (2^13 per entry), in order: as a scan on another thread finds them
+      for (let n = Math.floor(r() * 3000), p = Math.floor(r() * 100); n > 0; n--) {
+        p += r() < 0.05 ? 8191 + Math.floor(r() * 3 * 8192) : 1 + Math.floor(r() * 60);
+        const k = 1 + Math.floor(r() * 6);
+        whole.add(p, k);
+        taker.add(p, k);
+        if (r() < 0.02) {
+          got.append(taker.takeEntries(), taker.count - taken);
+          taken = taker.count;
+        }
+      }
+      taker.finish();
+      got.append(taker.takeEntries(), taker.count - taken);
+      whole.finish();
+      expect(siteList(got)).toEqual(siteList(whole));
+      expect(got.count).toBe(whole.count);
+      expect(taker.length).toBe(0);
+    }
+  });
+});
+
 describe('the site feed', () => {
   it('waits for the frontier only where a scanned range lies in what is needed, past the frontier', async () => {
     const feed = new SiteFeed([
