@@ -368,6 +368,10 @@ describe('x86-64 reference prediction', () => {
       expect(last).toBeGreaterThan(0);
       expect(fed.count).toBe(whole.count);
       expect(siteList(fed)).toEqual(siteList(whole));
+      // the same entries and seek checkpoints as the sites added one at a time
+      expect(fed.length).toBe(whole.length);
+      expect(fed.entries.subarray(0, fed.length)).toEqual(whole.entries.subarray(0, whole.length));
+      expect(fed.checks.subarray(0, Math.ceil(fed.length / 32))).toEqual(whole.checks.subarray(0, Math.ceil(whole.length / 32)));
     }
   });
 
