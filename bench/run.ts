@@ -356,6 +356,8 @@ async function benchPair(scenario: string, base: string | undefined, target: str
   return rows;
 }
 
+/** A row as BENCH_ROWS keeps it: JSON has no NaN, so a tool that was not run ("bytes": NaN) comes back as null. */
+const readRow = (line: string) => JSON.parse(line, (k, v: unknown) => (k === 'bytes' && v === null ? NaN : v)) as Row;
 const fmtBytes = (n: number) => (Number.isNaN(n) ? '-' : n.toLocaleString('en-US'));
 const fmtRun = (r?: Run) => (r ? `${r.seconds.toFixed(1)} s (cpu ${r.cpu.toFixed(1)}) / ${r.rssMB.toFixed(0)} MB` : '-');
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !(b > 0) || Number.isNaN(a) ? '-' : (a / b).toFixed(2));
@@ -459,7 +461,7 @@ async function main(): Promise<void> {
   const pairs = listed.filter((cols) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(cols[0]!));
   const work = await fs.mkdtemp(join(process.env.BENCH_TMP ?? tmpdir(), 'lighter-bench-'));
   const rowsFile = process.env.BENCH_ROWS;
-  const kept: Row[] = rowsFile && existsSync(rowsFile) ? readFileSync(rowsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row) : [];
+  const kept: Row[] = rowsFile && existsSync(rowsFile) ? readFileSync(rowsFile, 'utf8').split('\n').filter(Boolean).map(readRow) : [];
   const rows: Row[] = [];
   const firstImages = new Set(listed.filter((cols) => cols[1] === '-').map((cols) => cols[0]!));
   try {
