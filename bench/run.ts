@@ -73,6 +73,21 @@ function timed(cmd: string, args: string[], opts: { stdout?: string } = {}): Pro
   });
 }
 
+/**
+ * Applies are short (0.2-5 s) and this host's times drift by 1.5 x within minutes (runtime-update's
+ * apply: 4.4 s of CPU, then 6.7 s five minutes later): each tool's apply is run APPLY_RUNS times and
+ * the run of median wall time kept. `before` runs ahead of each (removing the last output).
+ */
+const APPLY_RUNS = 3;
+async function timedApply(cmd: string, args: string[], before: () => Promise<void>): Promise<Run> {
+  const runs: Run[] = [];
+  for (let i = 0; i < APPLY_RUNS; i++) {
+    await before();
+    runs.push(await timed(cmd, args));
+  }
+  return runs.sort((a, b) => a.seconds - b.seconds)[Math.floor(APPLY_RUNS / 2)]!;
+}
+
 async function fileSha(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(path)) h.update(c as Buffer);
@@ -126,8 +141,7 @@ async function benchLighter({ scenario, base, target, out, log }: Pair): Promise
   const patch = out('lighter');
   const build = await timed(LIGHTER, ['diff', ...(base ? ['--from', `docker-archive:${base}`] : []), '--to', `docker-archive:${target}`, '-o', patch]);
   const rebuilt = out('rebuilt.tar');
-  await fs.rm(rebuilt, { force: true });
-  const apply = await timed(LIGHTER, ['patch', ...(base ? ['--from', `docker-archive:${base}`] : []), patch, '--to', `docker-archive:${rebuilt}:bench/rebuilt:latest`]);
+  const apply = await timedApply(LIGHTER, ['patch', ...(base ? ['--from', `docker-archive:${base}`] : []), patch, '--to', `docker-archive:${rebuilt}:bench/rebuilt:latest`], () => fs.rm(rebuilt, { force: true }));
   const ok = (await sameImage(`docker-archive:${rebuilt}`, `docker-archive:${target}`)) ? 'image identical' : 'MISMATCH';
   await fs.rm(rebuilt, { force: true });
   log({ scenario, tool: 'lighter', bytes: await size(patch), build, apply, ok, ...(await sealed(base, target, patch, out('bundle'))) });
@@ -151,7 +165,7 @@ async function benchPeer(p: Pair, tool: string, name: string, encode: (file: str
   const file = p.out(name);
   const decoded = p.out(`${name}.out`);
   const build = await timed(...encode(file));
-  const apply = await timed(...decode(file, decoded));
+  const apply = await timedApply(...decode(file, decoded), () => fs.rm(decoded, { force: true }));
   p.log({ scenario: p.scenario, tool, bytes: await size(file), build, apply, ok: (await fileSha(decoded)) === p.targetSha ? 'bytes identical' : 'MISMATCH' });
   await fs.rm(decoded, { force: true });
 }
@@ -406,7 +420,7 @@ function report(rows: Row[], command: string, firstImages: Set<string>): string 
     `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, Node ${process.version}).`,
     'Every tool works on the same input: the docker-save archives of pairs.tsv. Times are wall-clock and',
     'user + system CPU seconds (`/usr/bin/time`) on a shared 2-core machine: wall time is noise under load,',
-    'CPU time less so; the last column says when each row was measured, at what 1-minute load average,',
+    `CPU time less so; an apply is the run of median wall time of ${APPLY_RUNS} (one build each). The last column says when each row was measured, at what 1-minute load average,`,
     "and for Lighter's rows at which commit. Floor rows compress the new content (see \"The floor\") and have no apply side.",
     "Tools run with this machine's environment less NODE_EXTRA_CA_CERTS (the system CA bundle, which Node parses at every start).",
     '',
