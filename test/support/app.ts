@@ -122,12 +122,24 @@ export async function tabTo(page: Page, want: string, opts: { back?: boolean; ma
   throw new Error(`Tab never reached ${want}; focus went ${seen.join(' → ')}`);
 }
 
+/** Pages whose file choosers Playwright intercepts for good (chooseFile). */
+const intercepting = new WeakSet<Page>();
+
 /**
- * Answers the file chooser that `opener` (a click or a key press) opens with `file`. Once in
- * several runs Chromium showed no chooser for a key press on a file input right after a route
- * change (cause not found); the opener is then repeated once, and a second miss fails.
+ * Answers the file chooser that `opener` (a click or a key press) opens with `file`. Playwright
+ * starts intercepting a page's file choosers only when a 'filechooser' listener is added, and
+ * tells Chromium so without waiting (puppeteer/puppeteer#6040 has the same race): a key press sent
+ * right after could open a real chooser that nobody answers, and every later press then opened
+ * none (a CI run missed both attempts, 20 s, in e2e-shore's keyboard test). So a listener stays
+ * on the page from its first chooser on, and a round trip to the page follows it before the first
+ * opener. A miss still repeats the opener once.
  */
 export async function chooseFile(page: Page, opener: () => Promise<void>, file: string): Promise<void> {
+  if (!intercepting.has(page)) {
+    page.on('filechooser', () => {});
+    intercepting.add(page);
+    await page.evaluate(() => 0);
+  }
   for (let attempt = 1; ; attempt++) {
     const chooser = page.waitForEvent('filechooser', { timeout: 10_000 });
     await opener();
