@@ -100,22 +100,9 @@ export class Sites {
    */
   append(entries: Uint16Array, sites: number): void {
     // copied whole and walked once for the checkpoints: an entry() call per entry took 40-140 ms
-    // of runtime-update's main thread (1.57M entries, CPU profiles); grown as entry() grows them
+    // of runtime-update's main thread (1.57M entries, CPU profiles)
     const length = this.length + entries.length;
-    let cap = this.entries.length;
-    while (cap < length) cap *= 2;
-    if (cap > this.entries.length) {
-      const e = new Uint16Array(cap);
-      e.set(this.entries.subarray(0, this.length));
-      this.entries = e;
-    }
-    let checksCap = this.checks.length;
-    while (checksCap * CHECK < length) checksCap *= 2;
-    if (checksCap > this.checks.length) {
-      const c = new Int32Array(checksCap);
-      c.set(this.checks);
-      this.checks = c;
-    }
+    this.reserve(length);
     this.entries.set(entries, this.length);
     const checks = this.checks;
     let at = this.at;
@@ -154,20 +141,30 @@ export class Sites {
     }
   }
 
-  /** Appends an entry that moves `d` on (a multiple of GAP_LIMIT when `k` is 0) to a site of kind `k`. */
-  private entry(d: number, k: number): void {
-    if (this.length === this.entries.length) {
-      const e = new Uint16Array(this.length * 2);
-      e.set(this.entries);
+  /** Room for `length` entries and their checkpoints, each array doubled until it holds them. */
+  private reserve(length: number): void {
+    let cap = this.entries.length;
+    while (cap < length) cap *= 2;
+    if (cap > this.entries.length) {
+      const e = new Uint16Array(cap);
+      e.set(this.entries.subarray(0, this.length));
       this.entries = e;
     }
+    let checksCap = this.checks.length;
+    while (checksCap * CHECK < length) checksCap *= 2;
+    if (checksCap > this.checks.length) {
+      const c = new Int32Array(checksCap);
+      c.set(this.checks);
+      this.checks = c;
+    }
+  }
+
+  /** Appends an entry that moves `d` on (a multiple of GAP_LIMIT when `k` is 0) to a site of kind `k`. */
+  private entry(d: number, k: number): void {
+    if (this.length === this.entries.length) this.reserve(this.length + 1);
     if (this.length % CHECK === 0) {
       const j = this.length / CHECK;
-      if (j === this.checks.length) {
-        const c = new Int32Array(j * 2);
-        c.set(this.checks);
-        this.checks = c;
-      }
+      if (j === this.checks.length) this.reserve(this.length + 1);
       this.checks[j] = this.at;
     }
     this.entries[this.length++] = ((k ? d : d / GAP_LIMIT) << 3) | k;
