@@ -3,7 +3,7 @@
 // with their references moved, so a recompile's shifted calls and pointers cost nothing where the
 // prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
 import { newDiffOutput, readTriple, readTripleNow, writeDiff } from '../bsdiff.js';
-import { BlockCache, blockPlan, ByteWriter, copyBytes, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
+import { BlockCache, blockPlan, ByteWriter, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
 import { ALL_SITES, AddressMap, MAP_MIN_LEN, Predictor, SCAN_REACH, SiteFeed, siteRanges, scanSites, scanSitesSync, type SiteOptions, type SiteScanner, type Sites } from './references.js';
@@ -311,8 +311,12 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       if (predictor) predictor.predict(buf, lo, a, b, o, end, newPos - o, piece);
       else piece.set(buf.subarray(a - lo, b - lo));
       zeroTables(tables, a + newPos - o, b - a, piece);
-      // the piece's bytes, through the region's zero-run coded differences
-      for (let j = 0; j < b - a; ) {
+      // The piece goes into the output whole (as far as the block has room, the rest after the
+      // block is handed on), and the region's zero-run coded differences are then added in place:
+      // copying each run of zero differences on its own was ~0.2 s of runtime-update's apply.
+      const len = b - a;
+      out.set(len <= OUT_BLOCK - n ? piece.subarray(0, len) : piece.subarray(0, OUT_BLOCK - n), n);
+      for (let j = 0; j < len; ) {
         if (zeros === 0 && nonzero === 0) {
           zeros = runs.uvarNow();
           if (zeros < 0) zeros = await runs.uvar();
@@ -320,16 +324,13 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
           if (nonzero < 0) nonzero = await runs.uvar();
           if (zeros + nonzero > end - (a + j) || zeros + nonzero === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
         }
-        // copied and added in place: a view per run was most of the apply's garbage
         if (zeros > 0) {
-          const take = Math.min(zeros, b - a - j, OUT_BLOCK - n);
-          copyBytes(out, n, piece, j, take);
+          const take = Math.min(zeros, len - j, OUT_BLOCK - n);
           n += take;
           j += take;
           zeros -= take;
         } else {
-          const want = Math.min(nonzero, b - a - j, OUT_BLOCK - n);
-          copyBytes(out, n, piece, j, want);
+          const want = Math.min(nonzero, len - j, OUT_BLOCK - n);
           const d = diff.addNow(out, n, want) || (await diff.add(out, n, want));
           n += d;
           j += d;
@@ -339,6 +340,8 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
           yield out;
           out = new Uint8Array(OUT_BLOCK);
           n = 0;
+          // the piece's rest (a piece is shorter than a block)
+          if (j < len) out.set(piece.subarray(j, len), 0);
         }
       }
       a = b;

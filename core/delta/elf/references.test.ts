@@ -109,6 +109,37 @@ describe('SegmentIndex', () => {
   });
 });
 
+describe('the address map', () => {
+  it('answers as its definition: of the last region starting at or below t and the 15 before it, the longest covering t, else the last', () => {
+    const r = rng(16);
+    for (let trial = 0; trial < 200; trial++) {
+      // clustered, overlapping and repeated starts (a run of zeros copied to many places), and sparse ones
+      const span = 1 + Math.floor(r() * (r() < 0.5 ? 20000 : 2e6));
+      const n = Math.floor(r() * 300);
+      const olds = Array.from({ length: n }, () => (r() < 0.2 ? 777 % span : Math.floor(r() * span)));
+      const lens = Array.from({ length: n }, () => 128 + Math.floor(r() * (r() < 0.5 ? 200 : 50000)));
+      const news = Array.from({ length: n }, () => Math.floor(r() * 4e6));
+      const map = new AddressMap(news, olds, lens);
+      const order = olds.map((_, i) => i).sort((x, y) => olds[x]! - olds[y]! || lens[y]! - lens[x]! || news[x]! - news[y]!);
+      const expected = (t: number): number => {
+        let k = -1;
+        for (let i = 0; i < order.length; i++) if (olds[order[i]!]! <= t) k = i;
+        if (k < 0) return t;
+        let best = -1;
+        for (let j = k; j >= 0 && j > k - 16; j--) {
+          const x = order[j]!;
+          if (t < olds[x]! + lens[x]! && (best < 0 || lens[x]! > lens[order[best]!]!)) best = j;
+        }
+        const x = order[best >= 0 ? best : k]!;
+        return t - olds[x]! + news[x]!;
+      };
+      const points = olds.flatMap((o, i) => [o - 1, o, o + 1, o + lens[i]! - 1, o + lens[i]!]).filter((p) => p >= 0);
+      for (let k = 0; k < 100; k++) points.push(Math.floor(r() * span * 1.2));
+      for (const t of points) expect(map.map(t)).toBe(expected(t));
+    }
+  });
+});
+
 describe('the site list', () => {
   it('keeps sites in the order added while each comes after the one before, else sorted by offset and kind; seeks find the first at or after', () => {
     const r = rng(41);
