@@ -259,7 +259,7 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       if (zeros + nonzero > left || zeros + nonzero === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
       for (let z = zeros; z > 0; ) {
         const want = Math.min(z, OUT_BLOCK - n);
-        const got = old.copyNow(offset + oldPos, want, out, n) || (await old.copy(offset + oldPos, want, out, n));
+        const got = old.copyReadNow(offset + oldPos, want, out, n) || (await old.copy(offset + oldPos, want, out, n));
         n += got;
         oldPos += got;
         z -= got;
@@ -268,7 +268,7 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       for (let k = nonzero; k > 0; ) {
         const want = Math.min(k, OUT_BLOCK - n);
         // the old bytes, then as many differences as are buffered added onto them (the rest is copied again)
-        const got = old.copyNow(offset + oldPos, want, out, n) || (await old.copy(offset + oldPos, want, out, n));
+        const got = old.copyReadNow(offset + oldPos, want, out, n) || (await old.copy(offset + oldPos, want, out, n));
         const d = diff.addNow(out, n, got) || (await diff.add(out, n, got));
         n += d;
         oldPos += d;

@@ -86,13 +86,22 @@ describe('BlockCache with a plan', () => {
       at = Math.max(0, Math.min(64, at + Math.floor(rand() * 9) - 4));
       if (at !== sequence.at(-1)) sequence.push(at);
     }
-    const reads = { plan: 0, lru: 0 };
+    const reads = { plan: 0, lru: 0, now: 0 };
     const counted = (k: 'plan' | 'lru') => {
       // copies, as a file's reads are: evicted blocks are read into again
       return { size: bytes.length, read: async (o: number, n: number) => (reads[k]++, bytes.slice(o, o + n)), readInto: async (into: Uint8Array, o: number) => (reads[k]++, into.set(bytes.subarray(o, o + into.length))) };
     };
+    // one that reads without waiting, though not at first (a file range before its check)
+    let refusals = 0;
+    const readsNow = {
+      ...counted('plan'),
+      read: async (o: number, n: number) => (reads.now++, bytes.slice(o, o + n)),
+      readInto: async (into: Uint8Array, o: number) => (reads.now++, into.set(bytes.subarray(o, o + into.length))),
+      readIntoNow: (into: Uint8Array, o: number) => refusals++ >= 10 && (reads.now++, into.set(bytes.subarray(o, o + into.length)), true),
+    };
     const planned = new BlockCache(counted('plan'), block, 6, blockPlan(Int32Array.from(sequence), 65));
     const lru = new BlockCache(counted('lru'), block, 6);
+    const now = new BlockCache(readsNow, block, 6, blockPlan(Int32Array.from(sequence), 65));
     const out = new Uint8Array(2 * block);
     for (const b of sequence) {
       // each use asks for a random part of its block, some in two steps (one use: the same block)
@@ -102,9 +111,14 @@ describe('BlockCache with a plan', () => {
         n += cache.copyNow(at + n, 50, out, n) || (await cache.copy(at + n, 50, out, n));
         expect(out.subarray(0, n)).toEqual(bytes.subarray(at, at + n));
       }
+      let n = now.copyReadNow(at, 50, out, 0) || (await now.copy(at, 50, out, 0));
+      n += now.copyReadNow(at + n, 50, out, n) || (await now.copy(at + n, 50, out, n));
+      expect(out.subarray(0, n)).toEqual(bytes.subarray(at, at + n));
     }
     expect(reads.plan).toBe(belady(sequence, 6));
     expect(reads.plan).toBeLessThan(reads.lru);
+    expect(reads.now).toBe(reads.plan);
+    expect(refusals).toBeGreaterThan(10);
   });
 
   it('still returns the source bytes when asked for blocks off its plan', async () => {

@@ -49,6 +49,11 @@ export class FileSource implements ByteSource {
     }
   }
 
+  readIntoNow(target: Uint8Array, offset: number): boolean {
+    this.readIntoSync(target, offset);
+    return true;
+  }
+
   /** readInto, done before it returns. */
   readIntoSync(target: Uint8Array, offset: number): void {
     if (offset < 0 || offset + target.length > this.size) throw new RangeError(`read ${offset}+${target.length} outside ${this.path} (${this.size} bytes)`);
@@ -136,6 +141,14 @@ export class FileRange implements ByteSource {
     if (offset < 0 || offset + target.length > this.size) throw new RangeError(`read ${offset}+${target.length} outside ${this.what} (${this.size} bytes)`);
     if (!this.ok) await (this.checked ??= this.check());
     this.file.readIntoSync(target, this.offset + offset);
+  }
+
+  /** Only once the range is checked: before, readInto checks it (reading it all) first. */
+  readIntoNow(target: Uint8Array, offset: number): boolean {
+    if (!this.ok) return false;
+    if (offset < 0 || offset + target.length > this.size) throw new RangeError(`read ${offset}+${target.length} outside ${this.what} (${this.size} bytes)`);
+    this.file.readIntoSync(target, this.offset + offset);
+    return true;
   }
 
   /** Where the bytes lie, for another thread to read them: only once they are checked. */

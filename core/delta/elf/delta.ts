@@ -173,10 +173,10 @@ export function applyX86Delta(s: DeltaStreams, src: ByteSource, offset: number, 
     while (k < n) k += await old.copy(offset + at + k, n - k, entry, k);
     return entry;
   };
-  // synchronous while the entry's blocks are cached (a promise per entry was a fifth of the delta's time)
+  // synchronous where the entry's blocks are cached or the source reads without waiting (a promise per entry was a fifth of the delta's time)
   const oldEntry = (at: number, n: number): Uint8Array | Promise<Uint8Array> => {
     let k = 0;
-    for (let got = 1; k < n && got > 0; k += got) got = old.copyNow(offset + at + k, n - k, entry, k);
+    for (let got = 1; k < n && got > 0; k += got) got = old.copyReadNow(offset + at + k, n - k, entry, k);
     return k >= n ? entry : fill(at, k, n);
   };
   return restoreTables(restored, (): SymbolContext => ({ tables: triples.tables!, c: { layout: triples.layout, map: triples.map! }, oldEntry }));
@@ -303,7 +303,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       const b = Math.min(end, a + PIECE);
       const lo = Math.max(o, a - 8);
       const hi = Math.min(end, b + 8);
-      for (let k = lo; k < hi; ) k += old.copyNow(offset + k, hi - k, buf, k - lo) || (await old.copy(offset + k, hi - k, buf, k - lo));
+      for (let k = lo; k < hi; ) k += old.copyReadNow(offset + k, hi - k, buf, k - lo) || (await old.copy(offset + k, hi - k, buf, k - lo));
       if (elsewhere) {
         const known = feed.need(Math.max(o, a - 3), b);
         if (known) await known;

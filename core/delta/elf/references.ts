@@ -485,17 +485,23 @@ function scanRange(seg: SegmentIndex, buf: Uint8Array, bufStart: number, i: numb
 
 /** Old file offset → new file offset, from the delta's long add regions. */
 export class AddressMap {
-  private readonly oldStart: Float64Array;
-  private readonly newStart: Float64Array;
-  private readonly len: Float64Array;
-  /** `regions`: (new start, old start, length) triples, any order. */
+  // Int32: the offsets of a predicted file are below X86_MAX_OLD (2^30), and int32 loads stay
+  // small integers where float64 ones became heap numbers in map()'s callers.
+  private readonly oldStart: Int32Array;
+  private readonly newStart: Int32Array;
+  private readonly len: Int32Array;
+  /** `regions`: (new start, old start, length) triples, any order, each offset and end below 2^31. */
   constructor(newStarts: ArrayLike<number>, oldStarts: ArrayLike<number>, lens: ArrayLike<number>) {
     const idx: number[] = [];
-    for (let i = 0; i < lens.length; i++) if (lens[i]! >= MAP_MIN_LEN) idx.push(i);
+    for (let i = 0; i < lens.length; i++) {
+      if (lens[i]! < MAP_MIN_LEN) continue;
+      if (!(Math.max(oldStarts[i]!, newStarts[i]!) + lens[i]! < 2 ** 31 && Math.min(oldStarts[i]!, newStarts[i]!) >= 0)) throw new RangeError('address map region out of range');
+      idx.push(i);
+    }
     idx.sort((x, y) => oldStarts[x]! - oldStarts[y]! || lens[y]! - lens[x]! || newStarts[x]! - newStarts[y]!);
-    this.oldStart = Float64Array.from(idx, (i) => oldStarts[i]!);
-    this.newStart = Float64Array.from(idx, (i) => newStarts[i]!);
-    this.len = Float64Array.from(idx, (i) => lens[i]!);
+    this.oldStart = Int32Array.from(idx, (i) => oldStarts[i]!);
+    this.newStart = Int32Array.from(idx, (i) => newStarts[i]!);
+    this.len = Int32Array.from(idx, (i) => lens[i]!);
     const n = this.oldStart.length;
     // The applier asks once per predicted reference (node: millions), and the binary search and the
     // look back were ~0.15 s of runtime-update's apply: a bucket index narrows the search, and a
