@@ -3,7 +3,7 @@
 // with their references moved, so a recompile's shifted calls and pointers cost nothing where the
 // prediction holds. Content kinds DELTA_REF_X86 / DELTA_OTHER_X86 (ops.ts).
 import { newDiffOutput, readTriple, readTripleNow, writeDiff } from '../bsdiff.js';
-import { BlockCache, blockPlan, ByteWriter, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
+import { BlockCache, blockPlan, ByteWriter, copyBytes, CorruptPatchError, VarintReader, type ByteSource, type ChunkReader } from '../bytes.js';
 import { restoreTable, withTableDifferences, type LiteralSpans } from './ehtable.js';
 import { elfLayout, HEAD_BYTES, type ElfLayout } from './layout.js';
 import { ALL_SITES, AddressMap, MAP_MIN_LEN, Predictor, SCAN_REACH, SiteFeed, siteRanges, scanSites, scanSitesSync, type SiteOptions, type SiteScanner, type Sites } from './references.js';
@@ -315,7 +315,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       // block is handed on), and the region's zero-run coded differences are then added in place:
       // copying each run of zero differences on its own was ~0.2 s of runtime-update's apply.
       const len = b - a;
-      out.set(len <= OUT_BLOCK - n ? piece.subarray(0, len) : piece.subarray(0, OUT_BLOCK - n), n);
+      copyBytes(out, n, piece, 0, Math.min(len, OUT_BLOCK - n));
       for (let j = 0; j < len; ) {
         if (zeros === 0 && nonzero === 0) {
           zeros = runs.uvarNow();
@@ -341,7 +341,7 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
           out = new Uint8Array(OUT_BLOCK);
           n = 0;
           // the piece's rest (a piece is shorter than a block)
-          if (j < len) out.set(piece.subarray(j, len), 0);
+          copyBytes(out, 0, piece, j, len - j);
         }
       }
       a = b;
