@@ -91,8 +91,15 @@ export async function sweepPartials(dir: string): Promise<number> {
   return n;
 }
 
-/** Bytes written between background fdatasyncs of an AtomicFile. */
-const FLUSH_EVERY = 64 << 20;
+/**
+ * Bytes written between background fdatasyncs of an AtomicFile. 8 MiB rather than 64: the disk
+ * starts sooner and keeps up, so the commit's last fsync has little left. `lighter patch` of
+ * app-update (329 MB out) at load ~1, 8 alternating runs, the commit's duration (waits + fsync)
+ * median 40 -> 11-19 ms (max 100 -> 48), wall 1.01 -> 0.99 s, CPU the same (1.27 -> 1.28 s);
+ * base-on-device (6 runs, load 1.4) 112 -> 55 ms, wall 1.08 -> 1.00 s. 4 MiB: 4 ms, not kept for
+ * the device's flash (one more cache flush per 4 MiB).
+ */
+const FLUSH_EVERY = 8 << 20;
 
 /**
  * A file written by position to a temp name and made visible by commit() (fsync, rename, directory
