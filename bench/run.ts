@@ -75,17 +75,39 @@ function timed(cmd: string, args: string[], opts: { stdout?: string } = {}): Pro
 
 /**
  * Applies are short (0.2-5 s) and this host's times drift by 1.5 x within minutes (runtime-update's
- * apply: 4.4 s of CPU, then 6.7 s five minutes later): each tool's apply is run APPLY_RUNS times and
- * the run of median wall time kept. `before` runs ahead of each (removing the last output).
+ * apply: 4.4 s of CPU, then 6.7 s five minutes later), so a pair's applies are timed together once
+ * every tool has built: APPLY_RUNS rounds, each tool once a round (the order turned by one each
+ * round), and each tool's run of median wall time kept. Timed one tool after another, Lighter's three
+ * runs and HDiffPatch's fell minutes apart and their ratio moved with the drift (runtime-update: 5.1
+ * in one run, 2.9 measured alternately at about the same time). Between runs the last output is
+ * removed and `sync` flushes what is dirty, untimed, so that no run writes back another's output
+ * (the peers leave theirs in the page cache; Lighter's commit fsyncs its own, and that is timed).
  */
 const APPLY_RUNS = 3;
-async function timedApply(cmd: string, args: string[], before: () => Promise<void>): Promise<Run> {
-  const runs: Run[] = [];
-  for (let i = 0; i < APPLY_RUNS; i++) {
-    await before();
-    runs.push(await timed(cmd, args));
+
+/** An apply to time with the pair's others: the command, the file it writes, and the check of its first output. */
+interface PendingApply {
+  row: Row;
+  cmd: string;
+  args: string[];
+  output: string;
+  check(): Promise<string>;
+}
+
+async function timeApplies(applies: PendingApply[], log: (r: Row) => void): Promise<void> {
+  const runs = applies.map((): Run[] => []);
+  for (let round = 0; round < APPLY_RUNS; round++) {
+    for (let k = 0; k < applies.length; k++) {
+      const i = (k + round) % applies.length;
+      const a = applies[i]!;
+      await fs.rm(a.output, { force: true });
+      execFileSync('sync');
+      runs[i]!.push(await timed(a.cmd, a.args));
+      if (round === 0) a.row.ok = await a.check();
+      await fs.rm(a.output, { force: true });
+    }
   }
-  return runs.sort((a, b) => a.seconds - b.seconds)[Math.floor(APPLY_RUNS / 2)]!;
+  applies.forEach((a, i) => log({ ...a.row, apply: runs[i]!.sort((x, y) => x.seconds - y.seconds)[Math.floor(APPLY_RUNS / 2)]! }));
 }
 
 async function fileSha(path: string): Promise<string> {
@@ -135,16 +157,21 @@ interface Pair {
   targetSha: string;
   out(name: string): string;
   log(r: Row): void;
+  /** The applies built so far, timed together once every tool has built. */
+  applies: PendingApply[];
 }
 
-async function benchLighter({ scenario, base, target, out, log }: Pair): Promise<void> {
+async function benchLighter({ scenario, base, target, out }: Pair): Promise<PendingApply> {
   const patch = out('lighter');
   const build = await timed(LIGHTER, ['diff', ...(base ? ['--from', `docker-archive:${base}`] : []), '--to', `docker-archive:${target}`, '-o', patch]);
   const rebuilt = out('rebuilt.tar');
-  const apply = await timedApply(LIGHTER, ['patch', ...(base ? ['--from', `docker-archive:${base}`] : []), patch, '--to', `docker-archive:${rebuilt}:bench/rebuilt:latest`], () => fs.rm(rebuilt, { force: true }));
-  const ok = (await sameImage(`docker-archive:${rebuilt}`, `docker-archive:${target}`)) ? 'image identical' : 'MISMATCH';
-  await fs.rm(rebuilt, { force: true });
-  log({ scenario, tool: 'lighter', bytes: await size(patch), build, apply, ok, ...(await sealed(base, target, patch, out('bundle'))) });
+  return {
+    row: { scenario, tool: 'lighter', bytes: await size(patch), build, ok: '', ...(await sealed(base, target, patch, out('bundle'))) },
+    cmd: LIGHTER,
+    args: ['patch', ...(base ? ['--from', `docker-archive:${base}`] : []), patch, '--to', `docker-archive:${rebuilt}:bench/rebuilt:latest`],
+    output: rebuilt,
+    check: async () => ((await sameImage(`docker-archive:${rebuilt}`, `docker-archive:${target}`)) ? 'image identical' : 'MISMATCH'),
+  };
 }
 
 /**
@@ -160,14 +187,19 @@ async function sealed(base: string | undefined, target: string, patch: string, b
   return { bundle: r.bytes, estimate: r.estimate };
 }
 
-/** A peer that encodes `target` (against `base` when given) into `file` and decodes it back to `decoded`. */
+/** A peer that encodes `target` (against `base` when given) into `file`; its apply decodes it back to `decoded`. */
 async function benchPeer(p: Pair, tool: string, name: string, encode: (file: string) => [string, string[]], decode: (file: string, decoded: string) => [string, string[]]): Promise<void> {
   const file = p.out(name);
   const decoded = p.out(`${name}.out`);
   const build = await timed(...encode(file));
-  const apply = await timedApply(...decode(file, decoded), () => fs.rm(decoded, { force: true }));
-  p.log({ scenario: p.scenario, tool, bytes: await size(file), build, apply, ok: (await fileSha(decoded)) === p.targetSha ? 'bytes identical' : 'MISMATCH' });
-  await fs.rm(decoded, { force: true });
+  const [cmd, args] = decode(file, decoded);
+  p.applies.push({
+    row: { scenario: p.scenario, tool, bytes: await size(file), build, ok: '' },
+    cmd,
+    args,
+    output: decoded,
+    check: async () => ((await fileSha(decoded)) === p.targetSha ? 'bytes identical' : 'MISMATCH'),
+  });
 }
 
 async function benchDeltaPeers(p: Pair, base: string): Promise<void> {
@@ -354,6 +386,7 @@ async function benchPair(scenario: string, base: string | undefined, target: str
     base,
     target,
     targetSha: await fileSha(target),
+    applies: [],
     out: (name) => join(work, `${scenario}.${name}`),
     log: (r) => {
       r.at = new Date().toISOString().slice(0, 16);
@@ -364,9 +397,10 @@ async function benchPair(scenario: string, base: string | undefined, target: str
       process.stderr.write(`${scenario} ${r.tool}: ${r.bytes} bytes, build ${r.build?.seconds ?? '-'} s / ${r.build?.rssMB.toFixed(0) ?? '-'} MB, apply ${r.apply?.seconds ?? '-'} s / ${r.apply?.rssMB.toFixed(0) ?? '-'} MB, ${r.ok}\n`);
     },
   };
-  if (TOOLS.has('lighter')) await benchLighter(p);
+  if (TOOLS.has('lighter')) p.applies.push(await benchLighter(p));
   if (base) await benchDeltaPeers(p, base);
   else await benchFirstImagePeers(p);
+  await timeApplies(p.applies, p.log);
   return rows;
 }
 
@@ -420,7 +454,7 @@ function report(rows: Row[], command: string, firstImages: Set<string>): string 
     `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, Node ${process.version}).`,
     'Every tool works on the same input: the docker-save archives of pairs.tsv. Times are wall-clock and',
     'user + system CPU seconds (`/usr/bin/time`) on a shared 2-core machine: wall time is noise under load,',
-    `CPU time less so; an apply is the run of median wall time of ${APPLY_RUNS} (one build each). The last column says when each row was measured, at what 1-minute load average,`,
+    `CPU time less so; a pair's applies are timed together in ${APPLY_RUNS} rounds, each tool once a round with sync between, and each tool's run of median wall time kept (one build each). The last column says when each row was measured, at what 1-minute load average,`,
     "and for Lighter's rows at which commit. Floor rows compress the new content (see \"The floor\") and have no apply side.",
     "Tools run with this machine's environment less NODE_EXTRA_CA_CERTS (the system CA bundle, which Node parses at every start).",
     '',
