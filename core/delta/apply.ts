@@ -246,9 +246,11 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
   let oldPos = 0;
   let done = 0;
   while (done < newLen) {
-    let add: number;
-    let extra: number;
-    [oldPos, add, extra] = readTripleNow(ctrl, oldPos, done, oldLen, newLen) ?? (await readTriple(ctrl, oldPos, done, oldLen, newLen));
+    // indexed, not destructured: destructuring runs the array iterator in V8's lower tiers
+    const triple = readTripleNow(ctrl, oldPos, done, oldLen, newLen) ?? (await readTriple(ctrl, oldPos, done, oldLen, newLen));
+    oldPos = triple[0];
+    const add = triple[1];
+    const extra = triple[2];
     // add region: old bytes + zero-run coded differences (copied and added in place: no view per run)
     let left = add;
     while (left > 0) {

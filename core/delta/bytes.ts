@@ -42,6 +42,10 @@ export const u32le = (b: Uint8Array, p: number): number => i32le(b, p) >>> 0;
 /** Unsigned 64 bits, little-endian, as a number: from 2^53 on Number.MAX_SAFE_INTEGER (out of every range rather than imprecise). */
 export function u64le(b: Uint8Array, p: number): number {
   const hi = u32le(b, p + 4);
+  // the low word itself where the high one is 0: hi * 2^32 + lo is a double even when it is small,
+  // and the ELF layout's segments kept such doubles in fields that every read in the applier's
+  // lower tiers boxed anew
+  if (hi === 0) return u32le(b, p);
   return hi >= 1 << 21 ? Number.MAX_SAFE_INTEGER : hi * 2 ** 32 + u32le(b, p);
 }
 /** Writes the low 32 bits of v (an integer, either sign) little-endian at b[p, p + 4). */

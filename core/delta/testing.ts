@@ -6,7 +6,7 @@ import { bufferSource, ByteWriter, ChunkReader, type ByteSource } from './bytes.
 import { inThreadDiffer, type Differ } from './differ.js';
 import { SECTION_NAMES, type PatchHeader, type SectionName } from './format.js';
 import type { Matcher } from './matcher.js';
-import { SiteCursor, type Sites } from './elf/references.js';
+import { PAST, SiteCursor, type Sites } from './elf/references.js';
 
 /** A seeded generator of numbers in [0, 1): the same inputs on every run, so a failure can be replayed. */
 export function rng(seed: number): () => number {
@@ -122,6 +122,6 @@ export function memoryEnv(hash: () => IncrementalHash, differ: Differ = inThread
 export function siteList(sites: Sites): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   const c = new SiteCursor(sites);
-  for (c.seek(0); c.pos < Infinity; c.next()) out.push([c.pos, c.kind]);
+  for (c.seek(0); c.pos < PAST; c.next()) out.push([c.pos, c.kind]);
   return out;
 }

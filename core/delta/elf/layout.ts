@@ -76,26 +76,37 @@ export function elfLayout(head: Uint8Array, fileSize: number): ElfLayout | undef
   return l;
 }
 
+// Indexed loops in these helpers: the applier asks offsetOf once per predicted symbol entry, and a
+// for-of's iterator was an allocation per call in V8's lower tiers.
 /** File offset of virtual address `va`, or −1 when no segment holds it. */
 export function offsetOf(l: ElfLayout, va: number): number {
-  for (const s of l.loads) if (va >= s.va && va < s.va + s.size) return va - s.va + s.off;
+  for (let i = 0; i < l.loads.length; i++) {
+    const s = l.loads[i]!;
+    if (va >= s.va && va < s.va + s.size) return va - s.va + s.off;
+  }
   return -1;
 }
 
 /** virtual address − file offset at file offset `off` (its segment's), or undefined. */
 export function biasAt(l: ElfLayout, off: number): number | undefined {
-  for (const s of l.loads) if (off >= s.off && off < s.off + s.size) return s.va - s.off;
+  for (let i = 0; i < l.loads.length; i++) {
+    const s = l.loads[i]!;
+    if (off >= s.off && off < s.off + s.size) return s.va - s.off;
+  }
   return undefined;
 }
 
 export function inExec(l: ElfLayout, off: number): boolean {
-  for (const r of l.exec) if (off >= r.start && off < r.end) return true;
+  for (let i = 0; i < l.exec.length; i++) if (off >= l.exec[i]!.start && off < l.exec[i]!.end) return true;
   return false;
 }
 
 /** Whether virtual address `va` lies in an executable segment. */
 export function execAddress(l: ElfLayout, va: number): boolean {
-  for (const s of l.loads) if (s.exec && va >= s.va && va < s.va + s.size) return true;
+  for (let i = 0; i < l.loads.length; i++) {
+    const s = l.loads[i]!;
+    if (s.exec && va >= s.va && va < s.va + s.size) return true;
+  }
   return false;
 }
 
@@ -152,6 +163,9 @@ export class SegmentIndex {
   private readonly execVa: Uint8Array;
   private readonly offIntervals: Intervals;
   private readonly vaIntervals: Intervals;
+  /** Below vaStart and from vaEnd on, no segment's file bytes and no .bss: offsetOf is −1 and inBss false. */
+  readonly vaStart: number;
+  readonly vaEnd: number;
 
   constructor(private readonly layout: ElfLayout) {
     const cuts = (points: number[]) => Float64Array.from(new Set(points)).sort();
@@ -166,6 +180,8 @@ export class SegmentIndex {
     this.execVa = Uint8Array.from(this.vaCuts, (c) => (execAddress(layout, c) ? 1 : 0));
     this.offIntervals = new Intervals(this.offCuts);
     this.vaIntervals = new Intervals(this.vaCuts);
+    this.vaStart = Math.min(...layout.loads.map((s) => s.va));
+    this.vaEnd = Math.max(...layout.loads.map((s) => s.va + s.size), ...(layout.bss ?? []).map((r) => r.end));
   }
 
   private offIndex(off: number): number {
@@ -202,7 +218,7 @@ export class SegmentIndex {
   /** Whether `va` lies past a PT_LOAD's file bytes, in its memory (.bss). */
   inBss(va: number): boolean {
     const b = this.layout.bss;
-    if (b) for (const r of b) if (va >= r.start && va < r.end) return true;
+    if (b) for (let i = 0; i < b.length; i++) if (va >= b[i]!.start && va < b[i]!.end) return true;
     return false;
   }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { i32le as i32, put32le } from '../bytes.js';
 import { rng, siteList } from '../testing.js';
 import { biasAt, execAddress, inExec, offsetOf, SegmentIndex, type ElfLayout, type Segment } from './layout.js';
-import { AddressMap, FORMAT6_SITES, Predictor, scanSitesSync, SiteCursor, SiteFeed, Sites } from './references.js';
+import { AddressMap, FORMAT6_SITES, PAST, Predictor, scanSitesSync, SiteCursor, SiteFeed, Sites } from './references.js';
 
 /** A layout of random, possibly overlapping segments (hostile files have them), exec ranges merged as elfLayout does. */
 function randomLayout(r: () => number, fileSize: number): ElfLayout {
@@ -166,7 +166,7 @@ describe('the site list', () => {
         const q = k === 0 ? 0 : want.length && r() < 0.5 ? want[Math.floor(r() * want.length)]![0] + Math.floor(r() * 3) - 1 : Math.floor(r() * (p + 10));
         c.seek(q);
         const i = want.findIndex(([x]) => x >= q);
-        expect([c.pos, i < 0 ? 0 : c.kind]).toEqual(i < 0 ? [Infinity, 0] : want[i]);
+        expect([c.pos, i < 0 ? 0 : c.kind]).toEqual(i < 0 ? [PAST, 0] : want[i]);
       }
     }
   });

@@ -183,7 +183,7 @@ export class Sites {
     const all = new Sites();
     const c = new SiteCursor(this);
     c.seek(0);
-    for (let k = 0; k < late.length || c.pos < Infinity; ) {
+    for (let k = 0; k < late.length || c.pos < PAST; ) {
       const key = c.pos * 8 + c.kind;
       if (k < late.length && late[k]! < key) {
         all.push(Math.floor(late[k]! / 8), late[k]! % 8);
@@ -201,9 +201,16 @@ export class Sites {
   }
 }
 
-/** Walks Sites in offset order: `pos` and `kind` of the site it is at (pos Infinity: past the last). */
+/**
+ * A SiteCursor's pos past the last site: above every offset of a predicted file (below 2^30), and a
+ * small integer to V8, as Infinity is not. With Infinity, pos was a double field, and every site's
+ * offset a heap number where the predictor handed it to a call (~25 MB of runtime-update's apply).
+ */
+export const PAST = 2 ** 31 - 1;
+
+/** Walks Sites in offset order: `pos` and `kind` of the site it is at (pos PAST: past the last). */
 export class SiteCursor {
-  pos = Infinity;
+  pos = PAST;
   kind = 0;
   /** the entry after the current site's */
   private e = 0;
@@ -244,7 +251,7 @@ export class SiteCursor {
       return;
     }
     this.e = e;
-    this.pos = Infinity;
+    this.pos = PAST;
   }
 }
 
@@ -326,7 +333,7 @@ export class SiteFeed {
   /** The rest of the entries (the scan is over). */
   end(entries: Uint16Array, sites: number): void {
     this.sites.append(entries, sites);
-    this.frontier = Infinity;
+    this.frontier = PAST;
     this.poke();
   }
   fail(e: Error): void {
@@ -345,7 +352,7 @@ export class SiteFeed {
   private held(from: number, to: number): boolean {
     if (to <= this.frontier) return true;
     const at = Math.max(from, this.frontier);
-    for (const r of this.ranges) if (r.start < to && r.end > at) return false;
+    for (let i = 0; i < this.ranges.length; i++) if (this.ranges[i]!.start < to && this.ranges[i]!.end > at) return false;
     return true;
   }
   private poke(): void {
@@ -499,10 +506,15 @@ export class AddressMap {
       idx.push(i);
     }
     idx.sort((x, y) => oldStarts[x]! - oldStarts[y]! || lens[y]! - lens[x]! || newStarts[x]! - newStarts[y]!);
-    this.oldStart = Int32Array.from(idx, (i) => oldStarts[i]!);
-    this.newStart = Int32Array.from(idx, (i) => newStarts[i]!);
-    this.len = Int32Array.from(idx, (i) => lens[i]!);
-    const n = this.oldStart.length;
+    const n = idx.length;
+    this.oldStart = new Int32Array(n);
+    this.newStart = new Int32Array(n);
+    this.len = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      this.oldStart[k] = oldStarts[idx[k]!]!;
+      this.newStart[k] = newStarts[idx[k]!]!;
+      this.len[k] = lens[idx[k]!]!;
+    }
     // The applier asks once per predicted reference (node: millions), and the binary search and the
     // look back were ~0.15 s of runtime-update's apply: a bucket index narrows the search, and a
     // region no earlier region in reach overlaps is the answer for every t it is found for.
@@ -576,6 +588,9 @@ export class Predictor {
   predict(buf: Uint8Array, bufStart: number, a: number, b: number, regionStart: number, regionEnd: number, delta: number, out: Uint8Array): void {
     copyBytes(out, 0, buf, a - bufStart, b - a);
     const { seg, sites, addresses } = this;
+    // Values no segment holds are left before moved() is called: a u32 or a u64 past 2^31 handed to
+    // a call is a heap number, and most of the 8-aligned words below are no pointers at all.
+    const { vaStart, vaEnd } = seg;
     for (sites.seek(Math.max(regionStart, a - 3)); sites.pos < b; sites.next()) {
       const s = sites.pos;
       if (s + 4 > regionEnd) continue;
@@ -587,20 +602,26 @@ export class Predictor {
         continue;
       }
       const v = kind === ABS32 ? u32(buf, s - bufStart) : seg.biasAt(s) + s + relEnd[kind]! + i32(buf, s - bufStart);
+      if (!(v >= vaStart && v < vaEnd)) continue; // moved(v) is NaN
       const nt = this.moved(v);
       if (nt !== nt) continue;
       put32(out, a, a, b, s, kind === ABS32 ? nt : nt - (seg.biasAt(s) + s + relEnd[kind]! + delta));
     }
     // 64-bit pointers (vtables, init arrays, GOT, symbol tables): 8-aligned values outside code
     for (let s = Math.ceil(Math.max(regionStart, a - 7) / 8) * 8; s < b && s + 8 <= regionEnd; s += 8) {
-      const hi = u32(buf, s + 4 - bufStart);
-      if (hi >= 1 << 20) continue;
-      const v = hi * 2 ** 32 + u32(buf, s - bufStart);
-      if (v < MIN_ADDRESS || seg.inExec(s)) continue;
+      // Read signed, which V8 keeps small integers in every tier: a u32 from 2^31 on, like
+      // hi * 2^32 + lo even where hi is 0, is a heap number each in its lower tiers, and this loop
+      // reads every aligned word of the data it predicts (hi < 0 here is a u32 hi from 2^31 on).
+      const hi = i32(buf, s + 4 - bufStart);
+      if (hi < 0 || hi >= 1 << 20) continue;
+      const lo = i32(buf, s - bufStart);
+      const v = hi === 0 && lo >= 0 ? lo : hi * 2 ** 32 + (lo >>> 0);
+      if (v < MIN_ADDRESS || !(v >= vaStart && v < vaEnd) || seg.inExec(s)) continue;
       const nv = this.moved(v);
       if (nv !== nv) continue;
-      put32(out, a, a, b, s, nv % 2 ** 32);
-      put32(out, a, a, b, s + 4, Math.floor(nv / 2 ** 32));
+      const low = nv >= 0 && nv < 2 ** 32;
+      put32(out, a, a, b, s, low ? nv : nv % 2 ** 32);
+      put32(out, a, a, b, s + 4, low ? 0 : Math.floor(nv / 2 ** 32));
     }
   }
 }
