@@ -411,22 +411,32 @@ export class BlockCache {
    * miss through the promise path was five promises and their turns of the microtask queue.
    */
   copyReadNow(offset: number, max: number, into: Uint8Array, at: number): number {
-    const n = this.copyNow(offset, max, into, at);
-    if (n > 0 || !this.source.readIntoNow || offset < 0 || offset >= this.source.size) return n;
+    const block = this.blockReadNow(offset);
+    if (!block) return 0;
+    const from = offset % this.blockSize;
+    const n = Math.min(block.length - from, max);
+    copyBytes(into, at, block, from, n);
+    return n;
+  }
+
+  /**
+   * The whole block holding `offset` (from offset − offset % blockSize), cached or read now where
+   * the source can without waiting; undefined where it cannot. Valid until the cache's next read:
+   * the x86 applier predicts a piece straight from it when the piece's old bytes lie in one block.
+   */
+  blockReadNow(offset: number): Uint8Array | undefined {
     const index = Math.floor(offset / this.blockSize);
+    const hit = this.cached(index);
+    if (hit || !this.source.readIntoNow || offset < 0 || offset >= this.source.size) return hit;
     const start = index * this.blockSize;
     const length = Math.min(this.blockSize, this.source.size - start);
-    if (this.plan) this.follow(index);
     const victim = this.blocks.size >= this.maxBlocks ? this.victim() : undefined;
     const reused = victim === undefined ? undefined : this.blocks.get(victim)!;
     const block = reused && reused.length === length ? reused : new Uint8Array(length);
-    if (!this.source.readIntoNow(block, start)) return 0;
+    if (!this.source.readIntoNow(block, start)) return undefined;
     if (victim !== undefined) this.evict(victim);
     this.insert(index, block);
-    const from = offset - start;
-    const k = Math.min(length - from, max);
-    copyBytes(into, at, block, from, k);
-    return k;
+    return block;
   }
 
   /** As now(), reading the block first when it is not cached. `offset` must be inside the source. */

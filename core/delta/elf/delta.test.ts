@@ -183,6 +183,18 @@ describe('x86-64 reference prediction', () => {
     expect(predictedBytes).toBeLessThan(plainBytes / 3);
   });
 
+  it('round-trips a program of several output blocks, predicted pieces across the blocks as across the old-byte cache blocks', async () => {
+    // pieces are predicted straight into the 256 KiB output block where they fit, else aside and split
+    const r = rng(29);
+    const spec = randomSpec(r, 12_000);
+    const old = render(spec, []);
+    const nw = render(spec, grownFunctions(r, spec));
+    expect(nw.length).toBeGreaterThan(3 * (256 << 10));
+    const plain = takeResult(diffBytes(old, nw, new SuffixMatcher(old)));
+    const p = x86Differences(old, nw, plain.ctrl)!;
+    expect(Buffer.from(await applyPredicted(old, nw, plain, p)).equals(Buffer.from(nw))).toBe(true);
+  });
+
   it('round-trips with the sites fed from a scan elsewhere, a chunk a turn late, as with them scanned in-thread', async () => {
     const r = rng(18);
     for (let trial = 0; trial < 6; trial++) {

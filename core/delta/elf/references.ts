@@ -580,13 +580,14 @@ export class Predictor {
   }
 
   /**
-   * Writes the prediction of old[a, b) into `out` (which receives old[a, b) at index 0), for the
+   * Writes the prediction of old[a, b) into `out` (which receives old[a, b) at index `at`), for the
    * add region old[regionStart, regionEnd) that lands `delta` bytes later in the new file. `buf`
    * holds old bytes from `bufStart` and covers [max(regionStart, a − 8), min(regionEnd, b + 8)),
    * so a site cut by the piece's ends is still read whole. Only sites wholly inside the region are rewritten.
    */
-  predict(buf: Uint8Array, bufStart: number, a: number, b: number, regionStart: number, regionEnd: number, delta: number, out: Uint8Array): void {
-    copyBytes(out, 0, buf, a - bufStart, b - a);
+  predict(buf: Uint8Array, bufStart: number, a: number, b: number, regionStart: number, regionEnd: number, delta: number, out: Uint8Array, at = 0): void {
+    copyBytes(out, at, buf, a - bufStart, b - a);
+    const outStart = a - at;
     const { seg, sites, addresses } = this;
     // Values no segment holds are left before moved() is called: a u32 or a u64 past 2^31 handed to
     // a call is a heap number, and most of the 8-aligned words below are no pointers at all.
@@ -598,14 +599,14 @@ export class Predictor {
       if (kind === CIE) {
         // the field's new offset minus its CIE's (both in .eh_frame's segment: offsets, not addresses)
         const t = s - u32(buf, s - bufStart);
-        if (t >= 0) put32(out, a, a, b, s, s + delta - addresses.map(t));
+        if (t >= 0) put32(out, outStart, a, b, s, s + delta - addresses.map(t));
         continue;
       }
       const v = kind === ABS32 ? u32(buf, s - bufStart) : seg.biasAt(s) + s + relEnd[kind]! + i32(buf, s - bufStart);
       if (!(v >= vaStart && v < vaEnd)) continue; // moved(v) is NaN
       const nt = this.moved(v);
       if (nt !== nt) continue;
-      put32(out, a, a, b, s, kind === ABS32 ? nt : nt - (seg.biasAt(s) + s + relEnd[kind]! + delta));
+      put32(out, outStart, a, b, s, kind === ABS32 ? nt : nt - (seg.biasAt(s) + s + relEnd[kind]! + delta));
     }
     // 64-bit pointers (vtables, init arrays, GOT, symbol tables): 8-aligned values outside code
     for (let s = Math.ceil(Math.max(regionStart, a - 7) / 8) * 8; s < b && s + 8 <= regionEnd; s += 8) {
@@ -620,8 +621,8 @@ export class Predictor {
       const nv = this.moved(v);
       if (nv !== nv) continue;
       const low = nv >= 0 && nv < 2 ** 32;
-      put32(out, a, a, b, s, low ? nv : nv % 2 ** 32);
-      put32(out, a, a, b, s + 4, low ? 0 : Math.floor(nv / 2 ** 32));
+      put32(out, outStart, a, b, s, low ? nv : nv % 2 ** 32);
+      put32(out, outStart, a, b, s + 4, low ? 0 : Math.floor(nv / 2 ** 32));
     }
   }
 }

@@ -327,18 +327,18 @@ export function predictEntry(t: SymbolTable, c: EntryContext, e: Uint8Array, p: 
   put32le(out, at + 12, Math.floor(nv / 2 ** 32));
 }
 
-/** Zeroes out[0, n), the predicted old bytes that land at new offsets [newPos, newPos + n), where they fall in a table. */
-export function zeroTables(tables: SymbolTable[], newPos: number, n: number, out: Uint8Array): void {
+/** Zeroes out[at, at + n), the predicted old bytes that land at new offsets [newPos, newPos + n), where they fall in a table. */
+export function zeroTables(tables: SymbolTable[], newPos: number, n: number, out: Uint8Array, at = 0): void {
   // indexed: it runs once per predicted piece, and a for-of's iterator was an allocation each time below TurboFan
   for (let k = 0; k < tables.length; k++) {
     const t = tables[k]!;
     const s = Math.max(newPos, t.newOff);
     const e = Math.min(newPos + n, t.newOff + t.count * ENTRY);
-    if (s < e) out.fill(0, s - newPos, e - newPos);
+    if (s < e) out.fill(0, at + s - newPos, at + e - newPos);
     if (!t.hash) continue;
     const hs = Math.max(newPos, t.hash.chainOff);
     const he = Math.min(newPos + n, t.hash.chainOff + 4 * chainCount(t));
-    if (hs < he) out.fill(0, hs - newPos, he - newPos);
+    if (hs < he) out.fill(0, at + hs - newPos, at + he - newPos);
   }
 }
 
