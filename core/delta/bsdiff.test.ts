@@ -94,6 +94,14 @@ describe.each(matchers)('bsdiff with %s matcher', (_name, make) => {
     expect(out.extra.length).toBeLessThan(10_000);
   });
 
+  it('round-trips long unchanged runs (read straight into the output, past the old-byte cache) between a few edits', async () => {
+    const r = rng(12);
+    const old = randomBytes(1 << 20, r);
+    const nw = old.slice();
+    for (const at of [1000, 300_000, 700_001]) nw[at] ^= 0xff;
+    await check(old, nw);
+  });
+
   it('round-trips random mutations exactly', async () => {
     const r = rng(8);
     for (let trial = 0; trial < 40; trial++) {
