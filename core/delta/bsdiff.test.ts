@@ -98,7 +98,7 @@ describe.each(matchers)('bsdiff with %s matcher', (_name, make) => {
     const r = rng(12);
     const old = randomBytes(1 << 20, r);
     const nw = old.slice();
-    for (const at of [1000, 300_000, 700_001]) nw[at] ^= 0xff;
+    for (const at of [1000, 300_000, 700_001]) nw[at] = nw[at]! ^ 0xff;
     await check(old, nw);
   });
 
