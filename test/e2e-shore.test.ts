@@ -43,19 +43,21 @@ let hubs: { north: HubStandin; south: HubStandin };
 const ships = new Map<string, Device>();
 
 /**
- * Two versions of an image big enough that diffing them runs for seconds: 64 files of 1 MiB of
- * noise (progress advances file by file), and the same with 4 KiB changed in each.
+ * Two versions of an image big enough that building their bundle runs for seconds: 128 files of
+ * 1 MiB of noise (progress advances file by file), and the same with 4 KiB changed in each. With 64,
+ * the build (its verifying apply reads unchanged runs straight into its output since 6bd3df9) could
+ * end between the test's third progress reading and its keyboard reaching Cancel.
  */
 function buildBigImages(work: string): { v1: { tag: string; archive: string }; v2: { tag: string; archive: string } } {
   const make = (tag: string, name: string, changed: boolean) => {
     const root = join(work, `${name}-root`);
     mkdirSync(join(root, 'data'), { recursive: true });
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < 128; i++) {
       const data = pseudoRandom(1000 + i, 1 << 20);
       if (changed) pseudoRandom(5000 + i, 4096).copy(data, 300_000);
       writeFileSync(join(root, 'data', `blob-${String(i).padStart(2, '0')}.bin`), data);
     }
-    const tar = execFileSync('tar', ['-C', root, '--numeric-owner', '--owner=0', '--group=0', '--mtime=2024-01-01', '-cf', '-', '.'], { maxBuffer: 128 << 20 });
+    const tar = execFileSync('tar', ['-C', root, '--numeric-owner', '--owner=0', '--group=0', '--mtime=2024-01-01', '-cf', '-', '.'], { maxBuffer: 256 << 20 });
     execFileSync('docker', ['import', '-', tag], { input: tar });
     const archive = join(work, `${name}.tar`);
     execFileSync('docker', ['save', '-o', archive, tag]);
