@@ -93,8 +93,6 @@ async function* pipeLit(r: ChunkReader, len: number): AsyncGenerator<Uint8Array>
 
 /** Output pieces at least this long pass through as they are; shorter ones are gathered into blocks. */
 const PASS = 64 << 10;
-/** Unchanged runs of at least this many bytes skip the old-byte cache (BlockCache's block size). */
-const DIRECT_READ = 64 << 10;
 
 /**
  * Rebuilds one layer in blocks of OUT_BLOCK bytes (or pieces of at least PASS): a layer of small
@@ -263,9 +261,9 @@ export async function* applyDelta(s: LayerStreams, src: ByteSource, offset: numb
       if (zeros + nonzero > left || zeros + nonzero === 0) throw new CorruptPatchError('patch delta differences are out of bounds');
       for (let z = zeros; z > 0; ) {
         const want = Math.min(z, OUT_BLOCK - n);
-        // a long unchanged run is read straight into the output block where the source can (the
-        // block cache's copy of it was 0.55 s of large-file's apply: 1 GiB copied twice)
-        const direct = want >= DIRECT_READ && src.readIntoNow?.(out.subarray(n, n + want), offset + oldPos);
+        // an unchanged run of a cache block or more is read straight into the output block where
+        // the source can (the block cache's copy of it was 0.55 s of large-file's apply: 1 GiB copied twice)
+        const direct = want >= old.blockSize && src.readIntoNow?.(out.subarray(n, n + want), offset + oldPos);
         const got = direct ? want : old.copyReadNow(offset + oldPos, want, out, n) || (await old.copy(offset + oldPos, want, out, n));
         n += got;
         oldPos += got;

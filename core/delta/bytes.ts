@@ -342,7 +342,7 @@ export class BlockCache {
   private evicted = -1;
   constructor(
     readonly source: ByteSource,
-    private readonly blockSize = 64 << 10,
+    readonly blockSize = 64 << 10,
     private readonly maxBlocks = 128,
     private readonly plan?: Int32Array,
   ) {

@@ -317,10 +317,11 @@ async function* predictedDelta(s: DeltaStreams, src: ByteSource, offset: number,
       // Each byte was copied three times: block to buf, buf to piece, piece to the output.
       let from: Uint8Array = buf;
       let fromStart = lo;
-      const block = (offset + lo) % OLD_BLOCK + (hi - lo) <= OLD_BLOCK ? old.blockReadNow(offset + lo) : undefined;
+      const inBlock = (offset + lo) % OLD_BLOCK;
+      const block = inBlock + (hi - lo) <= OLD_BLOCK ? old.blockReadNow(offset + lo) : undefined;
       if (block) {
         from = block;
-        fromStart = offset + lo - ((offset + lo) % OLD_BLOCK) - offset;
+        fromStart = lo - inBlock;
       } else for (let k = lo; k < hi; ) k += old.copyReadNow(offset + k, hi - k, buf, k - lo) || (await old.copy(offset + k, hi - k, buf, k - lo));
       const len = b - a;
       const direct = len <= OUT_BLOCK - n;
